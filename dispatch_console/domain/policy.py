@@ -1,0 +1,133 @@
+"""The access policy: the one place that decides who may see which camera, and why not.
+
+The console asks it to lock pins and explain the lock; the district server asks the very
+same functions before it hands out a stream ticket, which is what actually protects video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .models import AccessContext, Camera, EmergencyType, Grant, Role, RoomKind, User
+
+# Rooms the agreement lets police see. Anything else is private; new room kinds are
+# private until someone decides otherwise here.
+COMMON_AREAS: frozenset[RoomKind] = frozenset(
+    {
+        RoomKind.HALLWAY,
+        RoomKind.CAFETERIA,
+        RoomKind.GYM,
+        RoomKind.AUDITORIUM,
+        RoomKind.ENTRANCE,
+        RoomKind.STAIRWELL,
+        RoomKind.EXTERIOR,
+        RoomKind.PARKING,
+    }
+)
+OUTDOOR_AREAS: frozenset[RoomKind] = frozenset({RoomKind.EXTERIOR, RoomKind.PARKING})
+
+# Emergencies in which waiting for a district approver could cost lives: the grant is
+# issued at once and flagged for the district's review afterwards.
+BREAK_GLASS: frozenset[EmergencyType] = frozenset(
+    {EmergencyType.ACTIVE_THREAT, EmergencyType.EXPLOSION_OR_FIRE}
+)
+DEFAULT_GRANT_DURATION = timedelta(minutes=60)
+
+
+@dataclass(frozen=True)
+class RolePolicy:
+    police: bool
+    needs_emergency_grant: bool
+    may_approve: bool
+    scope: str  # "shareable", "all", "own_schools", "outdoor"
+
+
+ROLE_POLICIES: dict[Role, RolePolicy] = {
+    Role.POLICE_DISPATCHER: RolePolicy(True, True, False, "shareable"),
+    Role.POLICE_SUPERVISOR: RolePolicy(True, True, False, "shareable"),
+    Role.DISTRICT_SAFETY_OFFICER: RolePolicy(False, False, True, "all"),
+    Role.SCHOOL_ADMIN: RolePolicy(False, False, False, "own_schools"),
+    Role.FACILITIES: RolePolicy(False, False, False, "outdoor"),
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    grant: Grant | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def police_shareable(camera: Camera) -> Decision:
+    """Whether a camera may ever be shown to police, whatever the moment."""
+    if camera.room_kind not in COMMON_AREAS:
+        return Decision(
+            False,
+            f"{camera.name} is in a {camera.room_kind.value.replace('_', ' ')}: "
+            "cameras in private rooms are never shared with police.",
+        )
+    if not camera.configured_shareable:
+        return Decision(False, f"The district has not made {camera.name} shareable.")
+    return Decision(True, "Common-area camera.")
+
+
+def grant_in_force(context: AccessContext, school_id: str, now: datetime) -> Grant | None:
+    """The grant that currently opens this school, if any: live grant and live emergency."""
+    live_emergencies = {
+        e.id for e in context.emergencies if e.school_id == school_id and e.is_active(now)
+    }
+    for grant in sorted(context.grants, key=lambda g: g.expires_at, reverse=True):
+        if (
+            grant.school_id == school_id
+            and grant.emergency_id in live_emergencies
+            and grant.is_in_force(now)
+        ):
+            return grant
+    return None
+
+
+def can_view(user: User, camera: Camera, context: AccessContext, now: datetime) -> Decision:
+    """May this user watch this camera live right now? Always says why."""
+    policy = ROLE_POLICIES.get(user.role)
+    if policy is None:
+        return Decision(False, f"The role {user.role.value} has no camera access.")
+    if policy.police:
+        shareable = police_shareable(camera)
+        if not shareable:
+            return shareable
+    elif policy.scope == "own_schools" and camera.school_id not in user.schools:
+        return Decision(False, f"{camera.name} is not in one of your buildings.")
+    elif policy.scope == "outdoor" and camera.room_kind not in OUTDOOR_AREAS:
+        return Decision(False, "Facilities staff see exterior and parking cameras only.")
+
+    if not policy.needs_emergency_grant:
+        return Decision(True, "Standing district access (audited).")
+    active = [
+        e for e in context.emergencies if e.school_id == camera.school_id and e.is_active(now)
+    ]
+    if not active:
+        return Decision(False, "Live video is locked: no emergency is declared at this school.")
+    grant = grant_in_force(context, camera.school_id, now)
+    if grant is None:
+        return Decision(
+            False, "Live video is locked: the district has not granted access for this emergency."
+        )
+    return Decision(True, "Emergency access granted.", grant)
+
+
+def is_break_glass(emergency_type: EmergencyType) -> bool:
+    return emergency_type in BREAK_GLASS
+
+
+def may_approve(user: User) -> bool:
+    policy = ROLE_POLICIES.get(user.role)
+    return policy is not None and policy.may_approve
+
+
+def is_police(user: User) -> bool:
+    policy = ROLE_POLICIES.get(user.role)
+    return policy is not None and policy.police

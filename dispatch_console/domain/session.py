@@ -1,0 +1,134 @@
+"""The viewing session: the audit record the district keeps for every look at a camera.
+
+The console writes the start durably before the first frame is shown and the end even
+after a crash; both travel to the district with idempotency keys derived from the
+session id, so retries never double-count.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+
+from .models import Camera, EndReason, School, User
+
+
+def uuid7(now_ms: int | None = None) -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7): sorts by start time in any database."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+def utc_ms(moment: datetime) -> str:
+    """ISO 8601 UTC with millisecond precision, the audit trail's one time format."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ViewingSession:
+    session_id: str
+    user_id: str
+    user_name: str
+    agency: str
+    role: str
+    workstation_id: str
+    app_version: str
+    camera_id: str
+    camera_name: str
+    school_id: str
+    school_name: str
+    building_id: str
+    building_name: str
+    floor_id: str
+    floor_name: str
+    emergency_id: str | None
+    grant_id: str | None
+    threat_basis: str
+    started_at: str
+    ended_at: str | None = None
+    duration_ms: int | None = None
+    end_reason: EndReason | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+    def start_record(self) -> dict[str, object]:
+        record = asdict(self)
+        for key in ("ended_at", "duration_ms", "end_reason"):
+            record.pop(key)
+        return record
+
+    def end_record(self) -> dict[str, object]:
+        if self.ended_at is None or self.end_reason is None:
+            raise ValueError(f"session {self.session_id} has not ended")
+        return {
+            "session_id": self.session_id,
+            "ended_at": self.ended_at,
+            "duration_ms": self.duration_ms,
+            "end_reason": self.end_reason.value,
+        }
+
+
+def start_session(
+    *,
+    user: User,
+    camera: Camera,
+    school: School,
+    workstation_id: str,
+    app_version: str,
+    emergency_id: str | None,
+    grant_id: str | None,
+    threat_basis: str,
+    now: datetime,
+) -> ViewingSession:
+    building = school.building(camera.building_id)
+    floor = school.floor(camera.floor_id)
+    return ViewingSession(
+        session_id=str(uuid7(int(now.timestamp() * 1000))),
+        user_id=user.id,
+        user_name=user.display_name,
+        agency=user.agency,
+        role=user.role.value,
+        workstation_id=workstation_id,
+        app_version=app_version,
+        camera_id=camera.id,
+        camera_name=camera.name,
+        school_id=school.id,
+        school_name=school.name,
+        building_id=building.id,
+        building_name=building.name,
+        floor_id=floor.id,
+        floor_name=floor.name,
+        emergency_id=emergency_id,
+        grant_id=grant_id,
+        threat_basis=threat_basis,
+        started_at=utc_ms(now),
+    )
+
+
+def end_session(session: ViewingSession, reason: EndReason, now: datetime) -> ViewingSession:
+    """Close a session once; ending an ended session keeps the first end (idempotent)."""
+    if not session.is_open:
+        return session
+    started = parse_utc(session.started_at)
+    ended = max(now, started)
+    return replace(
+        session,
+        ended_at=utc_ms(ended),
+        duration_ms=int((ended - started).total_seconds() * 1000),
+        end_reason=reason,
+    )

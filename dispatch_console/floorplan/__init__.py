@@ -1,0 +1,1 @@
+"""Floor plans: loading, validation and geometry (shapely) for the district's schools."""
