@@ -57,6 +57,9 @@ class Decision:
     allowed: bool
     reason: str
     grant: Grant | None = None
+    # A permanent refusal cannot be lifted by any emergency or grant (a private room,
+    # a camera outside the user's scope); the console shows such pins differently.
+    permanent: bool = False
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -69,9 +72,12 @@ def police_shareable(camera: Camera) -> Decision:
             False,
             f"{camera.name} is in a {camera.room_kind.value.replace('_', ' ')}: "
             "cameras in private rooms are never shared with police.",
+            permanent=True,
         )
     if not camera.configured_shareable:
-        return Decision(False, f"The district has not made {camera.name} shareable.")
+        return Decision(
+            False, f"The district has not made {camera.name} shareable.", permanent=True
+        )
     return Decision(True, "Common-area camera.")
 
 
@@ -94,15 +100,17 @@ def can_view(user: User, camera: Camera, context: AccessContext, now: datetime) 
     """May this user watch this camera live right now? Always says why."""
     policy = ROLE_POLICIES.get(user.role)
     if policy is None:
-        return Decision(False, f"The role {user.role.value} has no camera access.")
+        return Decision(False, f"The role {user.role.value} has no camera access.", permanent=True)
     if policy.police:
         shareable = police_shareable(camera)
         if not shareable:
             return shareable
     elif policy.scope == "own_schools" and camera.school_id not in user.schools:
-        return Decision(False, f"{camera.name} is not in one of your buildings.")
+        return Decision(False, f"{camera.name} is not in one of your buildings.", permanent=True)
     elif policy.scope == "outdoor" and camera.room_kind not in OUTDOOR_AREAS:
-        return Decision(False, "Facilities staff see exterior and parking cameras only.")
+        return Decision(
+            False, "Facilities staff see exterior and parking cameras only.", permanent=True
+        )
 
     if not policy.needs_emergency_grant:
         return Decision(True, "Standing district access (audited).")

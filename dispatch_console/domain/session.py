@@ -125,7 +125,8 @@ def end_session(session: ViewingSession, reason: EndReason, now: datetime) -> Vi
     if not session.is_open:
         return session
     started = parse_utc(session.started_at)
-    ended = max(now, started)
+    # Round to the record's own precision first, so duration == end - start exactly.
+    ended = max(parse_utc(utc_ms(now)), started)
     return replace(
         session,
         ended_at=utc_ms(ended),

@@ -1,0 +1,132 @@
+"""Composition root: builds the services for one sign-in and wires them to a window.
+
+Everything runs on one asyncio loop shared with Qt (qasync); nothing here blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QApplication
+
+from dispatch_console.domain.models import User
+from dispatch_console.domain.policy import is_police
+from dispatch_console.services.audit_outbox import AuditOutbox
+from dispatch_console.services.console import Console
+from dispatch_console.services.credentials import TokenStore
+from dispatch_console.services.district_client import DistrictClient
+from dispatch_console.services.settings import Settings
+from dispatch_console.ui.controller import ConsoleController
+from dispatch_console.ui.main_window import MainWindow
+from dispatch_console.ui.operations import OperationRunner
+from dispatch_console.video.player import VideoPlayer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    username: str
+    password: str
+    # The second factor. The demo computes it from its account's TOTP secret; a real
+    # user types the code from their authenticator.
+    one_time_code: Callable[[], str]
+
+
+@dataclass
+class ConsoleWindow:
+    console: Console
+    window: MainWindow
+    controller: ConsoleController
+    runner: OperationRunner
+
+
+def _outbox_path(settings: Settings, username: str) -> Path:
+    # One outbox per user: crash recovery must only ever end this user's sessions.
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in username)
+    return settings.data_dir / f"audit-outbox-{safe}.sqlite3"
+
+
+def _title(user: User) -> str:
+    desk = "Police dispatch" if is_police(user) else "District safety office"
+    return f"Dispatch Console — {desk}"
+
+
+async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
+    """Sign in, load the district and show a console window for that user."""
+    client = DistrictClient(settings.server_url)
+    outbox = AuditOutbox(_outbox_path(settings, sign_in.username))
+    console = Console(client, outbox, workstation_id=settings.workstation_id)
+    try:
+        user = await console.sign_in(sign_in.username, sign_in.password, sign_in.one_time_code())
+        token = client.token
+        if token is not None:
+            await TokenStore(settings.server_url).save(user.username, token)
+        recovered = await console.start()
+    except BaseException:
+        await client.aclose()
+        outbox.close()
+        raise
+    console.watch_access(settings.access_poll_s)
+    window = MainWindow(_title(user), with_watch_board=not is_police(user))
+    runner = OperationRunner(window)
+    controller = ConsoleController(
+        console,
+        window,
+        runner,
+        player_factory=lambda: VideoPlayer(network_caching_ms=settings.network_caching_ms),
+    )
+    controller.show_console()
+    if recovered:
+        window.show_message(
+            f"{len(recovered)} viewing session(s) left open by an earlier crash were closed "
+            "and reported to the district.",
+            "warning",
+        )
+    return ConsoleWindow(console, window, controller, runner)
+
+
+async def close_console(opened: ConsoleWindow) -> None:
+    """Release what open_console built, after its window has gone."""
+    await opened.runner.drain()
+    await opened.console.client.aclose()
+    opened.console.outbox.close()
+
+
+def has_display() -> bool:
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb") and not platform.startswith("wayland"):
+        return True  # offscreen, minimal, vnc...: the user chose it deliberately
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+NO_DISPLAY_HELP = """\
+dispatch-console: no display found (DISPLAY and WAYLAND_DISPLAY are not set).
+The console is a desktop application. On a machine without a screen, run it on a
+virtual X server (Debian package xvfb):
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" dispatch-console {command}
+
+or set QT_QPA_PLATFORM=offscreen to run without showing anything.
+"""
+
+
+def run_qt(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """Run ``main`` on one qasync loop shared with Qt until it returns."""
+    import qasync
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("Dispatch Console")
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        return int(loop.run_until_complete(main()))

@@ -1,0 +1,1 @@
+"""Async I/O around the domain: district API client, audit outbox, credentials, settings."""

@@ -1,0 +1,237 @@
+"""One signed-in console: the district, the access state and the open viewing sessions.
+
+This is the application's workflow, kept free of Qt so it can be driven and tested
+without widgets. Widgets ask it for decisions (which come from the domain policy) and
+call its coroutines through the UI's operation runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from dispatch_console import __version__
+from dispatch_console.domain.models import (
+    AccessContext,
+    Camera,
+    District,
+    Emergency,
+    EmergencyType,
+    EndReason,
+    User,
+)
+from dispatch_console.domain.policy import Decision, can_view, is_police
+from dispatch_console.domain.session import ViewingSession, end_session, start_session
+from dispatch_console.floorplan.loader import FloorPlanError, district_from_document
+
+from .audit_outbox import AuditOutbox
+from .audit_shipper import AuditShipper
+from .district_client import Declared, DistrictClient, StreamTicket
+from .errors import AccessDenied, BadServerAnswer, ConsoleError, NotSignedIn
+
+log = logging.getLogger(__name__)
+
+STANDING_ACCESS_BASIS = "Standing district access (audited)"
+
+
+@dataclass(frozen=True)
+class OpenedView:
+    session: ViewingSession
+    ticket: StreamTicket
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Console:
+    def __init__(
+        self,
+        client: DistrictClient,
+        outbox: AuditOutbox,
+        *,
+        workstation_id: str,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.client = client
+        self.outbox = outbox
+        self.shipper = AuditShipper(outbox, client, clock=clock)
+        self.workstation_id = workstation_id
+        self._clock = clock
+        self.user: User | None = None
+        self.district: District | None = None
+        self.access = AccessContext()
+        self.views: dict[str, ViewingSession] = {}
+        self.access_listeners: list[Callable[[], None]] = []
+        self.view_ended_listeners: list[Callable[[ViewingSession], None]] = []
+        self._watch_task: asyncio.Task[None] | None = None
+
+    # -- sign-in and start-up ---------------------------------------------------------
+
+    async def sign_in(self, username: str, password: str, otp: str) -> User:
+        self.user = await self.client.login(username, password, otp)
+        return self.user
+
+    async def start(self) -> list[ViewingSession]:
+        """Load the district, recover crashed sessions and start shipping the audit trail."""
+        recovered = await self.outbox.recover_unfinished(self._clock())
+        self.shipper.start()
+        if recovered:
+            log.warning("ended %d viewing session(s) left open by a crash", len(recovered))
+            self.shipper.kick()
+        document = await self.client.district_document()
+        try:
+            self.district = district_from_document(document, "district server registry")
+        except FloorPlanError as exc:
+            raise BadServerAnswer(f"The district's floor plans are invalid. {exc}") from None
+        await self.refresh_access()
+        return recovered
+
+    def watch_access(self, interval_s: float) -> None:
+        """Keep the access state fresh so feeds close by themselves when a grant ends."""
+        if self._watch_task is None:
+            self._watch_task = asyncio.create_task(self._watch(interval_s), name="access-watch")
+
+    async def _watch(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.refresh_access()
+            except NotSignedIn:
+                await self.close_all(EndReason.GRANT_REVOKED)
+            except ConsoleError as exc:
+                log.warning("access refresh failed: %s", exc)
+
+    # -- access ------------------------------------------------------------------------
+
+    def _require_user(self) -> User:
+        if self.user is None:
+            raise NotSignedIn("Sign in first.")
+        return self.user
+
+    def decision(self, camera: Camera) -> Decision:
+        return can_view(self._require_user(), camera, self.access, self._clock())
+
+    async def refresh_access(self) -> None:
+        access = await self.client.access()
+        changed = access != self.access
+        self.access = access
+        if changed:
+            for listener in list(self.access_listeners):
+                listener()
+        await self._close_views_without_access()
+
+    async def _close_views_without_access(self) -> None:
+        if self.district is None:
+            return
+        now = self._clock()
+        for session in list(self.views.values()):
+            camera = self.district.camera(session.camera_id)
+            if not self.decision(camera):
+                await self.close_view(session.session_id, self._why_access_ended(session, now))
+
+    def _why_access_ended(self, session: ViewingSession, now: datetime) -> EndReason:
+        emergency = next((e for e in self.access.emergencies if e.id == session.emergency_id), None)
+        if emergency is None or not emergency.is_active(now):
+            return EndReason.EMERGENCY_ENDED
+        grant = next((g for g in self.access.grants if g.id == session.grant_id), None)
+        if grant is not None and now >= grant.expires_at:
+            return EndReason.GRANT_EXPIRED
+        return EndReason.GRANT_REVOKED
+
+    async def declare_emergency(
+        self, school_id: str, kind: EmergencyType, threat_basis: str
+    ) -> Declared:
+        if not threat_basis.strip():
+            raise ConsoleError(
+                "State the threat basis: the district must record why live video was needed."
+            )
+        declared = await self.client.declare_emergency(school_id, kind, threat_basis.strip())
+        await self.refresh_access()
+        return declared
+
+    # -- viewing sessions -------------------------------------------------------------
+
+    async def open_view(self, camera_id: str) -> OpenedView:
+        """Audit first, then ask for the stream: no durable record, no video."""
+        user = self._require_user()
+        if self.district is None:
+            raise ConsoleError("The district's floor plans are not loaded yet.")
+        camera = self.district.camera(camera_id)
+        decision = self.decision(camera)
+        if not decision:
+            raise AccessDenied(decision.reason)
+        now = self._clock()
+        emergency = self._emergency_for(camera, decision)
+        session = start_session(
+            user=user,
+            camera=camera,
+            school=self.district.school(camera.school_id),
+            workstation_id=self.workstation_id,
+            app_version=__version__,
+            emergency_id=emergency.id if emergency else None,
+            grant_id=decision.grant.id if decision.grant else None,
+            threat_basis=emergency.threat_basis if emergency else STANDING_ACCESS_BASIS,
+            now=now,
+        )
+        await self.outbox.record_start(session)
+        self.views[session.session_id] = session
+        try:
+            if not await self.shipper.flush():
+                raise ConsoleError(
+                    "The viewing session could not be reported to the district"
+                    + (f": {self.shipper.last_error}" if self.shipper.last_error else ".")
+                )
+            ticket = await self.client.stream_ticket(camera.id, session.session_id)
+        except ConsoleError:
+            await self.close_view(session.session_id, EndReason.STREAM_FAILED)
+            raise
+        return OpenedView(session, ticket)
+
+    def _emergency_for(self, camera: Camera, decision: Decision) -> Emergency | None:
+        if decision.grant is not None:
+            wanted = decision.grant.emergency_id
+            return next((e for e in self.access.emergencies if e.id == wanted), None)
+        now = self._clock()
+        return next(
+            (
+                e
+                for e in self.access.emergencies
+                if e.school_id == camera.school_id and e.is_active(now)
+            ),
+            None,
+        )
+
+    async def close_view(self, session_id: str, reason: EndReason) -> ViewingSession | None:
+        session = self.views.pop(session_id, None)
+        if session is None:
+            return None
+        ended = end_session(session, reason, self._clock())
+        await self.outbox.record_end(ended)
+        self.shipper.kick()
+        for listener in list(self.view_ended_listeners):
+            listener(ended)
+        return ended
+
+    async def close_all(self, reason: EndReason) -> None:
+        for session_id in list(self.views):
+            await self.close_view(session_id, reason)
+
+    async def shutdown(self, flush_timeout_s: float = 3.0) -> None:
+        """Close every view as an application exit and try briefly to deliver the trail."""
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            self._watch_task = None
+        await self.close_all(EndReason.APPLICATION_EXIT)
+        try:
+            await asyncio.wait_for(self.shipper.flush(), flush_timeout_s)
+        except (TimeoutError, ConsoleError) as exc:
+            log.warning("audit records left for the next start: %s", exc)
+        await self.shipper.stop()
+
+    @property
+    def is_police(self) -> bool:
+        return self.user is not None and is_police(self.user)

@@ -1,0 +1,60 @@
+"""Session tokens live in the OS keyring, never in a file or a log.
+
+When the machine has no keyring (a headless kiosk without a Secret Service), the token is
+kept in memory for this run only and the user signs in again next time: degrading to a
+plain file would break the rule that credentials never reach disk in clear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import keyring
+from keyring.errors import KeyringError
+
+log = logging.getLogger(__name__)
+
+SERVICE = "dispatch-console"
+
+
+class TokenStore:
+    def __init__(self, server_url: str) -> None:
+        self._server_url = server_url
+        self._memory: dict[str, str] = {}
+        self.persistent = True
+
+    def _key(self, username: str) -> str:
+        return f"{username}@{self._server_url}"
+
+    def _save(self, username: str, token: str) -> None:
+        self._memory[username] = token
+        try:
+            keyring.set_password(SERVICE, self._key(username), token)
+        except KeyringError as exc:
+            self.persistent = False
+            log.warning("no usable OS keyring (%s): the sign-in lasts for this run only", exc)
+
+    def _load(self, username: str) -> str | None:
+        if username in self._memory:
+            return self._memory[username]
+        try:
+            return keyring.get_password(SERVICE, self._key(username))
+        except KeyringError:
+            return None
+
+    def _forget(self, username: str) -> None:
+        self._memory.pop(username, None)
+        try:
+            keyring.delete_password(SERVICE, self._key(username))
+        except KeyringError:
+            pass
+
+    async def save(self, username: str, token: str) -> None:
+        await asyncio.to_thread(self._save, username, token)
+
+    async def load(self, username: str) -> str | None:
+        return await asyncio.to_thread(self._load, username)
+
+    async def forget(self, username: str) -> None:
+        await asyncio.to_thread(self._forget, username)

@@ -1,0 +1,222 @@
+"""The district API, as the console sees it: typed calls, typed errors, no secrets in logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from dispatch_console import __version__
+from dispatch_console.domain.models import AccessContext, Emergency, EmergencyType, Grant, User
+
+from .codec import emergency_from_json, grant_from_json, user_from_json
+from .errors import (
+    AccessDenied,
+    AuditNotRecorded,
+    BadServerAnswer,
+    ConsoleError,
+    NotSignedIn,
+    ServerUnreachable,
+    SignInFailed,
+)
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Declared:
+    emergency: Emergency
+    grant: Grant | None
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class StreamTicket:
+    url: str
+    expires_at: str
+
+    def __repr__(self) -> str:  # the URL carries a one-time secret: keep it out of logs
+        return f"StreamTicket(expires_at={self.expires_at!r})"
+
+
+class AuditRejected(AuditNotRecorded):
+    """The server refused a record for good (not a network problem); retrying won't help."""
+
+
+class AuditStartMissing(AuditNotRecorded):
+    """An end arrived before its start; deliver the start first and retry."""
+
+
+class DistrictClient:
+    """One signed-in connection to one district server."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token: str | None = None
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            headers={"User-Agent": f"dispatch-console/{__version__}"},
+        )
+
+    @property
+    def signed_in(self) -> bool:
+        return self._token is not None
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token, for the keyring only: never log it."""
+        return self._token
+
+    def use_token(self, token: str) -> None:
+        self._token = token
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(
+        self, method: str, path: str, *, json: Any = None, params: Any = None, auth: bool = True
+    ) -> tuple[int, Any]:
+        headers = {}
+        if auth:
+            if self._token is None:
+                raise NotSignedIn("This console is not signed in to the district server.")
+            headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            response = await self._http.request(
+                method, API + path, json=json, params=params, headers=headers
+            )
+        except httpx.TimeoutException:
+            raise ServerUnreachable(
+                f"The district server at {self.base_url} did not answer in time.",
+                "Check the network; the console keeps trying.",
+            ) from None
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(
+                f"Cannot reach the district server at {self.base_url} ({type(exc).__name__}).",
+                "Check the network or the server address in the settings.",
+            ) from None
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            raise BadServerAnswer(
+                f"{method} {path} answered HTTP {response.status_code} with something that "
+                "is not JSON.",
+                "The server may be misconfigured or behind a captive proxy.",
+            ) from None
+        if response.status_code == 401 and auth:
+            self._token = None
+            raise NotSignedIn("The district server ended this sign-in.", "Sign in again.")
+        if response.status_code >= 500:
+            raise ServerUnreachable(
+                f"The district server failed on {method} {path} (HTTP {response.status_code}): "
+                f"{_detail(body)}"
+            )
+        return response.status_code, body
+
+    async def login(self, username: str, password: str, otp: str) -> User:
+        status, body = await self._call(
+            "POST",
+            "/auth/login",
+            json={"username": username, "password": password, "otp": otp},
+            auth=False,
+        )
+        if status != 200:
+            raise SignInFailed(_detail(body))
+        if not isinstance(body, dict) or not isinstance(body.get("token"), str):
+            raise BadServerAnswer("The sign-in answer carries no token.")
+        self._token = body["token"]
+        return user_from_json(body.get("user"))
+
+    async def district_document(self) -> dict[str, Any]:
+        status, body = await self._call("GET", "/district")
+        _expect(status, body, 200, "GET /district")
+        if not isinstance(body, dict):
+            raise BadServerAnswer("The district registry is not a JSON object.")
+        return body
+
+    async def access(self) -> AccessContext:
+        status, body = await self._call("GET", "/access")
+        _expect(status, body, 200, "GET /access")
+        if not isinstance(body, dict):
+            raise BadServerAnswer("The access state is not a JSON object.")
+        emergencies = tuple(emergency_from_json(e) for e in _list(body, "emergencies"))
+        grants = tuple(grant_from_json(g) for g in _list(body, "grants"))
+        return AccessContext(emergencies, grants)
+
+    async def declare_emergency(
+        self, school_id: str, kind: EmergencyType, threat_basis: str
+    ) -> Declared:
+        status, body = await self._call(
+            "POST",
+            "/emergencies",
+            json={"school_id": school_id, "type": kind.value, "threat_basis": threat_basis},
+        )
+        if status in (400, 403, 404, 409, 422):
+            raise ConsoleError(_detail(body))
+        _expect(status, body, 201, "POST /emergencies")
+        grant = body.get("grant")
+        request = body.get("request")
+        return Declared(
+            emergency_from_json(body.get("emergency")),
+            grant_from_json(grant) if grant else None,
+            str(request["id"]) if isinstance(request, dict) and "id" in request else None,
+        )
+
+    async def audit_start(self, record: dict[str, object]) -> None:
+        status, body = await self._call(
+            "PUT", f"/audit/sessions/{record['session_id']}/start", json=record
+        )
+        if status not in (200, 201):
+            raise AuditRejected(f"The district refused the session start: {_detail(body)}")
+
+    async def audit_end(self, record: dict[str, object]) -> None:
+        status, body = await self._call(
+            "PUT", f"/audit/sessions/{record['session_id']}/end", json=record
+        )
+        if status == 404:
+            raise AuditStartMissing("The district has not received this session's start yet.")
+        if status != 200:
+            raise AuditRejected(f"The district refused the session end: {_detail(body)}")
+
+    async def stream_ticket(self, camera_id: str, session_id: str) -> StreamTicket:
+        status, body = await self._call(
+            "POST", "/streams/tickets", json={"camera_id": camera_id, "session_id": session_id}
+        )
+        if status in (403, 409):
+            raise AccessDenied(_detail(body))
+        _expect(status, body, 200, "POST /streams/tickets")
+        if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+            raise BadServerAnswer("The stream ticket answer carries no URL.")
+        return StreamTicket(body["url"], str(body.get("expires_at", "")))
+
+    async def audit_sessions(self, *, active: bool | None = None, limit: int = 200) -> list[Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if active is not None:
+            params["active"] = "true" if active else "false"
+        status, body = await self._call("GET", "/audit/sessions", params=params)
+        _expect(status, body, 200, "GET /audit/sessions")
+        if not isinstance(body, list):
+            raise BadServerAnswer("The audit trail is not a JSON list.")
+        return body
+
+
+def _detail(body: Any) -> str:
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        return str(body["detail"])
+    if isinstance(body, dict) and isinstance(body.get("detail"), list):
+        return "; ".join(str(d.get("msg", d)) for d in body["detail"] if isinstance(d, dict))
+    return "no reason given"
+
+
+def _expect(status: int, body: Any, wanted: int, what: str) -> None:
+    if status != wanted:
+        raise BadServerAnswer(f"{what} answered HTTP {status}: {_detail(body)}")
+
+
+def _list(body: dict[str, Any], key: str) -> list[Any]:
+    value = body.get(key)
+    if not isinstance(value, list):
+        raise BadServerAnswer(f'The answer has no list "{key}".')
+    return value

@@ -1,0 +1,280 @@
+"""Wires one Console (the Qt-free workflow) to one MainWindow.
+
+It translates clicks into console operations and console state into what the widgets
+draw. Every decision comes from the console (and so from the domain policy); this class
+only chooses how to show it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QObject, QTimer
+
+from dispatch_console.domain.models import EmergencyType, EndReason, Floor, School
+from dispatch_console.domain.policy import grant_in_force
+from dispatch_console.domain.session import ViewingSession
+from dispatch_console.services.console import Console, OpenedView
+from dispatch_console.services.errors import ConsoleError
+from dispatch_console.video.player import VideoPlayer
+
+from .emergency_panel import Banner
+from .main_window import MainWindow
+from .map_view import PinLook, PinState
+from .operations import OperationRunner
+
+log = logging.getLogger(__name__)
+
+_END_MESSAGES = {
+    EndReason.GRANT_EXPIRED: "The access grant expired: the feed was closed.",
+    EndReason.GRANT_REVOKED: "The district revoked access: the feed was closed.",
+    EndReason.EMERGENCY_ENDED: "The emergency was ended: the feed was closed.",
+    EndReason.STREAM_FAILED: "The stream failed and its viewing session was closed.",
+}
+
+
+class ConsoleController(QObject):
+    def __init__(
+        self,
+        console: Console,
+        window: MainWindow,
+        runner: OperationRunner,
+        *,
+        player_factory: Callable[[], VideoPlayer],
+        board_refresh_ms: int = 2000,
+    ) -> None:
+        super().__init__(window)
+        self.console = console
+        self.window = window
+        self.runner = runner
+        self._player_factory = player_factory
+        self.players: dict[str, VideoPlayer] = {}
+        self._floors: list[Floor] = []
+        self._closing = False
+        runner.failed.connect(self._show_failure)
+        window.school.currentIndexChanged.connect(self._on_school_changed)
+        window.floors.currentChanged.connect(self._on_floor_changed)
+        window.map.camera_clicked.connect(self.open_camera)
+        window.emergency.declare_requested.connect(self._on_declare)
+        window.close_requested.connect(self.shutdown)
+        console.access_listeners.append(self._on_access_changed)
+        console.view_ended_listeners.append(self._on_view_ended)
+        self._board_timer = QTimer(self)
+        self._board_timer.setInterval(board_refresh_ms)
+        self._board_timer.timeout.connect(self._refresh_board)
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def show_console(self) -> None:
+        """Fill the window from the loaded console state."""
+        user = self.console.user
+        district = self.console.district
+        if user is None or district is None:
+            raise RuntimeError("show_console needs a signed-in console with its district")
+        role = user.role.value.replace("_", " ")
+        self.window.who.setText(f"{user.display_name} — {role}, {user.agency}")
+        self.window.school.blockSignals(True)
+        for school in district.schools:
+            self.window.school.addItem(school.name, school.id)
+        self.window.school.blockSignals(False)
+        self._on_school_changed(0)
+        for warning in district.warnings:
+            log.warning("floor plan: %s", warning)
+        if self.window.board is not None:
+            self._board_timer.start()
+            self._refresh_board()
+
+    # -- map ------------------------------------------------------------------------------
+
+    def _school(self) -> School | None:
+        district = self.console.district
+        school_id = self.window.school.currentData()
+        if district is None or not isinstance(school_id, str):
+            return None
+        return district.school(school_id)
+
+    def _on_school_changed(self, _index: int) -> None:
+        school = self._school()
+        if school is None:
+            return
+        self.window.emergency.set_school(school.id, school.name)
+        self._floors = [f for b in school.buildings for f in b.floors]
+        tabs = self.window.floors
+        tabs.blockSignals(True)
+        while tabs.count():
+            tabs.removeTab(0)
+        multiple_buildings = len(school.buildings) > 1
+        for building in school.buildings:
+            for floor in building.floors:
+                label = f"{building.name} · {floor.name}" if multiple_buildings else floor.name
+                tabs.addTab(label)
+        tabs.setCurrentIndex(0)
+        tabs.blockSignals(False)
+        self._on_floor_changed(0)
+        self._update_banner()
+
+    def _on_floor_changed(self, index: int) -> None:
+        if 0 <= index < len(self._floors):
+            floor = self._floors[index]
+            self.window.map.show_floor(floor, self.pin_states(floor))
+
+    def pin_states(self, floor: Floor) -> dict[str, PinState]:
+        open_cameras = {s.camera_id for s in self.console.views.values()}
+        states = {}
+        for camera in floor.cameras:
+            decision = self.console.decision(camera)
+            if camera.id in open_cameras:
+                look = PinLook.OPEN
+            elif decision.allowed:
+                look = PinLook.UNLOCKED
+            else:
+                look = PinLook.NEVER if decision.permanent else PinLook.LOCKED
+            states[camera.id] = PinState(look, decision.reason)
+        return states
+
+    def _refresh_pins(self) -> None:
+        floor = self.window.map.floor
+        if floor is not None:
+            self.window.map.set_pins(self.pin_states(floor))
+
+    def _on_access_changed(self) -> None:
+        self._refresh_pins()
+        self._update_banner()
+
+    def _update_banner(self) -> None:
+        school = self._school()
+        if school is None:
+            return
+        now = datetime.now(UTC)
+        access = self.console.access
+        emergency = next(
+            (e for e in access.emergencies if e.school_id == school.id and e.is_active(now)),
+            None,
+        )
+        grant = grant_in_force(access, school.id, now)
+        if emergency is None:
+            text = f"{school.name}: no emergency declared."
+            if self.console.is_police:
+                text += " Live video is locked."
+            self.window.emergency.show_banner(Banner(text, "neutral"))
+            return
+        text = f"{emergency.type.label.upper()} at {school.name}"
+        if grant is not None:
+            until = grant.expires_at.astimezone().strftime("%H:%M")
+            text += f" — police access granted until {until}"
+            if grant.break_glass:
+                text += " (break-glass, flagged for district review)"
+            self.window.emergency.show_banner(Banner(text, "emergency"))
+        else:
+            text += " — waiting for the district to approve police access"
+            self.window.emergency.show_banner(Banner(text, "emergency"))
+
+    # -- emergencies ----------------------------------------------------------------------
+
+    def _on_declare(self, school_id: str, kind: str, threat_basis: str) -> None:
+        self.window.emergency.declare.setEnabled(False)
+
+        def done(declared: object) -> None:
+            self.window.emergency.declare.setEnabled(True)
+            self.window.show_message("Emergency declared. " + self._grant_text(), "warning")
+
+        self.runner.run(
+            self.console.declare_emergency(school_id, EmergencyType(kind), threat_basis),
+            done,
+            lambda _error: self.window.emergency.declare.setEnabled(True),
+        )
+
+    def _grant_text(self) -> str:
+        school = self._school()
+        if school and grant_in_force(self.console.access, school.id, datetime.now(UTC)):
+            return "Police access is granted: shareable cameras are unlocked."
+        return "Police access waits for the district's approval."
+
+    # -- video ----------------------------------------------------------------------------
+
+    def open_camera(self, camera_id: str) -> None:
+        district = self.console.district
+        if district is None or self._closing:
+            return
+        camera = district.camera(camera_id)
+        if any(s.camera_id == camera_id for s in self.console.views.values()):
+            self.window.show_message(f"{camera.name} is already open in the grid.")
+            return
+        decision = self.console.decision(camera)
+        if not decision:
+            self.window.show_message(f"{camera.name}: {decision.reason}", "warning")
+            return
+        if self.window.grid.is_full():
+            self.window.show_message("The video grid is full: close a feed first.", "warning")
+            return
+        self.runner.run(self.console.open_view(camera_id), self._play)
+
+    def _play(self, opened: OpenedView) -> None:
+        session = opened.session
+        if session.session_id not in self.console.views:  # closed while it was opening
+            return
+        if self.window.grid.is_full():
+            self.runner.run(self.console.close_view(session.session_id, EndReason.CLOSED_BY_USER))
+            return
+        tile = self.window.grid.add_tile(session.session_id, session.camera_name)
+        tile.close_requested.connect(self.close_view)
+        player = self._player_factory()
+        player.setParent(tile)
+        player.frame_ready.connect(tile.set_frame)
+        player.failed.connect(
+            lambda message, sid=session.session_id: self._stream_failed(sid, message)
+        )
+        self.players[session.session_id] = player
+        player.play(opened.ticket.url)
+        self._refresh_pins()
+
+    def close_view(self, session_id: str) -> None:
+        self.runner.run(self.console.close_view(session_id, EndReason.CLOSED_BY_USER))
+
+    def _stream_failed(self, session_id: str, message: str) -> None:
+        tile = self.window.grid.tile(session_id)
+        if tile is not None:
+            tile.set_status(message)
+        self.runner.run(self.console.close_view(session_id, EndReason.STREAM_FAILED))
+
+    def _on_view_ended(self, session: ViewingSession) -> None:
+        player = self.players.pop(session.session_id, None)
+        if player is not None:
+            player.stop()
+        self.window.grid.remove_tile(session.session_id)
+        self._refresh_pins()
+        reason = session.end_reason
+        if reason in _END_MESSAGES and not self._closing:
+            self.window.show_message(f"{session.camera_name}: {_END_MESSAGES[reason]}", "warning")
+
+    # -- district board -------------------------------------------------------------------
+
+    def _refresh_board(self) -> None:
+        board = self.window.board
+        if board is None or self.runner.busy > 4:
+            return
+        self.runner.run(self.console.client.audit_sessions(limit=50), board.show_sessions)
+
+    # -- failures and exit ----------------------------------------------------------------
+
+    def _show_failure(self, title: str, message: str) -> None:
+        self.window.show_message(f"{title}: {message}", "error")
+
+    def shutdown(self) -> None:
+        """End every session as an application exit, report it, then let the window go."""
+        if self._closing:
+            return
+        self._closing = True
+        self._board_timer.stop()
+
+        def finished(_result: object = None) -> None:
+            self.window.allow_close()
+            self.window.close()
+
+        def failed(error: ConsoleError) -> None:
+            log.warning("exit: %s", error)
+            finished()
+
+        self.runner.run(self.console.shutdown(), finished, failed)

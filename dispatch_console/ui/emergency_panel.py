@@ -1,0 +1,80 @@
+"""Declare an emergency, and see at a glance whether live video is open and until when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dispatch_console.domain.models import EmergencyType
+
+from . import theme
+
+
+@dataclass(frozen=True)
+class Banner:
+    """What the banner says; built by the controller from the access state."""
+
+    text: str
+    tone: str  # "emergency", "granted" or "neutral"
+
+
+_TONES = {"emergency": theme.EMERGENCY, "granted": theme.GRANTED, "neutral": theme.NEUTRAL}
+
+
+class EmergencyPanel(QWidget):
+    """Signals ``declare_requested(school_id, type, threat_basis)``."""
+
+    declare_requested = Signal(str, str, str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.banner = QLabel(self)
+        self.banner.setWordWrap(True)
+        self.banner.setMinimumHeight(34)
+        self.kind = QComboBox(self)
+        for kind in EmergencyType:
+            self.kind.addItem(kind.label, kind.value)
+        self.basis = QLineEdit(self)
+        self.basis.setPlaceholderText("Threat basis (recorded by the district), e.g. 911 call")
+        self.declare = QPushButton("Declare emergency", self)
+        self.declare.setStyleSheet(
+            f"QPushButton {{ background: {theme.EMERGENCY.name()}; color: white;"
+            " font-weight: bold; padding: 5px 12px; }"
+        )
+        self.declare.clicked.connect(self._on_declare)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Emergency:", self))
+        row.addWidget(self.kind)
+        row.addWidget(self.basis, 1)
+        row.addWidget(self.declare)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.banner)
+        layout.addLayout(row)
+        self._school_id = ""
+        self.show_banner(Banner("Loading…", "neutral"))
+
+    def set_school(self, school_id: str, school_name: str) -> None:
+        self._school_id = school_id
+        self.declare.setToolTip(f"Declare an emergency at {school_name}")
+
+    def show_banner(self, banner: Banner) -> None:
+        colour = _TONES[banner.tone]
+        self.banner.setText(banner.text)
+        self.banner.setStyleSheet(
+            f"QLabel {{ background: {colour.name()}; color: white; padding: 6px 10px;"
+            " font-weight: bold; border-radius: 3px; }"
+        )
+
+    def _on_declare(self) -> None:
+        self.declare_requested.emit(self._school_id, self.kind.currentData(), self.basis.text())

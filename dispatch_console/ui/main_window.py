@@ -1,0 +1,125 @@
+"""The console window: header, emergency panel, floor plan and video grid side by side."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QTabBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .emergency_panel import EmergencyPanel
+from .map_view import FloorPlanView
+from .video_grid import VideoGrid
+from .watch_board import WatchBoard
+
+_MESSAGE_STYLE = {
+    "info": "background: #e8f0fe; color: #174ea6;",
+    "warning": "background: #fef7e0; color: #7a4f01;",
+    "error": "background: #fce8e6; color: #a50e0e;",
+}
+
+
+class MainWindow(QMainWindow):
+    """``close_requested`` lets the controller end sessions before the window goes."""
+
+    close_requested = Signal()
+    closed = Signal()
+
+    def __init__(self, title: str, *, with_watch_board: bool) -> None:
+        super().__init__()
+        self.setWindowTitle(title)
+        self.resize(1500, 900)
+        self._allow_close = False
+        central = QWidget(self)
+        self.setCentralWidget(central)
+
+        self.who = QLabel(central)
+        self.who.setStyleSheet("font-weight: bold; font-size: 13pt;")
+        self.school = QComboBox(central)
+        self.school.setMinimumWidth(260)
+        header = QHBoxLayout()
+        header.addWidget(self.who, 1)
+        header.addWidget(QLabel("School:", central))
+        header.addWidget(self.school)
+
+        self.emergency = EmergencyPanel(central)
+        self.message = QLabel(central)
+        self.message.setWordWrap(True)
+        self.message.hide()
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(self.message.hide)
+
+        self.floors = QTabBar(central)
+        self.floors.setExpanding(False)
+        self.map = FloorPlanView(central)
+        left = QWidget(central)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.floors)
+        left_layout.addWidget(self.map, 1)
+        legend = QLabel(
+            "<span style='color:#1f8f4e'>●</span> unlocked &nbsp; "
+            "<span style='color:#9a9fa6'>●</span> locked (needs emergency + grant) &nbsp; "
+            "<span style='color:#b3261e'>●</span> never shared &nbsp; "
+            "<span style='color:#1565c0'>●</span> open in grid",
+            left,
+        )
+        left_layout.addWidget(legend)
+
+        self.grid = VideoGrid(central)
+        splitter = QSplitter(Qt.Orientation.Horizontal, central)
+        splitter.addWidget(left)
+        splitter.addWidget(self.grid)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+
+        layout = QVBoxLayout(central)
+        layout.addLayout(header)
+        layout.addWidget(self.emergency)
+        layout.addWidget(self.message)
+        self.board: WatchBoard | None = None
+        if with_watch_board:
+            vertical = QSplitter(Qt.Orientation.Vertical, central)
+            vertical.addWidget(splitter)
+            board_box = QWidget(central)
+            board_layout = QVBoxLayout(board_box)
+            board_layout.setContentsMargins(0, 0, 0, 0)
+            board_layout.addWidget(QLabel("<b>Viewing sessions</b> (live and recent)", board_box))
+            self.board = WatchBoard(board_box)
+            board_layout.addWidget(self.board)
+            vertical.addWidget(board_box)
+            vertical.setStretchFactor(0, 3)
+            vertical.setStretchFactor(1, 1)
+            layout.addWidget(vertical, 1)
+        else:
+            layout.addWidget(splitter, 1)
+
+    def show_message(self, text: str, level: str = "info", timeout_ms: int = 15000) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(
+            f"QLabel {{ {_MESSAGE_STYLE[level]} padding: 6px 10px; border-radius: 3px; }}"
+        )
+        self.message.show()
+        self.statusBar().showMessage(text.split("\n")[0], timeout_ms)
+        self._message_timer.start(timeout_ms)
+
+    def allow_close(self) -> None:
+        self._allow_close = True
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._allow_close:
+            event.accept()
+            self.closed.emit()
+            return
+        # Sessions must be ended and reported first; the controller closes us after.
+        event.ignore()
+        self.close_requested.emit()

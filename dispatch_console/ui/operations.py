@@ -1,0 +1,68 @@
+"""One runner for every I/O operation a click starts, and one place that shows failures.
+
+Slots never await anything themselves: they hand a coroutine to the runner, which runs
+it on the shared qasync loop and calls back on the GUI thread with the result or with a
+typed error for the presenter. The GUI thread is never blocked by the network or disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from dispatch_console.services.errors import ConsoleError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class OperationRunner(QObject):
+    """``failed(title, message)`` is emitted for every failure nobody else handled."""
+
+    failed = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def run(
+        self,
+        operation: Coroutine[Any, Any, T],
+        on_success: Callable[[T], None] | None = None,
+        on_failure: Callable[[ConsoleError], None] | None = None,
+    ) -> asyncio.Task[T]:
+        task = asyncio.ensure_future(operation)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[T]) -> None:
+            self._tasks.discard(finished)
+            if finished.cancelled():
+                return
+            error = finished.exception()
+            if error is None:
+                if on_success is not None:
+                    on_success(finished.result())
+                return
+            if isinstance(error, ConsoleError):
+                if on_failure is not None:
+                    on_failure(error)
+                self.failed.emit(error.title, f"{error.detail} {error.hint}".strip())
+                return
+            log.error("operation failed", exc_info=error)
+            self.failed.emit("Internal error", f"{type(error).__name__}: {error}")
+
+        task.add_done_callback(done)
+        return task
+
+    @property
+    def busy(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait for every running operation (used at shutdown and by tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
