@@ -29,6 +29,9 @@ from dispatch_console.ui.operations import OperationRunner
 from dispatch_console.video.player import VideoPlayer
 
 log = logging.getLogger(__name__)
+# httpx logs every request URL at INFO; keep transport chatter (and any URL) out of logs.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
             await TokenStore(settings.server_url).save(user.username, token)
         recovered = await console.start()
     except BaseException:
+        await console.shipper.stop()
         await client.aclose()
         outbox.close()
         raise

@@ -204,7 +204,10 @@ class ConsoleController(QObject):
             return
         decision = self.console.decision(camera)
         if not decision:
-            self.window.show_message(f"{camera.name}: {decision.reason}", "warning")
+            reason = decision.reason
+            if camera.name not in reason:
+                reason = f"{camera.name}: {reason}"
+            self.window.show_message(reason, "warning")
             return
         if self.window.grid.is_full():
             self.window.show_message("The video grid is full: close a feed first.", "warning")
@@ -220,8 +223,9 @@ class ConsoleController(QObject):
             return
         tile = self.window.grid.add_tile(session.session_id, session.camera_name)
         tile.close_requested.connect(self.close_view)
+        # The player is not a child of the tile: libVLC may still be releasing it on a
+        # worker thread after the tile is gone.
         player = self._player_factory()
-        player.setParent(tile)
         player.frame_ready.connect(tile.set_frame)
         player.failed.connect(
             lambda message, sid=session.session_id: self._stream_failed(sid, message)
@@ -243,6 +247,7 @@ class ConsoleController(QObject):
         player = self.players.pop(session.session_id, None)
         if player is not None:
             player.stop()
+            player.deleteLater()
         self.window.grid.remove_tile(session.session_id)
         self._refresh_pins()
         reason = session.end_reason

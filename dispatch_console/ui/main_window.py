@@ -81,6 +81,8 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.grid)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([600, 900])
 
         layout = QVBoxLayout(central)
         layout.addLayout(header)

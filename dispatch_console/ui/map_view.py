@@ -137,6 +137,9 @@ class FloorPlanView(QGraphicsView):
         label.setBrush(QBrush(theme.ROOM_TEXT))
         x, y = label_point(room)
         rect = label.boundingRect()
+        if rect.width() > polygon.boundingRect().width() - 4:
+            label.setText(room.name if len(room.name) <= 6 else "…")  # name stays in the tooltip
+            rect = label.boundingRect()
         label.setPos(_scaled((x, y)) - QPointF(rect.width() / 2, rect.height() / 2))
         scene.addItem(label)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QToolButton, QWidget
@@ -22,6 +24,9 @@ class VideoTile(QWidget):
         self.status = "Connecting…"
         self._image: QImage | None = None
         self._painted = 0
+        # perf_counter() when the first video frame reached the screen: the end point of
+        # the time-to-first-frame benchmark, taken where the paint really happens.
+        self.first_frame_painted_at: float | None = None
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.close_button = QToolButton(self)
@@ -94,6 +99,8 @@ class VideoTile(QWidget):
         painter.end()
         if self._image is not None:
             self._painted += 1
+            if self.first_frame_painted_at is None:
+                self.first_frame_painted_at = time.perf_counter()
             self.frame_painted.emit(self._painted)
 
 
@@ -101,6 +108,9 @@ class _EmptySlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(480, 270 + TITLE_HEIGHT)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -124,7 +134,11 @@ class VideoGrid(QWidget):
         self._layout = QGridLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(4)
+        self.setMinimumSize(2 * 240, 2 * (135 + TITLE_HEIGHT))
         self._slots: list[QWidget] = []
+        for line in range(2):  # equal cells whatever each widget's size hint
+            self._layout.setColumnStretch(line, 1)
+            self._layout.setRowStretch(line, 1)
         for index in range(self.SLOTS):
             slot = _EmptySlot(self)
             self._slots.append(slot)

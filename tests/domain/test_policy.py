@@ -49,7 +49,13 @@ def camera(kind: RoomKind, *, school: str = "lincoln-hs", shareable: bool = True
 
 def emergency(school: str = "lincoln-hs", *, ended: datetime | None = None) -> Emergency:
     return Emergency(
-        "e1", school, EmergencyType.ACTIVE_THREAT, "911 call", "u1", NOW - timedelta(minutes=5), ended
+        "e1",
+        school,
+        EmergencyType.ACTIVE_THREAT,
+        "911 call",
+        "u1",
+        NOW - timedelta(minutes=5),
+        ended,
     )
 
 

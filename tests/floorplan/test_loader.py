@@ -86,7 +86,10 @@ def test_self_intersecting_room_is_reported(tmp_path: Path) -> None:
     def bow_tie(data: Any) -> None:
         # A hallway drawn with two corners swapped: a bow tie. make_valid splits it.
         data["buildings"][0]["floors"][0]["rooms"][7]["outline"] = [
-            [0, 20], [80, 26], [80, 20], [0, 26]
+            [0, 20],
+            [80, 26],
+            [80, 20],
+            [0, 26],
         ]
 
     _edit(root / "lincoln-high.json", bow_tie)

@@ -1,0 +1,120 @@
+"""Start the district server or the camera simulator as a child process and learn its URL.
+
+The demo and the end-to-end tests need real, separate processes (as in production) on
+ports nobody has to pick by hand. Each child prints one ``NAME=URL`` line on stdout once
+it listens; we wait for that line, with a timeout, and on failure raise with the end of
+the child's stderr so the cause is visible instead of a bare "timed out".
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+import threading
+import time
+from typing import IO
+
+_STDERR_TAIL_LINES = 40
+
+
+def _drain(stream: IO[str], sink: collections.deque[str] | None) -> None:
+    """Keep reading a pipe so the child never blocks on a full buffer."""
+    try:
+        for line in stream:
+            if sink is not None:
+                sink.append(line)
+    except (OSError, ValueError):
+        pass
+
+
+def start_process(
+    args: list[str], ready_prefix: str, timeout: float = 30
+) -> tuple[subprocess.Popen[str], str]:
+    """Run ``python -m dispatch_console *args``; return the child and the value it announced.
+
+    Reads stdout until a line starts with ``ready_prefix`` and returns what follows the
+    ``=``. If the child exits or the timeout passes first, the child is killed and a
+    RuntimeError carries its stderr tail.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dispatch_console", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=env,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+    threading.Thread(
+        target=_drain, args=(child.stderr, stderr_tail), name="child-stderr", daemon=True
+    ).start()
+
+    lines: collections.deque[str] = collections.deque()
+    got_line = threading.Condition()
+
+    def read_stdout() -> None:
+        assert child.stdout is not None
+        try:
+            for line in child.stdout:
+                with got_line:
+                    lines.append(line)
+                    got_line.notify()
+        except (OSError, ValueError):
+            pass
+        with got_line:
+            lines.append("")  # end of stream
+            got_line.notify()
+
+    threading.Thread(target=read_stdout, name="child-stdout", daemon=True).start()
+
+    deadline = time.monotonic() + timeout
+    problem = f"did not report {ready_prefix} within {timeout:g} s"
+    while True:
+        with got_line:
+            remaining = deadline - time.monotonic()
+            if not lines and remaining > 0:
+                got_line.wait(remaining)
+            line = lines.popleft() if lines else None
+        if line is None:
+            break  # timed out
+        if line == "":
+            problem = f"exited with code {child.wait()} before reporting {ready_prefix}"
+            break
+        if line.startswith(ready_prefix):
+            _, _, value = line.strip().partition("=")
+            return child, value
+    _kill(child)
+    time.sleep(0.1)  # let the stderr reader catch the last lines
+    tail = "".join(stderr_tail).strip() or "(no output on stderr)"
+    raise RuntimeError(f"`dispatch_console {' '.join(args)}` {problem}. Its stderr ends:\n{tail}")
+
+
+def _kill(child: subprocess.Popen[str]) -> None:
+    if child.poll() is None:
+        child.kill()
+    try:
+        child.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def stop_process(p: subprocess.Popen[str]) -> None:
+    """Ask the child to stop (SIGTERM), give it 5 s to shut down cleanly, then kill it."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            _kill(p)
+    for stream in (p.stdout, p.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass

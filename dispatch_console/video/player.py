@@ -1,0 +1,517 @@
+"""libVLC playback into QImages.
+
+Why video callbacks instead of handing libVLC a window id: a window id needs a native
+window (so nothing on the ``offscreen`` platform, i.e. no real pixels in tests or
+screenshots), and libVLC painting straight into the window bypasses Qt, so the grid
+cannot overlay labels, lock screens or "stream failed" notices reliably. With callbacks
+libVLC decodes into a buffer we own, we copy each new picture into a QImage and Qt paints.
+
+Threading rules (libVLC is not re-entrant, see python-vlc #77):
+
+* libVLC calls our video callbacks on its video-output thread and our event handlers on
+  its event thread. Those functions only copy data and post it to the GUI thread through
+  a queued signal. They never call into libVLC and never touch widgets.
+* ``stop()`` detaches the session at once (no more frames are delivered from it) and
+  hands the blocking ``libvlc_media_player_stop``/``release`` calls to a worker thread, so
+  the GUI thread never waits for libVLC to join its decoder threads.
+
+Police video is never written to disk: frames live only in memory (one libVLC buffer and
+the latest QImage), and no snapshot or recording option is ever set.
+
+Stream URLs may carry a one-time access ticket in the query string; only the scheme,
+host, port and path are ever logged.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from typing import Any
+from urllib.parse import urlsplit
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QImage
+
+try:
+    import vlc
+except (ImportError, OSError, NotImplementedError) as _exc:  # libVLC missing or broken
+    vlc = None
+    _VLC_IMPORT_ERROR: str | None = str(_exc)
+else:
+    _VLC_IMPORT_ERROR = None
+
+__all__ = [
+    "DEFAULT_NETWORK_CACHING_MS",
+    "VideoPlayer",
+    "VideoUnavailableError",
+    "redact_url",
+    "shared_instance",
+    "wait_for_releases",
+    "warm_up",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NETWORK_CACHING_MS = 300
+_BUFFER_ALIGN = 32  # libVLC requires picture planes aligned on 32 bytes
+
+
+class VideoUnavailableError(RuntimeError):
+    """libVLC could not be loaded or initialised on this workstation."""
+
+
+# --------------------------------------------------------------------------- instance
+
+_instance: Any = None
+_instance_lock = threading.Lock()
+
+
+def shared_instance(network_caching_ms: int = DEFAULT_NETWORK_CACHING_MS) -> Any:
+    """Return the process-wide ``vlc.Instance``, creating it on first use.
+
+    One instance for all tiles: each instance loads the plugin cache and starts its own
+    threads, which is wasted work per tile. ``network_caching_ms`` only takes effect on
+    the call that creates the instance; players override it per stream with a media
+    option.
+    """
+    global _instance
+    with _instance_lock:
+        if _instance is not None:
+            return _instance
+        if vlc is None:
+            raise VideoUnavailableError(
+                "Video unavailable: libVLC could not be loaded "
+                f"({_VLC_IMPORT_ERROR}); install VLC (Debian: libvlc5 and vlc-plugin-base)."
+            )
+        args = [
+            "--no-audio",
+            # Over HTTP libVLC treats a live stream like a file and pins its clock to the
+            # first timestamp; clock synchro lets it follow the live edge.
+            "--clock-synchro=1",
+            f"--network-caching={int(network_caching_ms)}",
+            # Frame threading adds about two frames of latency; one thread per small
+            # stream decodes fast enough.
+            "--avcodec-threads=1",
+            "--no-video-title-show",
+            "--quiet",
+            # We never give libVLC a window; keep it away from X entirely.
+            "--no-xlib",
+        ]
+        instance = vlc.Instance(args)
+        if instance is None:
+            raise VideoUnavailableError(
+                "Video unavailable: libVLC failed to start; check that the VLC plugins "
+                "are installed (Debian: vlc-plugin-base)."
+            )
+        _instance = instance
+        return instance
+
+
+# --------------------------------------------------------------------------- worker
+
+# Blocking libVLC calls (instance creation, stop, release) run here, never on the GUI
+# thread. Two threads so one slow stop does not delay the next.
+_releaser = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vlc-worker")
+_pending: set[Future[None]] = set()
+_pending_lock = threading.Lock()
+
+
+def _submit_release(job: Callable[[], None]) -> None:
+    future = _releaser.submit(job)
+    with _pending_lock:
+        _pending.add(future)
+
+    def _done(f: Future[None]) -> None:
+        with _pending_lock:
+            _pending.discard(f)
+        if (exc := f.exception()) is not None:
+            log.error("releasing a libVLC player failed: %r", exc)
+
+    future.add_done_callback(_done)
+
+
+def warm_up(network_caching_ms: int = DEFAULT_NETWORK_CACHING_MS) -> Future[Any]:
+    """Create the shared instance on a worker thread.
+
+    Loading libVLC's plugins takes about 0.1 s; call this at start-up so the first
+    ``play()`` does not pay for it on the GUI thread. The future's exception is a
+    ``VideoUnavailableError`` when libVLC cannot start.
+    """
+    return _releaser.submit(shared_instance, network_caching_ms)
+
+
+def wait_for_releases(timeout: float = 10.0) -> bool:
+    """Block until every stopped player has been released by libVLC.
+
+    For application exit and tests only (never call it from a GUI slot during normal
+    operation). Returns ``False`` if some release is still running after ``timeout``.
+    """
+    with _pending_lock:
+        pending = set(_pending)
+    if not pending:
+        return True
+    _done, not_done = wait_futures(pending, timeout=timeout)
+    return not not_done
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def redact_url(url: str) -> str:
+    """The URL without user info, query or fragment: safe to log or show.
+
+    The gateway's access ticket travels in the query string and must never reach a log.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "<unparseable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _endpoint(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port is not None else ""
+        return f"{parts.hostname or '?'}{port}"
+    except ValueError:
+        return "?"
+
+
+class _Bridge(QObject):
+    """Carries notifications from libVLC's threads to the GUI thread.
+
+    Owned by Python (no Qt parent) and kept alive by every session that may still emit
+    on it, so a late callback from a player being released never hits a deleted object.
+    """
+
+    frame_posted = Signal(int)  # session generation
+    event_posted = Signal(int, int)  # session generation, _EV_* code
+
+
+_EV_PLAYING = 1
+_EV_ERROR = 2
+_EV_END = 3
+
+
+class _Session:
+    """Everything one ``play()`` owns: the libVLC player, its buffer and callbacks.
+
+    The callbacks run on libVLC threads; they read only fields set before playback
+    started, plus ``closed`` and the latest-frame slot guarded by ``lock``.
+    """
+
+    def __init__(self, generation: int, bridge: _Bridge, width: int, height: int) -> None:
+        self.generation = generation
+        self.bridge = bridge
+        self.width = width
+        self.height = height
+        self.pitch = width * 4
+        self.size = self.pitch * height
+        # ctypes only guarantees malloc alignment; over-allocate and align by hand.
+        self._raw = ctypes.create_string_buffer(self.size + _BUFFER_ALIGN)
+        base = ctypes.addressof(self._raw)
+        self.address = (base + _BUFFER_ALIGN - 1) & ~(_BUFFER_ALIGN - 1)
+        self.view = (ctypes.c_char * self.size).from_address(self.address)
+        self.closed = False
+        self.lock = threading.Lock()
+        self.latest: QImage | None = None
+        self.posted = False
+        self.last_crc: int | None = None
+        self.player: Any = None
+        self.media: Any = None
+        # ctypes function objects must stay referenced for as long as libVLC may call
+        # them. That includes python-vlc's EventManager wrapper: it owns the ctypes
+        # trampoline for event callbacks, and player.event_manager() returns a new
+        # wrapper each call, so a wrapper left to the garbage collector frees the
+        # trampoline libVLC still calls.
+        self.callbacks: tuple[Any, ...] = ()
+        self.events: Any = None
+
+    # -- libVLC video-output thread --------------------------------------------------
+
+    def on_lock(self, _opaque: Any, planes: Any) -> None:
+        planes[0] = self.address
+        return None
+
+    def on_unlock(self, _opaque: Any, _picture: Any, _planes: Any) -> None:
+        return None
+
+    def on_display(self, _opaque: Any, _picture: Any) -> None:
+        if self.closed:
+            return
+        try:
+            self._deliver()
+        except RuntimeError as exc:
+            # The GUI-side bridge was deleted under us (application exit): stop delivering.
+            log.debug("video frame dropped, GUI side gone: %s", exc)
+            self.closed = True
+        except Exception:  # never let an exception unwind into libVLC's thread
+            log.exception("dropping a video frame")
+
+    def _deliver(self) -> None:
+        # While buffering libVLC displays the same first picture repeatedly; only a
+        # picture whose content changed counts as a new frame.
+        crc = zlib.crc32(self.view)
+        if crc == self.last_crc:
+            return
+        self.last_crc = crc
+        image = QImage(self.width, self.height, QImage.Format.Format_RGB32)
+        ctypes.memmove(
+            (ctypes.c_char * image.sizeInBytes()).from_buffer(image.bits()),
+            self.address,
+            self.size,
+        )
+        with self.lock:
+            self.latest = image
+            post = not self.posted
+            self.posted = True
+        # Coalesce: if the GUI thread has not taken the previous frame yet, it will
+        # take this newer one instead, so a busy GUI never builds a queue of frames.
+        if post:
+            self.bridge.frame_posted.emit(self.generation)
+
+    # -- libVLC event thread -----------------------------------------------------------
+
+    def on_event(self, event: Any) -> None:
+        if self.closed:
+            return
+        kind = event.type
+        if kind == vlc.EventType.MediaPlayerPlaying:
+            code = _EV_PLAYING
+        elif kind == vlc.EventType.MediaPlayerEncounteredError:
+            code = _EV_ERROR
+        elif kind == vlc.EventType.MediaPlayerEndReached:
+            code = _EV_END
+        else:
+            return
+        self.bridge.event_posted.emit(self.generation, code)
+
+    # -- GUI thread --------------------------------------------------------------------
+
+    def take_latest(self) -> QImage | None:
+        with self.lock:
+            image, self.latest = self.latest, None
+            self.posted = False
+        return image
+
+    def release_job(self) -> Callable[[], None]:
+        """The blocking teardown, to run on a worker thread after ``closed`` is set."""
+        player, media = self.player, self.media
+
+        def job() -> None:
+            # The job's closure keeps this session (buffer, callbacks, bridge) alive
+            # until libVLC has joined its threads and can no longer call back.
+            keep = self
+            if player is not None:
+                player.stop()
+                player.release()
+            if media is not None:
+                media.release()
+            keep.callbacks = ()
+            keep.events = None
+
+        return job
+
+
+# --------------------------------------------------------------------------- player
+
+
+class VideoPlayer(QObject):
+    """Plays one live stream at a time and delivers its frames as QImages.
+
+    Signals (always emitted on the GUI thread):
+
+    * ``frame_ready(QImage)`` — a picture whose content differs from the previous one.
+    * ``first_frame()`` — once per ``play()``, just before the first ``frame_ready``.
+    * ``failed(str)`` — the stream could not be opened or ended; a message for people.
+    * ``stopped()`` — once per ``play()``, when that session ends for any reason
+      (``stop()``, a new ``play()``, or after ``failed``). No frame of the session
+      arrives after it, which is what the audit trail's end time relies on.
+
+    Frames come at a fixed size (default 640×360): libVLC scales into one buffer
+    allocated up front, so the buffer's lifetime is simple (no format callback
+    re-allocating on libVLC's thread while frames are in flight) and the GUI thread gets
+    tile-sized images instead of scaling full camera resolution 15 times a second. The
+    cost is that a source with another aspect ratio is stretched; choose the size to
+    match the gateway's output.
+    """
+
+    frame_ready = Signal(QImage)
+    first_frame = Signal()
+    failed = Signal(str)
+    stopped = Signal()
+
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        width: int = 640,
+        height: int = 360,
+        network_caching_ms: int | None = None,
+        media_options: Sequence[str] = (),
+    ) -> None:
+        super().__init__(parent)
+        if width <= 0 or height <= 0:
+            raise ValueError("width and height must be positive")
+        self._width = width
+        self._height = height
+        self._network_caching_ms = network_caching_ms
+        self._media_options = tuple(media_options)
+        self._bridge = _Bridge()
+        self._bridge.frame_posted.connect(self._on_frame_posted, Qt.ConnectionType.QueuedConnection)
+        self._bridge.event_posted.connect(self._on_event_posted, Qt.ConnectionType.QueuedConnection)
+        self._session: _Session | None = None
+        self._generation = 0
+        self._url = ""
+        self._frames_shown = 0
+        self._last_image: QImage | None = None
+        self._had_first_frame = False
+
+    # ---------------------------------------------------------------- public API
+
+    @property
+    def frames_shown(self) -> int:
+        """Distinct frames delivered through ``frame_ready`` since the last ``play()``."""
+        return self._frames_shown
+
+    @property
+    def last_image(self) -> QImage | None:
+        """The most recent frame of the current or last session (memory only)."""
+        return self._last_image
+
+    @property
+    def is_playing(self) -> bool:
+        """True between ``play()`` and the matching ``stopped``."""
+        return self._session is not None
+
+    def play(self, url: str, media_options: Sequence[str] = ()) -> None:
+        """Start playing ``url``, ending any current session first.
+
+        Returns at once; results arrive as signals. ``media_options`` are libVLC media
+        options (``":name=value"``) added after the player's defaults.
+        """
+        if self._session is not None:
+            self._end_session()
+        self._generation += 1
+        self._url = url
+        self._frames_shown = 0
+        self._last_image = None
+        self._had_first_frame = False
+        session = _Session(self._generation, self._bridge, self._width, self._height)
+        self._session = session
+        try:
+            instance = shared_instance()
+            self._start(instance, session, url, media_options)
+        except VideoUnavailableError as exc:
+            self._fail_later(session.generation, str(exc))
+        except Exception as exc:  # libVLC refused the media or player
+            log.exception("could not start playback of %s", redact_url(url))
+            self._fail_later(session.generation, f"Stream failed: could not start video ({exc})")
+
+    def stop(self) -> None:
+        """End the current session without blocking the GUI thread."""
+        if self._session is not None:
+            self._end_session()
+
+    # ---------------------------------------------------------------- internals
+
+    def _start(
+        self, instance: Any, session: _Session, url: str, extra_options: Sequence[str]
+    ) -> None:
+        options: list[str] = []
+        if urlsplit(url).path.endswith(".ts"):
+            # Skip demuxer probing: the gateway serves MPEG-TS.
+            options.append(":demux=ts")
+        if self._network_caching_ms is not None:
+            options.append(f":network-caching={int(self._network_caching_ms)}")
+        options.extend(self._media_options)
+        options.extend(extra_options)
+        media = instance.media_new(url, *options)
+        session.media = media
+        player = instance.media_player_new()
+        session.player = player
+        player.set_media(media)
+        lock_cb = vlc.CallbackDecorators.VideoLockCb(session.on_lock)
+        unlock_cb = vlc.CallbackDecorators.VideoUnlockCb(session.on_unlock)
+        display_cb = vlc.CallbackDecorators.VideoDisplayCb(session.on_display)
+        session.callbacks = (lock_cb, unlock_cb, display_cb)
+        player.video_set_callbacks(lock_cb, unlock_cb, display_cb, None)
+        player.video_set_format("RV32", session.width, session.height, session.pitch)
+        events = player.event_manager()
+        session.events = events
+        for kind in (
+            vlc.EventType.MediaPlayerPlaying,
+            vlc.EventType.MediaPlayerEncounteredError,
+            vlc.EventType.MediaPlayerEndReached,
+        ):
+            events.event_attach(kind, session.on_event)
+        log.info("playing %s", redact_url(url))
+        if player.play() != 0:
+            raise RuntimeError("libVLC refused to start the player")
+
+    def _end_session(self) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        # From here on the session's callbacks drop everything, and the generation
+        # check below drops anything already queued.
+        session.closed = True
+        if session.player is not None or session.media is not None:
+            _submit_release(session.release_job())
+        log.info("stopped %s after %d frames", redact_url(self._url), self._frames_shown)
+        self.stopped.emit()
+
+    def _fail_later(self, generation: int, message: str) -> None:
+        # Signals from play() always arrive asynchronously, like libVLC's own failures.
+        QTimer.singleShot(0, self, lambda: self._fail(generation, message))
+
+    def _fail(self, generation: int, message: str) -> None:
+        if self._session is None or self._session.generation != generation:
+            return
+        log.warning("%s (%s)", message, redact_url(self._url))
+        self.failed.emit(message)
+        self._end_session()
+
+    @Slot(int)
+    def _on_frame_posted(self, generation: int) -> None:
+        session = self._session
+        if session is None or session.generation != generation:
+            return
+        image = session.take_latest()
+        if image is None:
+            return
+        self._frames_shown += 1
+        self._last_image = image
+        if not self._had_first_frame:
+            self._had_first_frame = True
+            self.first_frame.emit()
+        self.frame_ready.emit(image)
+
+    @Slot(int, int)
+    def _on_event_posted(self, generation: int, code: int) -> None:
+        session = self._session
+        if session is None or session.generation != generation:
+            return
+        if code == _EV_PLAYING:
+            log.debug("libVLC playing %s", redact_url(self._url))
+            return
+        endpoint = _endpoint(self._url)
+        if self._had_first_frame:
+            # A live stream has no end: the gateway (or camera) hung up.
+            message = "Stream failed: camera gateway closed the connection"
+        else:
+            message = (
+                f"Stream failed: could not open the stream from the camera gateway at "
+                f"{endpoint} (unreachable, or it refused the stream)"
+            )
+        self._fail(generation, message)

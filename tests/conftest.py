@@ -1,0 +1,154 @@
+"""Shared fixtures: isolation from the developer's machine, the district stack, a qasync loop.
+
+The district server and the camera simulator run once per test session as real child
+processes on free loopback ports, exactly as the demo runs them. Tests that declare
+emergencies share that server, so each test uses its own school or filters by the ids it
+created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import keyring
+import pytest
+import qasync
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+from PySide6.QtWidgets import QApplication
+
+from dispatch_console.district.launch import start_process, stop_process
+from dispatch_console.district.seed import demo_account
+from dispatch_console.domain.totp import totp
+from dispatch_console.services.district_client import DistrictClient
+from tests.paths import SAMPLE_DISTRICT
+
+T = TypeVar("T")
+
+
+class MemoryKeyring(KeyringBackend):
+    """The real keyring API over a dict, so tests never touch the developer's keyring."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.store.pop((service, username), None) is None:
+            raise PasswordDeleteError(username)
+
+
+@pytest.fixture(autouse=True)
+def isolated_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
+    backend = MemoryKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    for key in list(os.environ):
+        if key.startswith("DISPATCH_"):
+            monkeypatch.delenv(key)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@dataclass(frozen=True)
+class DistrictStack:
+    server_url: str
+    camsim_url: str
+    db_path: Path
+
+
+@pytest.fixture(scope="session")
+def district_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistrictStack]:
+    data = tmp_path_factory.mktemp("district")
+    camsim, camsim_url = start_process(
+        ["camsim", "--port", "0", "--floorplans", str(SAMPLE_DISTRICT)], "CAMSIM_URL"
+    )
+    try:
+        db_path = data / "district.sqlite3"
+        server, server_url = start_process(
+            [
+                "district", "serve", "--host", "127.0.0.1", "--port", "0",
+                "--db", str(db_path), "--floorplans", str(SAMPLE_DISTRICT),
+                "--camsim", camsim_url, "--seed-demo",
+            ],
+            "DISTRICT_SERVER_URL",
+        )  # fmt: skip
+        try:
+            yield DistrictStack(server_url, camsim_url, db_path)
+        finally:
+            stop_process(server)
+    finally:
+        stop_process(camsim)
+
+
+class LoopRunner:
+    """Runs coroutines on a qasync loop, so Qt events and asyncio tasks both progress."""
+
+    def __init__(self, loop: qasync.QEventLoop) -> None:
+        self.loop = loop
+        self.errors: list[dict[str, Any]] = []
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[LoopRunner]:
+    """A qasync loop over pytest-qt's QApplication; any unhandled loop error fails the test."""
+    # As in the application: closing a window must not stop the loop under the test.
+    qapp.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    runner = LoopRunner(loop)
+    loop.set_exception_handler(lambda _loop, context: runner.errors.append(context))
+    yield runner
+
+    async def cancel_leftovers() -> None:
+        current = asyncio.current_task()
+        leftovers = [t for t in asyncio.all_tasks() if t is not current]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+
+    loop.run_until_complete(cancel_leftovers())
+    asyncio.set_event_loop(None)
+    assert not runner.errors, f"unhandled errors on the event loop: {runner.errors}"
+
+
+async def eventually(
+    predicate: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = ""
+) -> None:
+    """Wait (without blocking Qt) until ``predicate`` holds; fail with ``what`` otherwise."""
+    deadline = time.monotonic() + within
+    while True:
+        result = predicate()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
+
+
+async def signed_in_client(server_url: str, username: str) -> DistrictClient:
+    """A direct API client signed in with a demo account (to check what the server holds)."""
+    account = demo_account(username)
+    client = DistrictClient(server_url)
+    await client.login(account.username, account.password, totp(account.totp_secret, time.time()))
+    return client

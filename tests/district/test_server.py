@@ -1,0 +1,504 @@
+"""The reference district server over real HTTP: emergencies, grants, audit, tickets, gateway.
+
+Each test runs the real FastAPI app under uvicorn on a loopback socket, with its own SQLite
+file and a clock the test can move. The gateway's upstream is a tiny HTTP server started
+here that streams bytes forever, so these tests do not depend on ffmpeg or the simulator.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from dispatch_console.district.db import Database
+from dispatch_console.district.seed import demo_account, seed_demo
+from dispatch_console.district.serve import READY_PREFIX, ThreadedServer
+from dispatch_console.district.server import app_context, create_app
+from dispatch_console.domain.totp import totp
+from tests.paths import SAMPLE_DISTRICT
+
+pytestmark = pytest.mark.timeout(30)
+
+API = "/api/v1"
+PACKET = b"\x47" + bytes(range(187))  # one MPEG-TS-sized packet
+
+
+class FakeClock:
+    """The server's clock, moved by the test instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class _Upstream(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    paths: list[str]
+
+
+class _StreamHandler(socketserver.StreamRequestHandler):
+    """Answers any GET with an endless stream of packets, like a live camera."""
+
+    def handle(self) -> None:
+        request_line = self.rfile.readline().decode("latin-1")
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass
+        assert isinstance(self.server, _Upstream)
+        self.server.paths.append(request_line.split(" ")[1])
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            while True:
+                self.wfile.write(PACKET * 10)
+                self.wfile.flush()
+                time.sleep(0.02)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[str, list[str]]]:
+    server = _Upstream(("127.0.0.1", 0), _StreamHandler)
+    server.paths = []
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", server.paths
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seed once (scrypt is deliberately slow) and copy the file for every test."""
+    path = tmp_path_factory.mktemp("seed") / "district.db"
+    db = Database(path)
+    seed_demo(db)
+    db.close()
+    return path
+
+
+@dataclass
+class District:
+    url: str
+    clock: FakeClock
+    http: httpx.Client
+    app: FastAPI
+
+    def login(self, username: str) -> dict[str, str]:
+        account = demo_account(username)
+        response = self.http.post(
+            f"{API}/auth/login",
+            json={
+                "username": username,
+                "password": account.password,
+                "otp": totp(account.totp_secret, self.clock().timestamp()),
+            },
+        )
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def declare(self, who: dict[str, str], kind: str, school: str = "lincoln-hs") -> Any:
+        response = self.http.post(
+            f"{API}/emergencies",
+            headers=who,
+            json={
+                "school_id": school,
+                "type": kind,
+                "threat_basis": "Caller reports a man with a gun",
+            },
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def start_session(self, who: dict[str, str], camera_id: str, **overrides: Any) -> Any:
+        record = start_record(self.http.get(f"{API}/auth/me", headers=who).json(), camera_id)
+        record.update(overrides)
+        return self.http.put(
+            f"{API}/audit/sessions/{record['session_id']}/start", headers=who, json=record
+        )
+
+    def ticket(self, who: dict[str, str], camera_id: str, session_id: str) -> httpx.Response:
+        return self.http.post(
+            f"{API}/streams/tickets",
+            headers=who,
+            json={"camera_id": camera_id, "session_id": session_id},
+        )
+
+
+def start_record(user: dict[str, Any], camera_id: str) -> dict[str, Any]:
+    return {
+        "session_id": str(uuid.uuid4()),
+        "user_id": user["id"],
+        "user_name": user["display_name"],
+        "agency": user["agency"],
+        "role": user["role"],
+        "workstation_id": "ws-test",
+        "app_version": "0.1.0",
+        "camera_id": camera_id,
+        "camera_name": "Main Hall East — 1st floor",
+        "school_id": "lincoln-hs",
+        "school_name": "Lincoln High School",
+        "building_id": "main",
+        "building_name": "Main Building",
+        "floor_id": "f1",
+        "floor_name": "1st floor",
+        "emergency_id": None,
+        "grant_id": None,
+        "threat_basis": "Caller reports a man with a gun",
+        "started_at": "2025-01-01T10:00:00.000Z",
+    }
+
+
+@pytest.fixture
+def district(
+    tmp_path: Path, seeded_db: Path, upstream: tuple[str, list[str]]
+) -> Iterator[District]:
+    db_path = tmp_path / "district.db"
+    shutil.copy(seeded_db, db_path)
+    db = Database(db_path)
+    clock = FakeClock()
+    app = create_app(db=db, floorplans_dir=SAMPLE_DISTRICT, camsim_url=upstream[0], clock=clock)
+    assert app_context(app).clock is clock
+    with ThreadedServer(app) as server, httpx.Client(base_url=server.url, timeout=5) as http:
+        yield District(server.url, clock, http, app)
+    db.close()
+
+
+def test_health_and_openapi_describe_every_route(district: District) -> None:
+    health = district.http.get(f"{API}/health").json()
+    assert health["status"] == "ok" and health["version"]
+    spec = district.http.get("/openapi.json").json()
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            assert operation.get("summary"), f"{method.upper()} {path} has no summary"
+    assert f"{API}/streams/tickets" in spec["paths"]
+
+
+def test_everything_but_login_needs_a_token(district: District) -> None:
+    response = district.http.get(f"{API}/access")
+    assert response.status_code == 401
+    assert "sign in" in response.json()["detail"].lower()
+    bad = district.http.get(f"{API}/access", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+
+
+def test_district_document_is_served(district: District) -> None:
+    doc = district.http.get(f"{API}/district", headers=district.login("dispatcher")).json()
+    assert doc["id"] == "riverside-usd"
+    assert {s["id"] for s in doc["schools"]} == {"lincoln-hs", "jefferson-es"}
+
+
+def test_active_threat_issues_a_break_glass_grant(district: District) -> None:
+    police = district.login("dispatcher")
+    declared = district.declare(police, "active_threat")
+    grant = declared["grant"]
+    assert declared["request"] is None
+    assert grant["agency"] == "Riverside Police Department"
+    assert grant["break_glass"] is True and grant["needs_review"] is True
+    assert grant["approved_by"] == "break-glass policy"
+    assert grant["granted_at"].endswith("Z") and len(grant["granted_at"]) == 24
+    access = district.http.get(f"{API}/access", headers=police).json()
+    assert [g["id"] for g in access["grants"]] == [grant["id"]]
+    assert [e["id"] for e in access["emergencies"]] == [declared["emergency"]["id"]]
+    assert set(access["emergencies"][0]) >= {
+        "id",
+        "school_id",
+        "type",
+        "threat_basis",
+        "declared_by",
+        "declared_at",
+        "ended_at",
+    }
+
+    # The grant is time-boxed: 61 minutes later nothing is in force.
+    district.clock.advance(minutes=61)
+    assert district.http.get(f"{API}/access", headers=police).json()["grants"] == []
+
+
+def test_threat_basis_is_required(district: District) -> None:
+    response = district.http.post(
+        f"{API}/emergencies",
+        headers=district.login("dispatcher"),
+        json={"school_id": "lincoln-hs", "type": "lockdown", "threat_basis": "   "},
+    )
+    assert response.status_code == 422
+    assert "threat basis" in response.json()["detail"]
+    unknown = district.http.post(
+        f"{API}/emergencies",
+        headers=district.login("dispatcher"),
+        json={"school_id": "nowhere", "type": "lockdown", "threat_basis": "x"},
+    )
+    assert unknown.status_code == 404
+
+
+def test_lockdown_waits_for_a_district_approver(district: District) -> None:
+    police = district.login("dispatcher")
+    safety = district.login("safety")
+    declared = district.declare(police, "lockdown")
+    assert declared["grant"] is None
+    request = declared["request"]
+    assert request["status"] == "pending" and request["agency"] == "Riverside Police Department"
+    assert district.http.get(f"{API}/access", headers=police).json()["grants"] == []
+
+    session = district.start_session(police, "lhs-cam-02").json()
+    refused = district.ticket(police, "lhs-cam-02", session["session_id"])
+    assert refused.status_code == 403
+    assert "not granted" in refused.json()["detail"]
+
+    # Police may not approve their own request.
+    own = district.http.post(f"{API}/requests/{request['id']}/approve", headers=police)
+    assert own.status_code == 403
+
+    approved = district.http.post(f"{API}/requests/{request['id']}/approve", headers=safety)
+    assert approved.status_code == 200, approved.text
+    grant = approved.json()["grant"]
+    assert grant["approved_by"] == "Sam Ortiz" and grant["break_glass"] is False
+    again = district.http.post(f"{API}/requests/{request['id']}/deny", headers=safety)
+    assert again.status_code == 409
+
+    assert district.ticket(police, "lhs-cam-02", session["session_id"]).status_code == 200
+
+    # Ending the emergency ends its grant too.
+    ended = district.http.post(
+        f"{API}/emergencies/{declared['emergency']['id']}/end", headers=safety
+    )
+    assert ended.status_code == 200 and ended.json()["ended_at"]
+    access = district.http.get(f"{API}/access", headers=police).json()
+    assert access == {"emergencies": [], "grants": [], "requests": []}
+    assert district.ticket(police, "lhs-cam-02", session["session_id"]).status_code == 403
+
+
+def test_police_never_get_a_classroom_camera(district: District) -> None:
+    police = district.login("dispatcher")
+    district.declare(police, "active_threat")
+    session = district.start_session(police, "lhs-cam-07").json()
+    refused = district.ticket(police, "lhs-cam-07", session["session_id"])
+    assert refused.status_code == 403
+    assert "classroom" in refused.json()["detail"]
+    assert "private room" in refused.json()["detail"]
+
+
+def test_no_audit_record_no_video(district: District) -> None:
+    police = district.login("dispatcher")
+    district.declare(police, "active_threat")
+    refused = district.ticket(police, "lhs-cam-02", str(uuid.uuid4()))
+    assert refused.status_code == 409
+    assert "No audit record, no video" in refused.json()["detail"]
+    # A session recorded for another camera does not open this one either.
+    other = district.start_session(police, "lhs-cam-01").json()
+    assert district.ticket(police, "lhs-cam-02", other["session_id"]).status_code == 409
+
+
+def test_no_emergency_no_video(district: District) -> None:
+    police = district.login("dispatcher")
+    session = district.start_session(police, "lhs-cam-02").json()
+    refused = district.ticket(police, "lhs-cam-02", session["session_id"])
+    assert refused.status_code == 403
+    assert "no emergency" in refused.json()["detail"]
+    # The district's safety officer has standing (audited) access.
+    safety = district.login("safety")
+    own = district.start_session(safety, "lhs-cam-07").json()
+    assert district.ticket(safety, "lhs-cam-07", own["session_id"]).status_code == 200
+
+
+def test_audit_start_and_end_are_idempotent(district: District) -> None:
+    police = district.login("dispatcher")
+    me = district.http.get(f"{API}/auth/me", headers=police).json()
+    record = start_record(me, "lhs-cam-02")
+    url = f"{API}/audit/sessions/{record['session_id']}"
+    end = {
+        "session_id": record["session_id"],
+        "ended_at": "2025-01-01T10:05:00.000Z",
+        "duration_ms": 300000,
+        "end_reason": "closed_by_user",
+    }
+
+    early = district.http.put(f"{url}/end", headers=police, json=end)
+    assert early.status_code == 404
+    assert "no recorded start" in early.json()["detail"]
+
+    assert district.http.put(f"{url}/start", headers=police, json=record).status_code == 201
+    assert district.http.put(f"{url}/start", headers=police, json=record).status_code == 200
+    changed = {**record, "camera_id": "lhs-cam-03"}
+    conflict = district.http.put(f"{url}/start", headers=police, json=changed)
+    assert conflict.status_code == 409
+
+    someone_else = {**record, "session_id": str(uuid.uuid4()), "user_id": "user-safety"}
+    forged = district.http.put(
+        f"{API}/audit/sessions/{someone_else['session_id']}/start",
+        headers=police,
+        json=someone_else,
+    )
+    assert forged.status_code == 403
+
+    active = district.http.get(f"{API}/audit/sessions?active=true", headers=police).json()
+    assert [s["session_id"] for s in active] == [record["session_id"]]
+
+    first = district.http.put(f"{url}/end", headers=police, json=end)
+    assert first.status_code == 200 and first.json()["end_reason"] == "closed_by_user"
+    later = {**end, "ended_at": "2025-01-01T10:09:00.000Z", "end_reason": "application_exit"}
+    replay = district.http.put(f"{url}/end", headers=police, json=later)
+    assert replay.status_code == 200
+    assert replay.json()["end_reason"] == "closed_by_user"
+    assert replay.json()["ended_at"] == "2025-01-01T10:05:00.000Z"
+
+    listed = district.http.get(f"{API}/audit/sessions?active=false", headers=police).json()
+    assert len(listed) == 1
+    stored = listed[0]
+    for key, value in record.items():
+        assert stored[key] == value, key
+    assert stored["duration_ms"] == 300000 and stored["start_received_at"].endswith("Z")
+    # The approver sees everyone's sessions; another officer sees only their own.
+    assert (
+        len(district.http.get(f"{API}/audit/sessions", headers=district.login("safety")).json())
+        == 1
+    )
+    assert (
+        district.http.get(f"{API}/audit/sessions", headers=district.login("supervisor")).json()
+        == []
+    )
+
+
+def _open_stream(district: District, police: dict[str, str], camera_id: str) -> str:
+    session = district.start_session(police, camera_id).json()
+    response = district.ticket(police, camera_id, session["session_id"])
+    assert response.status_code == 200, response.text
+    url: str = response.json()["url"]
+    assert url.startswith(f"{district.url}/gateway/{camera_id}.ts?ticket=")
+    return url
+
+
+def test_gateway_proxies_and_tickets_work_once(
+    district: District, upstream: tuple[str, list[str]]
+) -> None:
+    police = district.login("dispatcher")
+    district.declare(police, "active_threat")
+    url = _open_stream(district, police, "lhs-cam-02")
+
+    with httpx.stream("GET", url, timeout=5) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "video/mp2t"
+        received = b""
+        for chunk in response.iter_bytes():
+            received += chunk
+            if len(received) >= 188 * 20:
+                break
+    assert received.startswith(PACKET * 10)
+    assert upstream[1] == ["/cameras/lhs-cam-02.ts"]
+
+    again = httpx.get(url, timeout=5)
+    assert again.status_code == 403
+    assert "already used" in again.json()["detail"]
+
+    # A ticket is for one camera only, and expires after 30 s.
+    other = _open_stream(district, police, "lhs-cam-01")
+    assert httpx.get(other.replace("lhs-cam-01.ts", "lhs-cam-02.ts"), timeout=5).status_code == 403
+    stale = _open_stream(district, police, "lhs-cam-01")
+    district.clock.advance(seconds=31)
+    assert httpx.get(stale, timeout=5).status_code == 403
+
+
+def test_revoking_the_grant_closes_an_open_stream(district: District) -> None:
+    police = district.login("dispatcher")
+    grant = district.declare(police, "active_threat")["grant"]
+    url = _open_stream(district, police, "lhs-cam-04")
+    safety = district.login("safety")
+
+    with httpx.stream("GET", url, timeout=5) as response:
+        assert response.status_code == 200
+        chunks = response.iter_bytes()
+        assert next(chunks)
+        revoked = district.http.post(f"{API}/grants/{grant['id']}/revoke", headers=safety)
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+        revoked_at = time.monotonic()
+        for _ in chunks:
+            assert time.monotonic() - revoked_at < 3, "stream still open after revocation"
+        closed_after = time.monotonic() - revoked_at
+    assert closed_after < 1.5
+
+
+def test_gateway_reports_an_unreachable_camera(district: District) -> None:
+    police = district.login("dispatcher")
+    district.declare(police, "active_threat")
+    url = _open_stream(district, police, "lhs-cam-02")
+    # Point the gateway at a port nobody listens on.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    gateway = app_context(district.app).gateway
+    assert gateway is not None
+    gateway.upstream_base = dead
+    response = httpx.get(url, timeout=10)
+    assert response.status_code == 502
+    assert "cannot be reached" in response.json()["detail"]
+
+
+def test_serve_main_prints_its_url_once(tmp_path: Path) -> None:
+    code = (
+        "import sys; from dispatch_console.district.serve import main; "
+        "raise SystemExit(main(sys.argv[1:]))"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, "--port", "0", "--db", str(tmp_path / "d.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.startswith(f"{READY_PREFIX}=http://127.0.0.1:"), line
+        url = line.strip().split("=", 1)[1]
+        assert httpx.get(f"{url}{API}/health", timeout=5).json()["status"] == "ok"
+    finally:
+        child.terminate()
+        child.wait(10)
+    assert child.stdout.read() == ""  # exactly one line on stdout
+
+
+def test_serve_main_refuses_broken_floor_plans(tmp_path: Path) -> None:
+    from dispatch_console.district.serve import main
+
+    broken = tmp_path / "plans"
+    broken.mkdir()
+    (broken / "district.json").write_text('{"id": "x", "name": "X", "schools": ["gone.json"]}')
+    assert main(["--db", str(tmp_path / "d.db"), "--floorplans", str(broken)]) == 2
+
+
+def test_launch_starts_the_server_as_a_child_and_reports_failures(tmp_path: Path) -> None:
+    from dispatch_console.district.launch import start_process, stop_process
+
+    args = ["district", "serve", "--port", "0", "--db", str(tmp_path / "d.db"), "--seed-demo"]
+    child, url = start_process(args, READY_PREFIX, timeout=20)
+    try:
+        assert httpx.get(f"{url}{API}/health", timeout=5).status_code == 200
+    finally:
+        stop_process(child)
+    assert child.poll() is not None
+
+    with pytest.raises(RuntimeError, match="exited with code 2") as failure:
+        start_process(["district", "serve", "--port", "0"], READY_PREFIX, timeout=20)
+    assert "--db" in str(failure.value)  # the child's stderr tail explains why
