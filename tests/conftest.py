@@ -126,6 +126,7 @@ def qloop(qapp: QApplication) -> Iterator[LoopRunner]:
         await asyncio.gather(*leftovers, return_exceptions=True)
 
     loop.run_until_complete(cancel_leftovers())
+    loop.close()  # also joins the loop's worker threads (asyncio.to_thread)
     asyncio.set_event_loop(None)
     assert not runner.errors, f"unhandled errors on the event loop: {runner.errors}"
 

@@ -61,9 +61,13 @@ class AuditOutbox:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.executescript(_SCHEMA)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("PRAGMA synchronous=FULL")
+                    db.executescript(_SCHEMA)
+                except sqlite3.Error:
+                    db.close()
+                    raise
             except (OSError, sqlite3.Error) as exc:
                 raise AuditNotRecorded(
                     f"The local audit store {self.path} cannot be opened: {exc}.",
@@ -133,6 +137,21 @@ class AuditOutbox:
 
     async def mark_failed(self, seq: int, error: str, *, reject: bool = False) -> None:
         await asyncio.to_thread(self._mark, seq, delivered_at=None, error=error, reject=reject)
+
+    def _is_rejected(self, session_id: str, kind: str) -> bool:
+        with self._lock:
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT rejected FROM outbox WHERE session_id = ? AND kind = ?",
+                    (session_id, kind),
+                )
+                .fetchone()
+            )
+        return bool(row and row[0])
+
+    async def is_rejected(self, session_id: str, kind: str) -> bool:
+        return await asyncio.to_thread(self._is_rejected, session_id, kind)
 
     def _unfinished(self) -> list[dict[str, object]]:
         with self._lock:

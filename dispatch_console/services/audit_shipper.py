@@ -56,26 +56,37 @@ class AuditShipper:
     async def flush(self) -> bool:
         """Deliver everything pending once; True when nothing deliverable is left."""
         async with self._flush_lock:
-            for item in await self._outbox.pending():
-                try:
-                    if item.kind == "start":
-                        await self._client.audit_start(item.payload)
-                    else:
-                        await self._client.audit_end(item.payload)
-                except AuditStartMissing as exc:
-                    await self._outbox.mark_failed(item.seq, exc.detail)
-                    self.last_error = exc.detail
-                    return False
-                except AuditRejected as exc:
-                    log.error("audit record %s/%s rejected: %s", item.session_id, item.kind, exc)
-                    await self._outbox.mark_failed(item.seq, exc.detail, reject=True)
-                    self.last_error = exc.detail
-                    continue
-                except ConsoleError as exc:
-                    await self._outbox.mark_failed(item.seq, exc.detail)
-                    self.last_error = exc.detail
-                    return False
-                await self._outbox.mark_delivered(item.seq, self._clock())
+            # pending() returns one batch: go on until none is left, or a backlog longer
+            # than a batch (after a long outage) would wait for the next kick. Each item
+            # ends delivered, rejected (both leave pending()) or ends the flush.
+            while batch := await self._outbox.pending():
+                for item in batch:
+                    try:
+                        if item.kind == "start":
+                            await self._client.audit_start(item.payload)
+                        else:
+                            await self._client.audit_end(item.payload)
+                    except AuditStartMissing as exc:
+                        # An end whose start the server refused for good can never land;
+                        # flag it too rather than let it block every later record.
+                        refused = await self._outbox.is_rejected(item.session_id, "start")
+                        await self._outbox.mark_failed(item.seq, exc.detail, reject=refused)
+                        self.last_error = exc.detail
+                        if refused:
+                            continue
+                        return False
+                    except AuditRejected as exc:
+                        log.error(
+                            "audit record %s/%s rejected: %s", item.session_id, item.kind, exc
+                        )
+                        await self._outbox.mark_failed(item.seq, exc.detail, reject=True)
+                        self.last_error = exc.detail
+                        continue
+                    except ConsoleError as exc:
+                        await self._outbox.mark_failed(item.seq, exc.detail)
+                        self.last_error = exc.detail
+                        return False
+                    await self._outbox.mark_delivered(item.seq, self._clock())
             self.last_error = None
             return True
 

@@ -216,6 +216,18 @@ class Console:
             listener(ended)
         return ended
 
+    async def stream_failed(self, session_id: str) -> ViewingSession | None:
+        """A feed died: find out first whether access ended, so the record says why.
+
+        The gateway cuts streams when a grant ends, often before this console's next
+        access poll; recording that as a stream failure would misstate the audit trail.
+        """
+        try:
+            await self.refresh_access()  # closes the view with the access reason if so
+        except ConsoleError as exc:
+            log.warning("access check after a stream failure failed: %s", exc)
+        return await self.close_view(session_id, EndReason.STREAM_FAILED)
+
     async def close_all(self, reason: EndReason) -> None:
         for session_id in list(self.views):
             await self.close_view(session_id, reason)

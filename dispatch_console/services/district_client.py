@@ -97,23 +97,25 @@ class DistrictClient:
                 f"Cannot reach the district server at {self.base_url} ({type(exc).__name__}).",
                 "Check the network or the server address in the settings.",
             ) from None
+        status = response.status_code
         try:
             body = response.json() if response.content else None
         except ValueError:
-            raise BadServerAnswer(
-                f"{method} {path} answered HTTP {response.status_code} with something that "
-                "is not JSON.",
-                "The server may be misconfigured or behind a captive proxy.",
-            ) from None
-        if response.status_code == 401 and auth:
+            body = None
+            if status < 500 and status != 401:
+                raise BadServerAnswer(
+                    f"{method} {path} answered HTTP {status} with something that is not JSON.",
+                    "The server may be misconfigured or behind a captive proxy.",
+                ) from None
+        if status == 401 and auth:
             self._token = None
             raise NotSignedIn("The district server ended this sign-in.", "Sign in again.")
-        if response.status_code >= 500:
+        if status >= 500:
+            # A proxy's HTML error page counts as the server being unreachable, too.
             raise ServerUnreachable(
-                f"The district server failed on {method} {path} (HTTP {response.status_code}): "
-                f"{_detail(body)}"
+                f"The district server failed on {method} {path} (HTTP {status}): {_detail(body)}"
             )
-        return response.status_code, body
+        return status, body
 
     async def login(self, username: str, password: str, otp: str) -> User:
         status, body = await self._call(
@@ -190,6 +192,22 @@ class DistrictClient:
         if not isinstance(body, dict) or not isinstance(body.get("url"), str):
             raise BadServerAnswer("The stream ticket answer carries no URL.")
         return StreamTicket(body["url"], str(body.get("expires_at", "")))
+
+    async def _district_action(self, path: str) -> Any:
+        """An approver's action (end, revoke...); refusals carry the server's reason."""
+        status, body = await self._call("POST", path)
+        if status in (403, 404, 409):
+            raise ConsoleError(_detail(body))
+        _expect(status, body, 200, f"POST {path}")
+        return body
+
+    async def end_emergency(self, emergency_id: str) -> Emergency:
+        body = await self._district_action(f"/emergencies/{emergency_id}/end")
+        return emergency_from_json(body)
+
+    async def revoke_grant(self, grant_id: str) -> Grant:
+        body = await self._district_action(f"/grants/{grant_id}/revoke")
+        return grant_from_json(body)
 
     async def audit_sessions(self, *, active: bool | None = None, limit: int = 200) -> list[Any]:
         params: dict[str, Any] = {"limit": limit}

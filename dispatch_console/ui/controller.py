@@ -241,7 +241,7 @@ class ConsoleController(QObject):
         tile = self.window.grid.tile(session_id)
         if tile is not None:
             tile.set_status(message)
-        self.runner.run(self.console.close_view(session_id, EndReason.STREAM_FAILED))
+        self.runner.run(self.console.stream_failed(session_id))
 
     def _on_view_ended(self, session: ViewingSession) -> None:
         player = self.players.pop(session.session_id, None)

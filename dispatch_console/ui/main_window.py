@@ -101,6 +101,8 @@ class MainWindow(QMainWindow):
             vertical.addWidget(board_box)
             vertical.setStretchFactor(0, 3)
             vertical.setStretchFactor(1, 1)
+            vertical.setChildrenCollapsible(False)
+            vertical.setSizes([560, 260])
             layout.addWidget(vertical, 1)
         else:
             layout.addWidget(splitter, 1)

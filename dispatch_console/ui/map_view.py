@@ -180,7 +180,7 @@ class FloorPlanView(QGraphicsView):
         pin.setBrush(QBrush(colour))
         pin.setPen(QPen(Qt.GlobalColor.white, 2))
         shade = colour.lighter(130)
-        shade.setAlpha(70 if state.look in (PinLook.UNLOCKED, PinLook.OPEN) else 35)
+        shade.setAlpha(55 if state.look in (PinLook.UNLOCKED, PinLook.OPEN) else 30)
         wedge.setBrush(QBrush(shade))
         tip = f"<b>{camera.name}</b>"
         if state.reason:

@@ -14,32 +14,17 @@ from datetime import timedelta
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
 from dispatch_console.app import close_console, open_console
 from dispatch_console.demo import demo_sign_in
 from dispatch_console.domain.session import parse_utc
 from dispatch_console.services.settings import Settings
-from dispatch_console.ui.main_window import MainWindow
 from tests.conftest import DistrictStack, LoopRunner, eventually, signed_in_client
+from tests.ui.desk import click_pin, distinct_colours
 
 HALLWAY_CAMERA = "lhs-cam-01"
 CLASSROOM_CAMERA = "lhs-cam-07"
-
-
-def click_pin(window: MainWindow, camera_id: str) -> None:
-    point = window.map.pin_position(camera_id).toPoint()
-    QTest.mouseClick(window.map.viewport(), Qt.MouseButton.LeftButton, pos=point)
-
-
-def distinct_colours(image: QImage, step: int = 16) -> int:
-    colours = {
-        image.pixel(x, y)
-        for x in range(0, image.width(), step)
-        for y in range(0, image.height(), step)
-    }
-    return len(colours)
 
 
 def test_dispatcher_sees_live_video_only_under_a_grant_and_every_look_is_audited(
@@ -112,6 +97,7 @@ def test_dispatcher_sees_live_video_only_under_a_grant_and_every_look_is_audited
             in_this_emergency = [s for s in sessions if s["emergency_id"] == emergency.id]
             assert len(in_this_emergency) == 1
             record = in_this_emergency[0]
+            await auditor.end_emergency(emergency.id)  # leave Lincoln calm for other tests
         finally:
             await auditor.aclose()
         assert record["session_id"] == session_id

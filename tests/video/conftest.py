@@ -80,8 +80,8 @@ def start_simulator() -> Iterator[Callable[[list[SimCamera]], ThreadedSimulator]
 @pytest.fixture(scope="module")
 def camsim() -> Iterator[ThreadedSimulator]:
     """One running camera simulator shared by the module's tests."""
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("needs ffmpeg (Debian package 'ffmpeg')")
+    # No skip: the test command installs ffmpeg, and a missing encoder must fail loudly.
+    assert shutil.which("ffmpeg"), "ffmpeg is missing (Debian package 'ffmpeg')"
     server = ThreadedSimulator(CAMERAS)
     server.start()
     try:
