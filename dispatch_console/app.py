@@ -22,11 +22,13 @@ from dispatch_console.services.audit_outbox import AuditOutbox
 from dispatch_console.services.console import Console
 from dispatch_console.services.credentials import TokenStore
 from dispatch_console.services.district_client import DistrictClient
+from dispatch_console.services.errors import ConsoleError
 from dispatch_console.services.settings import Settings
 from dispatch_console.ui.controller import ConsoleController
 from dispatch_console.ui.main_window import MainWindow
 from dispatch_console.ui.operations import OperationRunner
-from dispatch_console.video.player import VideoPlayer
+from dispatch_console.ui.sign_in import SignInWindow
+from dispatch_console.video.player import VideoPlayer, wait_for_releases
 
 log = logging.getLogger(__name__)
 # httpx logs every request URL at INFO; keep transport chatter (and any URL) out of logs.
@@ -104,6 +106,34 @@ async def close_console(opened: ConsoleWindow) -> None:
     opened.console.outbox.close()
 
 
+async def run_signed_in(settings: Settings) -> int:
+    """The installed console: sign in, work, and exit when the window closes."""
+    sign_in_window = SignInWindow(settings.server_url)
+    attempts: asyncio.Queue[SignIn | None] = asyncio.Queue()
+    sign_in_window.submitted.connect(
+        lambda user, password, code: attempts.put_nowait(SignIn(user, password, lambda: code))
+    )
+    sign_in_window.cancelled.connect(lambda: attempts.put_nowait(None))
+    sign_in_window.show()
+    while True:
+        attempt = await attempts.get()
+        if attempt is None:
+            return 1
+        try:
+            opened = await open_console(settings, attempt)
+        except ConsoleError as error:
+            sign_in_window.show_error(f"{error.title}: {error.detail} {error.hint}".strip())
+            continue
+        break
+    sign_in_window.finish()
+    closed = asyncio.Event()
+    opened.window.closed.connect(closed.set)
+    opened.window.show()
+    await closed.wait()
+    await close_console(opened)
+    return 0
+
+
 def has_display() -> bool:
     platform = os.environ.get("QT_QPA_PLATFORM", "")
     if platform and not platform.startswith("xcb") and not platform.startswith("wayland"):
@@ -133,4 +163,7 @@ def run_qt(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        return int(loop.run_until_complete(main()))
+        result = int(loop.run_until_complete(main()))
+    # libVLC players are released on worker threads; let them finish before exit.
+    wait_for_releases(timeout=5.0)
+    return result

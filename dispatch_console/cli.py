@@ -156,10 +156,21 @@ def main(argv: list[str] | None = None) -> int:
         return commands[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(
         prog="dispatch-console",
-        description="Live school cameras for police dispatch, only under an emergency grant.",
+        description="Live school cameras for police dispatch, only under an emergency grant. "
+        "Without a command, opens the console's sign-in window.",
         epilog="commands: demo | district serve | camsim  (each has --help)",
     )
     parser.add_argument("--version", action="version", version=f"dispatch-console {__version__}")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    parser.add_argument(
+        "--server", help="district server URL (default: $DISPATCH_SERVER_URL or the built-in)"
+    )
+    args = parser.parse_args(argv)
+    from dispatch_console.app import NO_DISPLAY_HELP, has_display, run_qt, run_signed_in
+    from dispatch_console.services.settings import Settings
+
+    if not has_display():
+        print(NO_DISPLAY_HELP.format(command=""), file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = Settings.from_env(server_url=args.server.rstrip("/") if args.server else None)
+    return run_qt(lambda: run_signed_in(settings))

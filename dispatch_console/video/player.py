@@ -9,8 +9,12 @@ libVLC decodes into a buffer we own, we copy each new picture into a QImage and 
 Threading rules (libVLC is not re-entrant, see python-vlc #77):
 
 * libVLC calls our video callbacks on its video-output thread and our event handlers on
-  its event thread. Those functions only copy data and post it to the GUI thread through
-  a queued signal. They never call into libVLC and never touch widgets.
+  its event thread. Those functions only copy data into the session (under its lock) and
+  wake the GUI thread with ``QCoreApplication.postEvent``, which Qt documents as
+  thread-safe. They never emit PySide signals: emitting from libVLC's threads while the
+  GUI thread delivered a queued call of the same signal crashed the interpreter under
+  load (seen on Python 3.11 with PySide6 6.11). They never call into libVLC and never
+  touch widgets.
 * ``stop()`` detaches the session at once (no more frames are delivered from it) and
   hands the blocking ``libvlc_media_player_stop``/``release`` calls to a worker thread, so
   the GUI thread never waits for libVLC to join its decoder threads.
@@ -27,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
+import weakref
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,7 +39,7 @@ from concurrent.futures import wait as wait_futures
 from typing import Any
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 try:
@@ -187,15 +192,28 @@ def _endpoint(url: str) -> str:
         return "?"
 
 
-class _Bridge(QObject):
-    """Carries notifications from libVLC's threads to the GUI thread.
+_WAKE = QEvent.Type(QEvent.registerEventType())
 
-    Owned by Python (no Qt parent) and kept alive by every session that may still emit
-    on it, so a late callback from a player being released never hits a deleted object.
+
+class _Bridge(QObject):
+    """Receives wake-ups posted from libVLC's threads, on the GUI thread.
+
+    Owned by Python (no Qt parent) and kept alive by every session that may still post
+    to it, so a late callback from a player being released never hits a deleted object.
+    It holds its player weakly: a player that is gone simply gets no more calls.
     """
 
-    frame_posted = Signal(int)  # session generation
-    event_posted = Signal(int, int)  # session generation, _EV_* code
+    def __init__(self, player: VideoPlayer) -> None:
+        super().__init__()
+        self._player = weakref.ref(player)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == _WAKE:
+            player = self._player()
+            if player is not None:
+                player._drain()
+            return True
+        return super().event(event)
 
 
 _EV_PLAYING = 1
@@ -225,6 +243,7 @@ class _Session:
         self.closed = False
         self.lock = threading.Lock()
         self.latest: QImage | None = None
+        self.pending_events: list[int] = []
         self.posted = False
         self.last_crc: int | None = None
         self.player: Any = None
@@ -273,12 +292,16 @@ class _Session:
         )
         with self.lock:
             self.latest = image
-            post = not self.posted
-            self.posted = True
         # Coalesce: if the GUI thread has not taken the previous frame yet, it will
         # take this newer one instead, so a busy GUI never builds a queue of frames.
+        self._wake()
+
+    def _wake(self) -> None:
+        with self.lock:
+            post = not self.posted
+            self.posted = True
         if post:
-            self.bridge.frame_posted.emit(self.generation)
+            QCoreApplication.postEvent(self.bridge, QEvent(_WAKE))
 
     # -- libVLC event thread -----------------------------------------------------------
 
@@ -294,15 +317,19 @@ class _Session:
             code = _EV_END
         else:
             return
-        self.bridge.event_posted.emit(self.generation, code)
+        with self.lock:
+            self.pending_events.append(code)
+        self._wake()
 
     # -- GUI thread --------------------------------------------------------------------
 
-    def take_latest(self) -> QImage | None:
+    def take(self) -> tuple[QImage | None, list[int]]:
+        """The newest frame and the events since the last wake-up (GUI thread)."""
         with self.lock:
             image, self.latest = self.latest, None
+            events, self.pending_events = self.pending_events, []
             self.posted = False
-        return image
+        return image, events
 
     def release_job(self) -> Callable[[], None]:
         """The blocking teardown, to run on a worker thread after ``closed`` is set."""
@@ -367,9 +394,7 @@ class VideoPlayer(QObject):
         self._height = height
         self._network_caching_ms = network_caching_ms
         self._media_options = tuple(media_options)
-        self._bridge = _Bridge()
-        self._bridge.frame_posted.connect(self._on_frame_posted, Qt.ConnectionType.QueuedConnection)
-        self._bridge.event_posted.connect(self._on_event_posted, Qt.ConnectionType.QueuedConnection)
+        self._bridge = _Bridge(self)
         self._session: _Session | None = None
         self._generation = 0
         self._url = ""
@@ -482,36 +507,27 @@ class VideoPlayer(QObject):
         self.failed.emit(message)
         self._end_session()
 
-    @Slot(int)
-    def _on_frame_posted(self, generation: int) -> None:
+    def _drain(self) -> None:
+        """GUI thread: take what libVLC's threads left in the current session."""
         session = self._session
-        if session is None or session.generation != generation:
-            return
-        image = session.take_latest()
-        if image is None:
-            return
-        self._frames_shown += 1
-        self._last_image = image
-        if not self._had_first_frame:
-            self._had_first_frame = True
-            self.first_frame.emit()
-        self.frame_ready.emit(image)
+        if session is None:
+            return  # a wake-up from a session that has ended since
+        image, events = session.take()
+        if image is not None:
+            self._frames_shown += 1
+            self._last_image = image
+            if not self._had_first_frame:
+                self._had_first_frame = True
+                self.first_frame.emit()
+            self.frame_ready.emit(image)
+        if any(code != _EV_PLAYING for code in events) and self._session is session:
+            self._fail(session.generation, self._failure_message())
 
-    @Slot(int, int)
-    def _on_event_posted(self, generation: int, code: int) -> None:
-        session = self._session
-        if session is None or session.generation != generation:
-            return
-        if code == _EV_PLAYING:
-            log.debug("libVLC playing %s", redact_url(self._url))
-            return
-        endpoint = _endpoint(self._url)
+    def _failure_message(self) -> str:
         if self._had_first_frame:
             # A live stream has no end: the gateway (or camera) hung up.
-            message = "Stream failed: camera gateway closed the connection"
-        else:
-            message = (
-                f"Stream failed: could not open the stream from the camera gateway at "
-                f"{endpoint} (unreachable, or it refused the stream)"
-            )
-        self._fail(generation, message)
+            return "Stream failed: camera gateway closed the connection"
+        return (
+            f"Stream failed: could not open the stream from the camera gateway at "
+            f"{_endpoint(self._url)} (unreachable, or it refused the stream)"
+        )
