@@ -16,7 +16,7 @@ from dispatch_console.domain.totp import totp
 from dispatch_console.services.settings import Settings
 from dispatch_console.ui.main_window import MainWindow
 from dispatch_console.ui.sign_in import SignInWindow
-from tests.conftest import DistrictStack, LoopRunner, eventually
+from tests.conftest import DistrictStack, LoopRunner, MemoryKeyring, eventually
 
 
 def top_level(kind: type) -> list[object]:
@@ -24,7 +24,10 @@ def top_level(kind: type) -> list[object]:
 
 
 def test_sign_in_failure_is_explained_and_success_opens_the_console(
-    qloop: LoopRunner, district_stack: DistrictStack, tmp_path: Path
+    qloop: LoopRunner,
+    district_stack: DistrictStack,
+    tmp_path: Path,
+    isolated_machine: MemoryKeyring,
 ) -> None:
     settings = Settings.from_env(server_url=district_stack.server_url, data_dir=tmp_path)
     account = demo_account("supervisor")
@@ -55,3 +58,10 @@ def test_sign_in_failure_is_explained_and_success_opens_the_console(
         return await asyncio.wait_for(session, 10)
 
     assert qloop.run(scenario(), timeout=60) == 0
+    # The session token went to the OS keyring API, and nowhere on disk.
+    key = ("dispatch-console", f"supervisor@{district_stack.server_url}")
+    token = isolated_machine.store[key]
+    assert len(token) >= 32
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), f"token found in {path}"
