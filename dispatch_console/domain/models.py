@@ -218,8 +218,27 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class AccessRequest:
+    """Police asking the district for a grant during an emergency that is not break-glass."""
+
+    id: str
+    emergency_id: str
+    school_id: str
+    agency: str
+    requested_by: str
+    requested_at: datetime
+    status: str  # "pending", "approved", "denied" or "cancelled"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == "pending"
+
+
+@dataclass(frozen=True)
 class AccessContext:
     """What the policy needs to know about the world at one moment."""
 
     emergencies: tuple[Emergency, ...] = ()
     grants: tuple[Grant, ...] = ()
+    # Requests still waiting for a district approver (police see their agency's only).
+    requests: tuple[AccessRequest, ...] = ()

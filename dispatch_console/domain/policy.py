@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from .models import AccessContext, Camera, EmergencyType, Grant, Role, RoomKind, User
 
@@ -33,6 +34,8 @@ BREAK_GLASS: frozenset[EmergencyType] = frozenset(
     {EmergencyType.ACTIVE_THREAT, EmergencyType.EXPLOSION_OR_FIRE}
 )
 DEFAULT_GRANT_DURATION = timedelta(minutes=60)
+# One click on the district desk's "Extend" adds this much to a grant in force.
+EXTENSION_STEP = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -139,3 +142,30 @@ def may_approve(user: User) -> bool:
 def is_police(user: User) -> bool:
     policy = ROLE_POLICIES.get(user.role)
     return policy is not None and policy.police
+
+
+class AccessAction(StrEnum):
+    """What a district approver can do to one emergency's access."""
+
+    APPROVE = "approve"
+    DENY = "deny"
+    EXTEND = "extend"
+    REVOKE = "revoke"
+    END = "end"
+
+
+def access_actions(
+    user: User, *, emergency_active: bool, grant_in_force: bool, request_pending: bool
+) -> frozenset[AccessAction]:
+    """The actions this user may take on one emergency now; none for anyone but approvers.
+
+    The server checks the same rules again: this only decides which buttons a desk shows.
+    """
+    if not may_approve(user) or not emergency_active:
+        return frozenset()
+    actions = {AccessAction.END}
+    if request_pending:
+        actions |= {AccessAction.APPROVE, AccessAction.DENY}
+    if grant_in_force:
+        actions |= {AccessAction.EXTEND, AccessAction.REVOKE}
+    return frozenset(actions)

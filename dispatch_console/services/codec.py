@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from dispatch_console.domain.models import Emergency, EmergencyType, Grant, Role, User
+from dispatch_console.domain.models import (
+    AccessRequest,
+    Emergency,
+    EmergencyType,
+    Grant,
+    Role,
+    User,
+)
 from dispatch_console.domain.session import parse_utc
 
 from .errors import BadServerAnswer
@@ -89,4 +96,17 @@ def grant_from_json(raw: Any) -> Grant:
         break_glass=f.flag("break_glass"),
         needs_review=f.flag("needs_review"),
         revoked_at=f.optional_time("revoked_at"),
+    )
+
+
+def access_request_from_json(raw: Any) -> AccessRequest:
+    f = _Fields(raw, "An access request record")
+    return AccessRequest(
+        id=f.text("id"),
+        emergency_id=f.text("emergency_id"),
+        school_id=f.text("school_id"),
+        agency=f.text("agency"),
+        requested_by=f.text("requested_by"),
+        requested_at=f.time("requested_at"),
+        status=f.text("status"),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dispatch_console import __version__
+from dispatch_console.domain.access_board import EmergencyStatus, emergency_statuses
 from dispatch_console.domain.models import (
     AccessContext,
     Camera,
@@ -21,15 +22,22 @@ from dispatch_console.domain.models import (
     Emergency,
     EmergencyType,
     EndReason,
+    Grant,
     User,
 )
-from dispatch_console.domain.policy import Decision, can_view, is_police
+from dispatch_console.domain.policy import (
+    EXTENSION_STEP,
+    Decision,
+    can_view,
+    is_police,
+    may_approve,
+)
 from dispatch_console.domain.session import ViewingSession, end_session, start_session
 from dispatch_console.floorplan.loader import FloorPlanError, district_from_document
 
 from .audit_outbox import AuditOutbox
 from .audit_shipper import AuditShipper
-from .district_client import Declared, DistrictClient, StreamTicket
+from .district_client import Decided, Declared, DistrictClient, StreamTicket
 from .errors import AccessDenied, BadServerAnswer, ConsoleError, NotSignedIn
 
 log = logging.getLogger(__name__)
@@ -153,6 +161,50 @@ class Console:
         await self.refresh_access()
         return declared
 
+    def emergency_statuses(self) -> tuple[EmergencyStatus, ...]:
+        """The "Emergencies and access" board for this user, from the last access state."""
+        return emergency_statuses(self.access, self._require_user(), self._clock())
+
+    # -- the district safety office's decisions -----------------------------------------
+    # The server checks every one of these again; the console only refuses early with a
+    # clear reason, and refreshes the access state afterwards so every panel catches up.
+
+    def _require_approver(self, what: str) -> None:
+        if not may_approve(self._require_user()):
+            raise ConsoleError(f"Only the district safety office may {what}.")
+
+    async def approve_request(self, request_id: str) -> Decided:
+        self._require_approver("approve police access")
+        decided = await self.client.approve_request(request_id)
+        await self.refresh_access()
+        return decided
+
+    async def deny_request(self, request_id: str) -> Decided:
+        self._require_approver("deny police access")
+        decided = await self.client.deny_request(request_id)
+        await self.refresh_access()
+        return decided
+
+    async def extend_grant(
+        self, grant_id: str, minutes: int = int(EXTENSION_STEP.total_seconds() // 60)
+    ) -> Grant:
+        self._require_approver("extend police access")
+        grant = await self.client.extend_grant(grant_id, minutes)
+        await self.refresh_access()
+        return grant
+
+    async def revoke_grant(self, grant_id: str) -> Grant:
+        self._require_approver("revoke police access")
+        grant = await self.client.revoke_grant(grant_id)
+        await self.refresh_access()
+        return grant
+
+    async def end_emergency(self, emergency_id: str) -> Emergency:
+        self._require_approver("end an emergency")
+        emergency = await self.client.end_emergency(emergency_id)
+        await self.refresh_access()
+        return emergency
+
     # -- viewing sessions -------------------------------------------------------------
 
     async def open_view(self, camera_id: str) -> OpenedView:
@@ -247,3 +299,7 @@ class Console:
     @property
     def is_police(self) -> bool:
         return self.user is not None and is_police(self.user)
+
+    @property
+    def may_approve(self) -> bool:
+        return self.user is not None and may_approve(self.user)

@@ -8,9 +8,16 @@ from typing import Any
 import httpx
 
 from dispatch_console import __version__
-from dispatch_console.domain.models import AccessContext, Emergency, EmergencyType, Grant, User
+from dispatch_console.domain.models import (
+    AccessContext,
+    AccessRequest,
+    Emergency,
+    EmergencyType,
+    Grant,
+    User,
+)
 
-from .codec import emergency_from_json, grant_from_json, user_from_json
+from .codec import access_request_from_json, emergency_from_json, grant_from_json, user_from_json
 from .errors import (
     AccessDenied,
     AuditNotRecorded,
@@ -29,6 +36,14 @@ class Declared:
     emergency: Emergency
     grant: Grant | None
     request_id: str | None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A district approver's decision on an access request, and the grant it issued."""
+
+    request: AccessRequest
+    grant: Grant | None
 
 
 @dataclass(frozen=True)
@@ -145,7 +160,10 @@ class DistrictClient:
             raise BadServerAnswer("The access state is not a JSON object.")
         emergencies = tuple(emergency_from_json(e) for e in _list(body, "emergencies"))
         grants = tuple(grant_from_json(g) for g in _list(body, "grants"))
-        return AccessContext(emergencies, grants)
+        # Pending requests came later to the API: a server without them has none to show.
+        raw_requests = _list(body, "requests") if "requests" in body else []
+        requests = tuple(access_request_from_json(r) for r in raw_requests)
+        return AccessContext(emergencies, grants, requests)
 
     async def declare_emergency(
         self, school_id: str, kind: EmergencyType, threat_basis: str
@@ -193,10 +211,10 @@ class DistrictClient:
             raise BadServerAnswer("The stream ticket answer carries no URL.")
         return StreamTicket(body["url"], str(body.get("expires_at", "")))
 
-    async def _district_action(self, path: str) -> Any:
+    async def _district_action(self, path: str, json: Any = None) -> Any:
         """An approver's action (end, revoke...); refusals carry the server's reason."""
-        status, body = await self._call("POST", path)
-        if status in (403, 404, 409):
+        status, body = await self._call("POST", path, json=json)
+        if status in (403, 404, 409, 422):
             raise ConsoleError(_detail(body))
         _expect(status, body, 200, f"POST {path}")
         return body
@@ -209,6 +227,16 @@ class DistrictClient:
         body = await self._district_action(f"/grants/{grant_id}/revoke")
         return grant_from_json(body)
 
+    async def extend_grant(self, grant_id: str, minutes: int) -> Grant:
+        body = await self._district_action(f"/grants/{grant_id}/extend", {"minutes": minutes})
+        return grant_from_json(body)
+
+    async def approve_request(self, request_id: str) -> Decided:
+        return _decided(await self._district_action(f"/requests/{request_id}/approve"))
+
+    async def deny_request(self, request_id: str) -> Decided:
+        return _decided(await self._district_action(f"/requests/{request_id}/deny"))
+
     async def audit_sessions(self, *, active: bool | None = None, limit: int = 200) -> list[Any]:
         params: dict[str, Any] = {"limit": limit}
         if active is not None:
@@ -218,6 +246,15 @@ class DistrictClient:
         if not isinstance(body, list):
             raise BadServerAnswer("The audit trail is not a JSON list.")
         return body
+
+
+def _decided(body: Any) -> Decided:
+    if not isinstance(body, dict):
+        raise BadServerAnswer("The decision on the access request is not a JSON object.")
+    grant = body.get("grant")
+    return Decided(
+        access_request_from_json(body.get("request")), grant_from_json(grant) if grant else None
+    )
 
 
 def _detail(body: Any) -> str:

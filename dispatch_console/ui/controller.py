@@ -7,16 +7,27 @@ only chooses how to show it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from dispatch_console.domain.models import EmergencyType, EndReason, Floor, School
-from dispatch_console.domain.policy import grant_in_force
+from dispatch_console.domain.access_board import EmergencyStatus, decided_since
+from dispatch_console.domain.models import (
+    Emergency,
+    EmergencyType,
+    EndReason,
+    Floor,
+    Grant,
+    School,
+)
+from dispatch_console.domain.policy import AccessAction, grant_in_force
 from dispatch_console.domain.session import ViewingSession
 from dispatch_console.services.console import Console, OpenedView
+from dispatch_console.services.district_client import Decided
 from dispatch_console.services.errors import ConsoleError
 from dispatch_console.video.player import VideoPlayer
 
@@ -44,6 +55,7 @@ class ConsoleController(QObject):
         *,
         player_factory: Callable[[], VideoPlayer],
         board_refresh_ms: int = 2000,
+        access_panel_refresh_ms: int = 15000,
     ) -> None:
         super().__init__(window)
         self.console = console
@@ -52,18 +64,24 @@ class ConsoleController(QObject):
         self._player_factory = player_factory
         self.players: dict[str, VideoPlayer] = {}
         self._floors: list[Floor] = []
+        self._statuses: tuple[EmergencyStatus, ...] = ()
         self._closing = False
         runner.failed.connect(self._show_failure)
         window.school.currentIndexChanged.connect(self._on_school_changed)
         window.floors.currentChanged.connect(self._on_floor_changed)
         window.map.camera_clicked.connect(self.open_camera)
         window.emergency.declare_requested.connect(self._on_declare)
+        window.access.action_requested.connect(self._on_access_action)
         window.close_requested.connect(self.shutdown)
         console.access_listeners.append(self._on_access_changed)
         console.view_ended_listeners.append(self._on_view_ended)
         self._board_timer = QTimer(self)
         self._board_timer.setInterval(board_refresh_ms)
         self._board_timer.timeout.connect(self._refresh_board)
+        # Waiting times and expiries move on even when the access state does not.
+        self._access_panel_timer = QTimer(self)
+        self._access_panel_timer.setInterval(access_panel_refresh_ms)
+        self._access_panel_timer.timeout.connect(self._refresh_access_panel)
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -82,6 +100,8 @@ class ConsoleController(QObject):
         self._on_school_changed(0)
         for warning in district.warnings:
             log.warning("floor plan: %s", warning)
+        self._refresh_access_panel()
+        self._access_panel_timer.start()
         if self.window.board is not None:
             self._board_timer.start()
             self._refresh_board()
@@ -142,6 +162,7 @@ class ConsoleController(QObject):
     def _on_access_changed(self) -> None:
         self._refresh_pins()
         self._update_banner()
+        self._refresh_access_panel()
 
     def _update_banner(self) -> None:
         school = self._school()
@@ -191,6 +212,72 @@ class ConsoleController(QObject):
         if school and grant_in_force(self.console.access, school.id, datetime.now(UTC)):
             return "Police access is granted: shareable cameras are unlocked."
         return "Police access waits for the district's approval."
+
+    # -- emergencies and access (the district safety office acts, police watch) -----------
+
+    def _refresh_access_panel(self) -> None:
+        district = self.console.district
+        if district is None or self.console.user is None:
+            return
+        names = {school.id: school.name for school in district.schools}
+        statuses = self.console.emergency_statuses()
+        if self.console.is_police:
+            # The dispatcher who waited hears the district's answer without looking.
+            for status, granted in decided_since(self._statuses, statuses):
+                school = names.get(status.emergency.school_id, status.emergency.school_id)
+                if granted and status.grant is not None:
+                    until = status.grant.expires_at.astimezone().strftime("%H:%M")
+                    text = f"The district approved police access at {school} until {until}."
+                    self.window.show_message(text, "info")
+                else:
+                    self.window.show_message(
+                        f"The district denied police access at {school}.", "warning"
+                    )
+        self._statuses = statuses
+        self.window.access.show_statuses(statuses, names)
+
+    def _on_access_action(self, action: str, target_id: str) -> None:
+        kind = AccessAction(action)
+        console = self.console
+        operation: Coroutine[Any, Any, object]
+        if kind is AccessAction.APPROVE:
+            operation = console.approve_request(target_id)
+        elif kind is AccessAction.DENY:
+            operation = console.deny_request(target_id)
+        elif kind is AccessAction.EXTEND:
+            operation = console.extend_grant(target_id)
+        elif kind is AccessAction.REVOKE:
+            operation = console.revoke_grant(target_id)
+        else:
+            operation = console.end_emergency(target_id)
+
+        def done(result: object) -> None:
+            self._refresh_access_panel()  # re-enables the row's buttons
+            text, level = self._action_message(kind, result)
+            self.window.show_message(text, level)
+
+        self.runner.run(operation, done, lambda _error: self._refresh_access_panel())
+
+    def _action_message(self, kind: AccessAction, result: object) -> tuple[str, str]:
+        school = ""
+        if isinstance(result, Decided):
+            school = result.request.school_id
+        elif isinstance(result, Grant | Emergency):
+            school = result.school_id
+        district = self.console.district
+        with contextlib.suppress(KeyError):
+            school = district.school(school).name if district else school
+        grant = result.grant if isinstance(result, Decided) else result
+        until = grant.expires_at.astimezone().strftime("%H:%M") if isinstance(grant, Grant) else ""
+        if kind is AccessAction.APPROVE:
+            return f"Police access approved at {school} until {until}.", "info"
+        if kind is AccessAction.DENY:
+            return f"Police access denied at {school}.", "info"
+        if kind is AccessAction.EXTEND:
+            return f"Police access at {school} extended until {until}.", "info"
+        if kind is AccessAction.REVOKE:
+            return f"Police access at {school} revoked: open police feeds close now.", "warning"
+        return f"Emergency ended at {school}: police access ended with it.", "warning"
 
     # -- video ----------------------------------------------------------------------------
 
@@ -273,6 +360,7 @@ class ConsoleController(QObject):
             return
         self._closing = True
         self._board_timer.stop()
+        self._access_panel_timer.stop()
 
         def finished(_result: object = None) -> None:
             self.window.allow_close()

@@ -1,4 +1,8 @@
-"""The console window: header, emergency panel, floor plan and video grid side by side."""
+"""The console window: header, emergency panel, floor plan and video grid side by side.
+
+Both desks list every active emergency ("Emergencies and access"): the district desk in
+full above its viewing-session board, the police desk compactly above the floor plan.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .access_panel import AccessPanel
 from .emergency_panel import EmergencyPanel
 from .map_view import FloorPlanView
 from .video_grid import VideoGrid
@@ -61,9 +66,13 @@ class MainWindow(QMainWindow):
         self.floors = QTabBar(central)
         self.floors.setExpanding(False)
         self.map = FloorPlanView(central)
+        # The district desk works this list; police glance at it (read-only, compact).
+        self.access = AccessPanel(central, compact=not with_watch_board)
         left = QWidget(central)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        if not with_watch_board:
+            left_layout.addWidget(self.access)
         left_layout.addWidget(self.floors)
         left_layout.addWidget(self.map, 1)
         legend = QLabel(
@@ -92,6 +101,7 @@ class MainWindow(QMainWindow):
         if with_watch_board:
             vertical = QSplitter(Qt.Orientation.Vertical, central)
             vertical.addWidget(splitter)
+            vertical.addWidget(self.access)
             board_box = QWidget(central)
             board_layout = QVBoxLayout(board_box)
             board_layout.setContentsMargins(0, 0, 0, 0)
@@ -101,8 +111,9 @@ class MainWindow(QMainWindow):
             vertical.addWidget(board_box)
             vertical.setStretchFactor(0, 3)
             vertical.setStretchFactor(1, 1)
+            vertical.setStretchFactor(2, 1)
             vertical.setChildrenCollapsible(False)
-            vertical.setSizes([560, 260])
+            vertical.setSizes([480, 170, 170])
             layout.addWidget(vertical, 1)
         else:
             layout.addWidget(splitter, 1)

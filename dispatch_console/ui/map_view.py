@@ -68,6 +68,7 @@ class FloorPlanView(QGraphicsView):
         self._pins: dict[str, QGraphicsEllipseItem] = {}
         self._wedges: dict[str, QGraphicsPathItem] = {}
         self._cameras: dict[str, Camera] = {}
+        self._states: dict[str, PinState] = {}
         self.floor: Floor | None = None
 
     def show_floor(self, floor: Floor, pins: dict[str, PinState]) -> None:
@@ -75,6 +76,7 @@ class FloorPlanView(QGraphicsView):
         scene.clear()
         self._pins.clear()
         self._wedges.clear()
+        self._states.clear()
         self._cameras = {c.id: c for c in floor.cameras}
         self.floor = floor
         for room in floor.rooms:
@@ -97,6 +99,10 @@ class FloorPlanView(QGraphicsView):
             pin = self._pins.get(camera_id)
             if pin is not None:
                 self._style_pin(pin, self._wedges[camera_id], self._cameras[camera_id], state)
+
+    def pin_state(self, camera_id: str) -> PinState:
+        """How a pin is drawn now, and the reason its tooltip gives."""
+        return self._states[camera_id]
 
     def pin_position(self, camera_id: str) -> QPointF:
         """Where a pin is, in viewport coordinates (for tests and the benchmark)."""
@@ -176,6 +182,7 @@ class FloorPlanView(QGraphicsView):
         camera: Camera,
         state: PinState,
     ) -> None:
+        self._states[camera.id] = state
         colour = _PIN_COLOUR[state.look]
         pin.setBrush(QBrush(colour))
         pin.setPen(QPen(Qt.GlobalColor.white, 2))

@@ -30,3 +30,5 @@ GRANTED = QColor("#1f8f4e")
 NEUTRAL = QColor("#5f6368")
 
 PIXELS_PER_METRE = 10.0
+WAITING = QColor("#a35200")
+CONFIRM = QColor("#8c1d18")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from dispatch_console.district.seed import demo_account
-from dispatch_console.domain.models import EmergencyType
+from dispatch_console.domain.models import AccessContext, EmergencyType
 from dispatch_console.domain.totp import totp
 from dispatch_console.services.district_client import DistrictClient, StreamTicket
 from dispatch_console.services.errors import (
@@ -156,6 +156,40 @@ def test_json_missing_fields_is_a_bad_answer_naming_the_field(standin: StandIn) 
     )
     assert isinstance(error, BadServerAnswer)
     assert "emergency record" in str(error)
+
+
+def test_pending_requests_are_parsed_and_a_garbled_one_is_named(standin: StandIn) -> None:
+    request = {
+        "id": "rq-1",
+        "emergency_id": "em-1",
+        "school_id": "jefferson-es",
+        "agency": "Riverside PD",
+        "requested_by": "Dana Reyes",
+        "requested_at": "2026-11-23T12:00:00.000Z",
+        "status": "pending",
+    }
+
+    async def access() -> AccessContext:
+        client = DistrictClient(standin.url, timeout_s=5)
+        client.use_token(TOKEN)
+        try:
+            return await client.access()
+        finally:
+            await client.aclose()
+
+    standin.answer("GET", "/access", 200, {"emergencies": [], "grants": [], "requests": [request]})
+    [parsed] = asyncio.run(access()).requests
+    assert (parsed.id, parsed.emergency_id, parsed.status) == ("rq-1", "em-1", "pending")
+    assert parsed.requested_at.isoformat() == "2026-11-23T12:00:00+00:00"
+    # An older server without the list simply has no requests to show.
+    standin.answer("GET", "/access", 200, {"emergencies": [], "grants": []})
+    assert asyncio.run(access()).requests == ()
+
+    garbled = {**request, "requested_at": "yesterday-ish"}
+    standin.answer("GET", "/access", 200, {"emergencies": [], "grants": [], "requests": [garbled]})
+    error = failure(standin, lambda c: c.access())
+    assert isinstance(error, BadServerAnswer)
+    assert 'An access request record has a bad time in "requested_at"' in str(error)
 
 
 def test_a_wrong_status_is_a_bad_answer_naming_the_endpoint(standin: StandIn) -> None:
