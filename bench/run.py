@@ -6,8 +6,10 @@ machine it was measured on, so numbers are never quoted without their context.
 Metrics:
   ttff_p50_s   time from the click on a camera pin to the first painted frame of its
                tile, median over N opens (default 20), through the real UI, district
-               server, stream gateway, camera simulator and libVLC. ttff_p90_s and
-               ttff_max_s come with it.
+               server, stream gateway, camera simulator and libVLC. ttff_p90_s,
+               ttff_max_s and ttff_open_view_p50_s (the part before libVLC starts:
+               audit start made durable and delivered, stream ticket issued) come
+               with it.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def bench_ttff(opens: int) -> None:
     from dispatch_console.district.launch import start_process, stop_process
     from dispatch_console.domain.models import EmergencyType
     from dispatch_console.services.settings import Settings
+    from dispatch_console.video.player import VideoPlayer
 
     floorplans = ROOT / "floorplans" / "riverside"
     data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
@@ -68,6 +71,9 @@ def bench_ttff(opens: int) -> None:
         "DISTRICT_SERVER_URL",
     )  # fmt: skip
     samples: list[float] = []
+    camera_id = "lhs-cam-02"
+    to_tile: list[float] = []  # click → audit start durable and delivered, ticket issued
+    direct: list[float] = []  # play() straight on the simulator → first frame decoded
 
     async def until(predicate: Callable[[], bool], within: float) -> None:
         deadline = time.monotonic() + within
@@ -85,12 +91,12 @@ def bench_ttff(opens: int) -> None:
         await desk.console.declare_emergency(
             "lincoln-hs", EmergencyType.ACTIVE_THREAT, "Benchmark: time to first frame"
         )
-        camera_id = "lhs-cam-02"
         for _ in range(opens):
             point = window.map.pin_position(camera_id).toPoint()
             clicked = time.perf_counter()
             QTest.mouseClick(window.map.viewport(), Qt.MouseButton.LeftButton, pos=point)
             await until(lambda: bool(window.grid.tiles), 10)
+            to_tile.append(time.perf_counter() - clicked)
             tile = window.grid.tiles[0]
             await until(lambda: tile.first_frame_painted_at is not None, 20)  # noqa: B023
             assert tile.first_frame_painted_at is not None
@@ -101,6 +107,19 @@ def bench_ttff(opens: int) -> None:
         window.close()
         await until(lambda: not window.isVisible(), 10)
         await close_console(desk)
+        # Baseline in the same run: the player straight on the simulator's stream, with
+        # no click, audit, ticket, gateway or painting.
+        player = VideoPlayer(network_caching_ms=settings.network_caching_ms)
+        first: list[float] = []
+        player.first_frame.connect(lambda: first.append(time.perf_counter()))
+        for _ in range(opens):
+            first.clear()
+            started = time.perf_counter()
+            player.play(f"{camsim_url}/cameras/{camera_id}.ts")
+            await until(lambda: bool(first), 20)
+            direct.append(first[0] - started)
+            player.stop()
+            await asyncio.sleep(0.2)
         return 0
 
     try:
@@ -113,6 +132,12 @@ def bench_ttff(opens: int) -> None:
     emit("ttff_p50_s", statistics.median(samples), "s", opens=len(samples))
     emit("ttff_p90_s", p90, "s", opens=len(samples))
     emit("ttff_max_s", samples[-1], "s", opens=len(samples))
+    emit("ttff_open_view_p50_s", statistics.median(to_tile), "s", opens=len(to_tile),
+         note="before play(): audit start durable + delivered, ticket issued")  # fmt: skip
+    baseline = statistics.median(direct)
+    emit("ttff_direct_p50_s", baseline, "s", opens=len(direct),
+         note="baseline: player on the simulator directly, no UI, audit or gateway")  # fmt: skip
+    emit("ttff_vs_direct_ratio", statistics.median(samples) / baseline, "x")
 
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
