@@ -23,7 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dispatch_console.domain.models import Emergency, EmergencyType, Grant, Role, User
+from dispatch_console.domain.models import (
+    AccessRequest,
+    Emergency,
+    EmergencyType,
+    Grant,
+    Role,
+    User,
+)
 from dispatch_console.domain.session import parse_utc, utc_ms
 
 SCHEMA_VERSION = 1
@@ -159,21 +166,6 @@ class UserRecord:
     totp_secret: str
     failed_sign_ins: int
     locked_until: datetime | None
-
-
-@dataclass(frozen=True)
-class AccessRequest:
-    """Police asking the district for a grant during a non-break-glass emergency."""
-
-    id: str
-    emergency_id: str
-    school_id: str
-    agency: str
-    requested_by: str
-    requested_at: datetime
-    status: str  # "pending", "approved", "denied", "cancelled"
-    decided_by: str | None = None
-    decided_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from dispatch_console import __version__
 from dispatch_console.domain.models import (
     AccessContext,
+    AccessRequest,
     Camera,
     District,
     Emergency,
@@ -50,7 +51,7 @@ from dispatch_console.domain.session import parse_utc, utc_ms
 from dispatch_console.floorplan.loader import district_document, district_from_document
 
 from . import auth
-from .db import AccessRequest, Database, Ticket
+from .db import Database, Ticket
 from .gateway import StreamGateway
 
 log = logging.getLogger(__name__)

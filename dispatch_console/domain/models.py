@@ -228,6 +228,8 @@ class AccessRequest:
     requested_by: str
     requested_at: datetime
     status: str  # "pending", "approved", "denied" or "cancelled"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
 
     @property
     def is_pending(self) -> bool:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
+from dispatch_console.app import ConsoleWindow, close_console, open_console
+from dispatch_console.demo import demo_sign_in
+from dispatch_console.services.settings import Settings
 from dispatch_console.ui.main_window import MainWindow
+from tests.conftest import eventually
 
 
 def click_pin(window: MainWindow, camera_id: str) -> None:
@@ -23,3 +29,23 @@ def distinct_colours(image: QImage, step: int = 16) -> int:
             for y in range(0, image.height(), step)
         }
     )
+
+
+def desk_settings(server_url: str, data_dir: Path) -> Settings:
+    """Workstation settings for a test desk: polls access twice a second."""
+    return Settings.from_env(server_url=server_url, data_dir=data_dir, access_poll_s=0.5)
+
+
+async def open_desk(settings: Settings, username: str) -> ConsoleWindow:
+    """Sign in with a demo account and show its window at a realistic size."""
+    desk = await open_console(settings, demo_sign_in(username))
+    desk.window.resize(1400, 850)
+    desk.window.show()
+    return desk
+
+
+async def close_desk(desk: ConsoleWindow) -> None:
+    """Close the window the way a user does (ending its sessions), then release it."""
+    desk.window.close()
+    await eventually(lambda: not desk.window.isVisible(), 5, "the window to close")
+    await close_console(desk)

@@ -17,12 +17,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
-from dispatch_console.app import ConsoleWindow, close_console, open_console
-from dispatch_console.demo import demo_sign_in
-from dispatch_console.services.settings import Settings
+from dispatch_console.app import ConsoleWindow
 from dispatch_console.ui.access_panel import EmergencyRow
 from dispatch_console.ui.map_view import PinLook
 from tests.conftest import DistrictStack, LoopRunner, eventually, signed_in_client
+from tests.ui.desk import close_desk, desk_settings, open_desk
 
 SCHOOL = "jefferson-es"
 SHAREABLE = ("jes-cam-01", "jes-cam-02", "jes-cam-03")  # entrance, corridor, cafeteria
@@ -45,19 +44,14 @@ def screenshot(desk: ConsoleWindow, name: str) -> None:
 def test_the_safety_office_approves_and_ends_a_lockdown_from_its_panel(
     qloop: LoopRunner, district_stack: DistrictStack, tmp_path: Path
 ) -> None:
-    settings = Settings.from_env(
-        server_url=district_stack.server_url, data_dir=tmp_path / "console", access_poll_s=0.5
-    )
+    settings = desk_settings(district_stack.server_url, tmp_path)
 
     async def scenario() -> None:
-        police = await open_console(settings, demo_sign_in("dispatcher"))
-        district = await open_console(settings, demo_sign_in("safety"))
+        police = await open_desk(settings, "dispatcher")
+        district = await open_desk(settings, "safety")
         auditor = await signed_in_client(district_stack.server_url, "safety")
         emergency_id = ""
         try:
-            for desk in (police, district):
-                desk.window.resize(1400, 850)
-                desk.window.show()
             window = police.window
             window.school.setCurrentIndex(window.school.findData(SCHOOL))
             assert window.map.floor is not None and window.map.floor.id == "jes-1"
@@ -146,8 +140,6 @@ def test_the_safety_office_approves_and_ends_a_lockdown_from_its_panel(
                 await auditor.end_emergency(emergency_id)  # ending twice keeps the first end
             await auditor.aclose()
             for desk in (police, district):
-                desk.window.close()
-                await eventually(lambda d=desk: not d.window.isVisible(), 5, "a window to close")
-                await close_console(desk)
+                await close_desk(desk)
 
     qloop.run(scenario(), timeout=90)

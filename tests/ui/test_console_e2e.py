@@ -16,12 +16,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from dispatch_console.app import close_console, open_console
-from dispatch_console.demo import demo_sign_in
 from dispatch_console.domain.session import parse_utc
-from dispatch_console.services.settings import Settings
 from tests.conftest import DistrictStack, LoopRunner, eventually, signed_in_client
-from tests.ui.desk import click_pin, distinct_colours
+from tests.ui.desk import click_pin, close_desk, desk_settings, distinct_colours, open_desk
 
 HALLWAY_CAMERA = "lhs-cam-01"
 CLASSROOM_CAMERA = "lhs-cam-07"
@@ -30,15 +27,11 @@ CLASSROOM_CAMERA = "lhs-cam-07"
 def test_dispatcher_sees_live_video_only_under_a_grant_and_every_look_is_audited(
     qloop: LoopRunner, district_stack: DistrictStack, tmp_path: Path
 ) -> None:
-    settings = Settings.from_env(
-        server_url=district_stack.server_url, data_dir=tmp_path / "console", access_poll_s=0.5
-    )
+    settings = desk_settings(district_stack.server_url, tmp_path)
 
     async def scenario() -> None:
-        desk = await open_console(settings, demo_sign_in("dispatcher"))
+        desk = await open_desk(settings, "dispatcher")
         window = desk.window
-        window.resize(1400, 850)
-        window.show()
         assert window.school.currentData() == "lincoln-hs"
 
         # Before any emergency: the pin stays locked and the reason is shown.
@@ -117,8 +110,6 @@ def test_dispatcher_sees_live_video_only_under_a_grant_and_every_look_is_audited
         assert timedelta(seconds=1) < ended - started < timedelta(seconds=60)
         assert record["duration_ms"] == int((ended - started).total_seconds() * 1000)
 
-        window.close()  # ends nothing more: the only session is already closed
-        await eventually(lambda: not window.isVisible(), 5, "the window to close")
-        await close_console(desk)
+        await close_desk(desk)  # ends nothing more: the only session is already closed
 
     qloop.run(scenario(), timeout=120)

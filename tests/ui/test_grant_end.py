@@ -5,12 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dispatch_console.app import close_console, open_console
-from dispatch_console.demo import demo_sign_in
 from dispatch_console.domain.models import EmergencyType
-from dispatch_console.services.settings import Settings
 from tests.conftest import DistrictStack, LoopRunner, eventually, signed_in_client
-from tests.ui.desk import click_pin
+from tests.ui.desk import click_pin, close_desk, desk_settings, open_desk
 
 CAMERAS = ("lhs-cam-02", "lhs-cam-04")
 
@@ -18,15 +15,11 @@ CAMERAS = ("lhs-cam-02", "lhs-cam-04")
 def test_revoking_the_grant_closes_every_feed_within_seconds(
     qloop: LoopRunner, district_stack: DistrictStack, tmp_path: Path
 ) -> None:
-    settings = Settings.from_env(
-        server_url=district_stack.server_url, data_dir=tmp_path / "console", access_poll_s=0.5
-    )
+    settings = desk_settings(district_stack.server_url, tmp_path)
 
     async def scenario() -> None:
-        desk = await open_console(settings, demo_sign_in("dispatcher"))
+        desk = await open_desk(settings, "dispatcher")
         window = desk.window
-        window.resize(1400, 850)
-        window.show()
         auditor = await signed_in_client(district_stack.server_url, "safety")
         try:
             declared = await desk.console.declare_emergency(
@@ -62,8 +55,6 @@ def test_revoking_the_grant_closes_every_feed_within_seconds(
             await auditor.end_emergency(declared.emergency.id)
         finally:
             await auditor.aclose()
-            window.close()
-            await eventually(lambda: not window.isVisible(), 5, "the window to close")
-            await close_console(desk)
+            await close_desk(desk)
 
     qloop.run(scenario(), timeout=120)
