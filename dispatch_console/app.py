@@ -28,7 +28,7 @@ from dispatch_console.ui.controller import ConsoleController
 from dispatch_console.ui.main_window import MainWindow
 from dispatch_console.ui.operations import OperationRunner
 from dispatch_console.ui.sign_in import SignInWindow
-from dispatch_console.video.player import VideoPlayer, wait_for_releases
+from dispatch_console.video.player import VideoPlayer, wait_for_releases, warm_up
 
 log = logging.getLogger(__name__)
 # httpx logs every request URL at INFO; keep transport chatter (and any URL) out of logs.
@@ -66,6 +66,7 @@ def _title(user: User) -> str:
 
 async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
     """Sign in, load the district and show a console window for that user."""
+    warm_up()  # load libVLC's plugins on a worker thread, not at the first click
     client = DistrictClient(settings.server_url)
     outbox = AuditOutbox(_outbox_path(settings, sign_in.username))
     console = Console(client, outbox, workstation_id=settings.workstation_id)

@@ -38,7 +38,7 @@ from dispatch_console.floorplan.loader import FloorPlanError, district_from_docu
 from .audit_outbox import AuditOutbox
 from .audit_shipper import AuditShipper
 from .district_client import Decided, Declared, DistrictClient, StreamTicket
-from .errors import AccessDenied, BadServerAnswer, ConsoleError, NotSignedIn
+from .errors import AccessDenied, BadServerAnswer, ConsoleError, NotSignedIn, ServerUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,10 @@ class Console:
         self.views: dict[str, ViewingSession] = {}
         self.access_listeners: list[Callable[[], None]] = []
         self.view_ended_listeners: list[Callable[[ViewingSession], None]] = []
+        # Why the district server cannot be reached right now (None when it can);
+        # listeners hear of every change, so the UI can say it and say when it is over.
+        self.connection_problem: str | None = None
+        self.connection_listeners: list[Callable[[str | None], None]] = []
         self._watch_task: asyncio.Task[None] | None = None
 
     # -- sign-in and start-up ---------------------------------------------------------
@@ -110,8 +114,8 @@ class Console:
                 await self.refresh_access()
             except NotSignedIn:
                 await self.close_all(EndReason.GRANT_REVOKED)
-            except ConsoleError as exc:
-                log.warning("access refresh failed: %s", exc)
+            except ConsoleError:
+                pass  # refresh_access reported it (once, not every poll)
 
     # -- access ------------------------------------------------------------------------
 
@@ -124,13 +128,29 @@ class Console:
         return can_view(self._require_user(), camera, self.access, self._clock())
 
     async def refresh_access(self) -> None:
-        access = await self.client.access()
+        try:
+            access = await self.client.access()
+        except (ServerUnreachable, BadServerAnswer) as exc:
+            self._set_connection_problem(f"{exc.title}: {exc.detail}")
+            raise
+        self._set_connection_problem(None)
         changed = access != self.access
         self.access = access
         if changed:
             for listener in list(self.access_listeners):
                 listener()
         await self._close_views_without_access()
+
+    def _set_connection_problem(self, problem: str | None) -> None:
+        if problem == self.connection_problem:
+            return
+        if problem is None:
+            log.info("district server reachable again")
+        else:
+            log.warning("district server: %s", problem)
+        self.connection_problem = problem
+        for listener in list(self.connection_listeners):
+            listener(problem)
 
     async def _close_views_without_access(self) -> None:
         if self.district is None:

@@ -74,6 +74,7 @@ class ConsoleController(QObject):
         window.access.action_requested.connect(self._on_access_action)
         window.close_requested.connect(self.shutdown)
         console.access_listeners.append(self._on_access_changed)
+        console.connection_listeners.append(self._on_connection_changed)
         console.view_ended_listeners.append(self._on_view_ended)
         self._board_timer = QTimer(self)
         self._board_timer.setInterval(board_refresh_ms)
@@ -158,6 +159,11 @@ class ConsoleController(QObject):
         floor = self.window.map.floor
         if floor is not None:
             self.window.map.set_pins(self.pin_states(floor))
+
+    def _on_connection_changed(self, problem: str | None) -> None:
+        self.window.show_connection_problem(problem)
+        if problem is None:
+            self.window.show_message("Connection to the district server restored.")
 
     def _on_access_changed(self) -> None:
         self._refresh_pins()

@@ -55,6 +55,14 @@ class MainWindow(QMainWindow):
         header.addWidget(QLabel("School:", central))
         header.addWidget(self.school)
 
+        # Stays up for as long as the district server cannot be reached.
+        self.connection = QLabel(central)
+        self.connection.setWordWrap(True)
+        self.connection.setStyleSheet(
+            "QLabel { background: #a50e0e; color: white; padding: 6px 10px;"
+            " font-weight: bold; border-radius: 3px; }"
+        )
+        self.connection.hide()
         self.emergency = EmergencyPanel(central)
         self.message = QLabel(central)
         self.message.setWordWrap(True)
@@ -95,6 +103,7 @@ class MainWindow(QMainWindow):
 
         layout = QVBoxLayout(central)
         layout.addLayout(header)
+        layout.addWidget(self.connection)
         layout.addWidget(self.emergency)
         layout.addWidget(self.message)
         self.board: WatchBoard | None = None
@@ -126,6 +135,16 @@ class MainWindow(QMainWindow):
         self.message.show()
         self.statusBar().showMessage(text.split("\n")[0], timeout_ms)
         self._message_timer.start(timeout_ms)
+
+    def show_connection_problem(self, problem: str | None) -> None:
+        if problem is None:
+            self.connection.hide()
+            return
+        self.connection.setText(
+            f"{problem.rstrip('.')}. Retrying: access changes are not being received and "
+            "no new feed can open until the connection is back."
+        )
+        self.connection.show()
 
     def allow_close(self) -> None:
         self._allow_close = True
