@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # httpx logs every request URL at INFO; keep transport chatter (and any URL) out of logs.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
+# qasync logs every executor call with its arguments at debug level.
+logging.getLogger("qasync").setLevel(logging.INFO)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,25 @@ log = logging.getLogger(__name__)
 SERVICE = "dispatch-console"
 
 
+class Secret:
+    """A token on its way to the keyring, whose repr never shows it.
+
+    Worker-thread calls get their arguments logged by some executors at debug level
+    (qasync's does); wrapping the token keeps it out of any such log.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+
 class TokenStore:
     def __init__(self, server_url: str) -> None:
         self._server_url = server_url
@@ -27,10 +46,10 @@ class TokenStore:
     def _key(self, username: str) -> str:
         return f"{username}@{self._server_url}"
 
-    def _save(self, username: str, token: str) -> None:
-        self._memory[username] = token
+    def _save(self, username: str, token: Secret) -> None:
+        self._memory[username] = token.reveal()
         try:
-            keyring.set_password(SERVICE, self._key(username), token)
+            keyring.set_password(SERVICE, self._key(username), token.reveal())
         except KeyringError as exc:
             self.persistent = False
             log.warning("no usable OS keyring (%s): the sign-in lasts for this run only", exc)
@@ -51,7 +70,7 @@ class TokenStore:
             pass
 
     async def save(self, username: str, token: str) -> None:
-        await asyncio.to_thread(self._save, username, token)
+        await asyncio.to_thread(self._save, username, Secret(token))
 
     async def load(self, username: str) -> str | None:
         return await asyncio.to_thread(self._load, username)

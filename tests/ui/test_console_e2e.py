@@ -9,10 +9,12 @@ exactly one viewing session with the right user, camera, emergency, grant, start
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -25,13 +27,20 @@ CLASSROOM_CAMERA = "lhs-cam-07"
 
 
 def test_dispatcher_sees_live_video_only_under_a_grant_and_every_look_is_audited(
-    qloop: LoopRunner, district_stack: DistrictStack, tmp_path: Path
+    qloop: LoopRunner,
+    district_stack: DistrictStack,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
+    secrets: list[str] = []
     settings = desk_settings(district_stack.server_url, tmp_path)
 
     async def scenario() -> None:
         desk = await open_desk(settings, "dispatcher")
         window = desk.window
+        assert desk.console.client.token is not None
+        secrets.append(desk.console.client.token)
         assert window.school.currentData() == "lincoln-hs"
 
         # Before any emergency: the pin stays locked and the reason is shown.
@@ -113,3 +122,8 @@ def test_dispatcher_sees_live_video_only_under_a_grant_and_every_look_is_audited
         await close_desk(desk)  # ends nothing more: the only session is already closed
 
     qloop.run(scenario(), timeout=120)
+    # Neither the session token nor a stream ticket reached the logs.
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "playing http" in logged  # the player did log its stream, without the ticket
+    assert "ticket=" not in logged
+    assert all(secret not in logged for secret in secrets)
