@@ -107,15 +107,27 @@ class LoopRunner:
         return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))  # type: ignore[no-any-return]
 
 
-@pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[LoopRunner]:
-    """A qasync loop over pytest-qt's QApplication; any unhandled loop error fails the test."""
+@pytest.fixture(scope="session")
+def session_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """One qasync loop for the whole run, as the application has one for its lifetime.
+
+    A loop per test left its closed loops' Qt timer objects to the garbage collector,
+    which could free one inside its own timerEvent while a later test spun Qt's event
+    loop (a segfault, seen about once in five runs).
+    """
     # As in the application: closing a window must not stop the loop under the test.
     qapp.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    runner = LoopRunner(loop)
-    loop.set_exception_handler(lambda _loop, context: runner.errors.append(context))
+    yield loop
+    loop.close()  # also joins the loop's worker threads (asyncio.to_thread)
+
+
+@pytest.fixture
+def qloop(session_loop: qasync.QEventLoop) -> Iterator[LoopRunner]:
+    """The shared qasync loop for one test; any unhandled loop error fails the test."""
+    asyncio.set_event_loop(session_loop)
+    runner = LoopRunner(session_loop)
+    session_loop.set_exception_handler(lambda _loop, context: runner.errors.append(context))
     yield runner
 
     async def cancel_leftovers() -> None:
@@ -125,8 +137,8 @@ def qloop(qapp: QApplication) -> Iterator[LoopRunner]:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
 
-    loop.run_until_complete(cancel_leftovers())
-    loop.close()  # also joins the loop's worker threads (asyncio.to_thread)
+    session_loop.run_until_complete(cancel_leftovers())
+    session_loop.set_exception_handler(None)
     asyncio.set_event_loop(None)
     assert not runner.errors, f"unhandled errors on the event loop: {runner.errors}"
 
