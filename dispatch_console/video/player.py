@@ -9,12 +9,12 @@ libVLC decodes into a buffer we own, we copy each new picture into a QImage and 
 Threading rules (libVLC is not re-entrant, see python-vlc #77):
 
 * libVLC calls our video callbacks on its video-output thread and our event handlers on
-  its event thread. Those functions only copy data into the session (under its lock) and
-  wake the GUI thread with ``QCoreApplication.postEvent``, which Qt documents as
-  thread-safe. They never emit PySide signals: emitting from libVLC's threads while the
-  GUI thread delivered a queued call of the same signal crashed the interpreter under
-  load (seen on Python 3.11 with PySide6 6.11). They never call into libVLC and never
-  touch widgets.
+  its event thread. Those functions make no Qt or PySide call at all: they copy the
+  picture into plain bytes, store it in the session under its lock and wake the GUI
+  thread by writing one byte to a pipe that a QSocketNotifier watches. Earlier designs
+  that emitted a PySide signal, or created a QImage/QEvent on libVLC's threads, crashed
+  the interpreter now and then (shiboken wrapper work on a foreign thread racing the GUI
+  thread's). They never call into libVLC and never touch widgets.
 * ``stop()`` detaches the session at once (no more frames are delivered from it) and
   hands the blocking ``libvlc_media_player_stop``/``release`` calls to a worker thread, so
   the GUI thread never waits for libVLC to join its decoder threads.
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import threading
 import weakref
 import zlib
@@ -39,7 +40,7 @@ from concurrent.futures import wait as wait_futures
 from typing import Any
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 from PySide6.QtGui import QImage
 
 try:
@@ -192,28 +193,50 @@ def _endpoint(url: str) -> str:
         return "?"
 
 
-_WAKE = QEvent.Type(QEvent.registerEventType())
-
-
 class _Bridge(QObject):
-    """Receives wake-ups posted from libVLC's threads, on the GUI thread.
+    """Wakes the GUI thread for libVLC's threads through a pipe.
 
-    Owned by Python (no Qt parent) and kept alive by every session that may still post
-    to it, so a late callback from a player being released never hits a deleted object.
+    libVLC's threads write a byte to the pipe (a plain system call, no Python-Qt
+    binding involved); the read end's QSocketNotifier fires on the GUI thread, which then
+    drains the player. Owned by Python (no Qt parent) and kept alive by every session
+    that may still write to it, so its pipe is open for as long as anyone can wake it.
     It holds its player weakly: a player that is gone simply gets no more calls.
     """
 
     def __init__(self, player: VideoPlayer) -> None:
         super().__init__()
         self._player = weakref.ref(player)
+        self._read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(self.write_fd, False)
+        weakref.finalize(self, _close_fds, self._read_fd, self.write_fd)
+        self._notifier = QSocketNotifier(self._read_fd, QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._on_wake)
 
-    def event(self, event: QEvent) -> bool:
-        if event.type() == _WAKE:
-            player = self._player()
-            if player is not None:
-                player._drain()
-            return True
-        return super().event(event)
+    def wake(self) -> None:
+        """Any thread: ask the GUI thread to drain (never blocks; a full pipe is awake)."""
+        try:
+            os.write(self.write_fd, b"\0")
+        except BlockingIOError:
+            pass
+
+    def _on_wake(self) -> None:
+        try:
+            while os.read(self._read_fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        player = self._player()
+        if player is not None:
+            player._drain()
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 _EV_PLAYING = 1
@@ -242,7 +265,7 @@ class _Session:
         self.view = (ctypes.c_char * self.size).from_address(self.address)
         self.closed = False
         self.lock = threading.Lock()
-        self.latest: QImage | None = None
+        self.latest: bytes | None = None
         self.pending_events: list[int] = []
         self.posted = False
         self.last_crc: int | None = None
@@ -270,10 +293,6 @@ class _Session:
             return
         try:
             self._deliver()
-        except RuntimeError as exc:
-            # The GUI-side bridge was deleted under us (application exit): stop delivering.
-            log.debug("video frame dropped, GUI side gone: %s", exc)
-            self.closed = True
         except Exception:  # never let an exception unwind into libVLC's thread
             log.exception("dropping a video frame")
 
@@ -284,14 +303,9 @@ class _Session:
         if crc == self.last_crc:
             return
         self.last_crc = crc
-        image = QImage(self.width, self.height, QImage.Format.Format_RGB32)
-        ctypes.memmove(
-            (ctypes.c_char * image.sizeInBytes()).from_buffer(image.bits()),
-            self.address,
-            self.size,
-        )
+        picture = ctypes.string_at(self.address, self.size)  # plain bytes, no Qt here
         with self.lock:
-            self.latest = image
+            self.latest = picture
         # Coalesce: if the GUI thread has not taken the previous frame yet, it will
         # take this newer one instead, so a busy GUI never builds a queue of frames.
         self._wake()
@@ -301,7 +315,7 @@ class _Session:
             post = not self.posted
             self.posted = True
         if post:
-            QCoreApplication.postEvent(self.bridge, QEvent(_WAKE))
+            self.bridge.wake()
 
     # -- libVLC event thread -----------------------------------------------------------
 
@@ -326,9 +340,15 @@ class _Session:
     def take(self) -> tuple[QImage | None, list[int]]:
         """The newest frame and the events since the last wake-up (GUI thread)."""
         with self.lock:
-            image, self.latest = self.latest, None
+            picture, self.latest = self.latest, None
             events, self.pending_events = self.pending_events, []
             self.posted = False
+        if picture is None:
+            return None, events
+        # The QImage is made here, on the GUI thread, and owns its pixels (copy()).
+        image = QImage(
+            picture, self.width, self.height, self.pitch, QImage.Format.Format_RGB32
+        ).copy()
         return image, events
 
     def release_job(self) -> Callable[[], None]:
