@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,22 +22,12 @@ from dispatch_console.district.seed import DEMO_ACCOUNTS, demo_account, seed_dem
 from dispatch_console.district.serve import ThreadedServer
 from dispatch_console.district.server import create_app
 from dispatch_console.domain.totp import totp
+from tests.clock import FakeClock
 from tests.paths import SAMPLE_DISTRICT
 
 pytestmark = pytest.mark.timeout(30)
 
 LOGIN = "/api/v1/auth/login"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +29,13 @@ from dispatch_console.district.seed import demo_account, seed_demo
 from dispatch_console.district.serve import READY_PREFIX, ThreadedServer
 from dispatch_console.district.server import app_context, create_app
 from dispatch_console.domain.totp import totp
+from tests.clock import FakeClock
 from tests.paths import SAMPLE_DISTRICT
 
 pytestmark = pytest.mark.timeout(30)
 
 API = "/api/v1"
 PACKET = b"\x47" + bytes(range(187))  # one MPEG-TS-sized packet
-
-
-class FakeClock:
-    """The server's clock, moved by the test instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class _Upstream(socketserver.ThreadingTCPServer):
