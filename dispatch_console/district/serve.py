@@ -41,9 +41,14 @@ def default_floorplans_dir() -> Path:
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind and listen ourselves, so port 0 yields a known free port before uvicorn starts."""
+    """Bind and listen ourselves, so port 0 yields a known free port before uvicorn starts.
+
+    The protocol must be IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted
+    connections only then, and without it each request on a kept-alive connection waits
+    about 44 ms for Nagle's algorithm and the client's delayed ACK.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
