@@ -84,14 +84,21 @@ def police_shareable(camera: Camera) -> Decision:
     return Decision(True, "Common-area camera.")
 
 
-def grant_in_force(context: AccessContext, school_id: str, now: datetime) -> Grant | None:
-    """The grant that currently opens this school, if any: live grant and live emergency."""
+def grant_in_force(
+    context: AccessContext, school_id: str, now: datetime, agency: str | None = None
+) -> Grant | None:
+    """The grant that currently opens this school, if any: live grant and live emergency.
+
+    With ``agency``, only that agency's grants count: a grant is issued to one police
+    agency, and another agency's officers gain nothing from it.
+    """
     live_emergencies = {
         e.id for e in context.emergencies if e.school_id == school_id and e.is_active(now)
     }
     for grant in sorted(context.grants, key=lambda g: g.expires_at, reverse=True):
         if (
             grant.school_id == school_id
+            and (agency is None or grant.agency == agency)
             and grant.emergency_id in live_emergencies
             and grant.is_in_force(now)
         ):
@@ -122,10 +129,14 @@ def can_view(user: User, camera: Camera, context: AccessContext, now: datetime) 
     ]
     if not active:
         return Decision(False, "Live video is locked: no emergency is declared at this school.")
-    grant = grant_in_force(context, camera.school_id, now)
+    # A grant opens a school to the one agency it names. Checked here, not only by
+    # whoever builds the context, so no caller can forget it.
+    grant = grant_in_force(context, camera.school_id, now, agency=user.agency)
     if grant is None:
         return Decision(
-            False, "Live video is locked: the district has not granted access for this emergency."
+            False,
+            "Live video is locked: the district has not granted your agency access "
+            "for this emergency.",
         )
     return Decision(True, "Emergency access granted.", grant)
 

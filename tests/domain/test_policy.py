@@ -141,3 +141,17 @@ def test_break_glass_and_approvers() -> None:
     assert is_break_glass(EmergencyType.EXPLOSION_OR_FIRE)
     assert not is_break_glass(EmergencyType.LOCKDOWN)
     assert may_approve(SAFETY) and not may_approve(DISPATCHER)
+
+
+def test_a_grant_opens_a_school_only_to_the_agency_it_names() -> None:
+    other_agency = User("u5", "d2", "Dee", "Lakeside Sheriff", Role.POLICE_DISPATCHER)
+    # The context holds agency A's grant only; an officer of agency B gains nothing from it,
+    # even when the caller forgot to filter the grants by agency.
+    decision = can_view(other_agency, camera(RoomKind.HALLWAY), GRANTED, NOW)
+    assert not decision.allowed and not decision.permanent
+    assert decision.grant is None
+    assert "not granted your agency" in decision.reason
+    assert grant_in_force(GRANTED, "lincoln-hs", NOW, agency="Lakeside Sheriff") is None
+    # The agency the grant names still sees the school.
+    assert can_view(DISPATCHER, camera(RoomKind.HALLWAY), GRANTED, NOW).allowed
+    assert grant_in_force(GRANTED, "lincoln-hs", NOW, agency="Riverside PD") is not None
