@@ -85,6 +85,8 @@ def district_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distric
                 "district", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--db", str(db_path), "--floorplans", str(SAMPLE_DISTRICT),
                 "--camsim", camsim_url, "--seed-demo",
+                # Many tests sign the same demo account in within one 30 s TOTP step.
+                "--insecure-allow-totp-reuse",
             ],
             "DISTRICT_SERVER_URL",
         )  # fmt: skip

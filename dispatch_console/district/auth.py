@@ -6,31 +6,48 @@ attempts; the agreement asks that only provisioned police employees get in. So:
 * passwords are hashed with scrypt (memory-hard, in the standard library) and a per-user
   random salt, and compared in constant time;
 * a TOTP code (RFC 6238) is required on every sign-in;
-* five failed sign-ins lock the account for fifteen minutes; the caller is told until when,
-  so a dispatcher under stress knows to call the district rather than keep trying;
-* a wrong user name, password or code all get the same answer, so the API does not tell an
-  attacker which part was right;
+* a TOTP code signs in once: the last accepted time step is stored per user, and that step
+  or any earlier one is refused afterwards (RFC 6238 section 5.2);
+* five failed sign-ins in a row lock the account for fifteen minutes; the count is one
+  atomic database update, so parallel guesses lock it as surely as sequential ones. The
+  caller is told until when and why, so a dispatcher under stress knows to call the
+  district (whose approvers can unlock at once) rather than keep trying;
+* a wrong user name, password or code all get the same answer, and a name with no account
+  "locks" after five failures exactly like a real one, so the API does not tell an
+  attacker which part was right, nor which names exist;
+* anyone could lock any account by guessing, so failed sign-ins are also limited per
+  client address (``AddressThrottle``): past the limit the address gets 429 and its
+  guesses stop counting against accounts;
 * session tokens are random and stored only as their SHA-256 hash, so a copy of the
-  database does not let anyone sign in; they last 12 hours (one dispatch shift).
+  database does not let anyone sign in; they last 12 hours (one dispatch shift), and end
+  at once on sign-out, lockout or when the account is disabled.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dispatch_console.domain.models import User
 from dispatch_console.domain.session import utc_ms
-from dispatch_console.domain.totp import verify_totp
+from dispatch_console.domain.totp import STEP_SECONDS, time_step, totp
 
 from .db import Database
 
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
 TOKEN_LIFETIME = timedelta(hours=12)
+# Failed sign-ins one client address may make in ADDRESS_WINDOW. A dispatch centre's
+# workstations may share one address behind NAT, so this is well above what typing errors
+# produce, and low enough that one address cannot lock more than a handful of accounts.
+ADDRESS_FAILURES = 20
+ADDRESS_WINDOW = timedelta(minutes=10)
+TOTP_WINDOW = 1  # steps of clock drift accepted each way
 
 SIGN_IN_FAILED = "Sign-in failed: wrong user name, password or one-time code."
 
@@ -79,14 +96,84 @@ class SignInFailed(Exception):
 
 
 class AccountLocked(Exception):
-    """Too many failed sign-ins; carries the moment the lock lifts."""
+    """Too many failed sign-ins; carries the moment the lock lifts.
+
+    The same words for every locked name, existing or not, so they tell nobody which
+    accounts exist, and they tell the owner why: the failures may not have been theirs.
+    """
 
     def __init__(self, until: datetime) -> None:
         self.until = until
         super().__init__(
-            f"This account is locked after {MAX_FAILED_SIGN_INS} failed sign-ins "
-            f"until {utc_ms(until)} (UTC). Try again then, or ask the district to unlock it."
+            f"This account is locked after {MAX_FAILED_SIGN_INS} failed sign-ins in a row "
+            f"until {utc_ms(until)} (UTC). If those attempts were not yours, someone may be "
+            "guessing your password: call the district's safety office, which can unlock "
+            "the account at once; otherwise try again after that time."
         )
+
+
+class TooManyAttempts(Exception):
+    """This client address failed too often; carries how many seconds to wait."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"Too many failed sign-ins from this address; try again in {retry_after_s} "
+            "seconds. If a whole dispatch centre is affected, call the district."
+        )
+
+
+class AddressThrottle:
+    """Counts failed sign-ins per client address over a sliding window (in memory).
+
+    ``reserve`` counts an attempt as failed before it is checked, so a burst of parallel
+    guesses is limited as surely as a sequence; a successful sign-in gives its place back.
+    Kept in memory on purpose: it guards against bursts, and the account lockout (stored)
+    is what CJIS asks for.
+    """
+
+    def __init__(
+        self,
+        limit: int = ADDRESS_FAILURES,
+        window: timedelta = ADDRESS_WINDOW,
+        max_addresses: int = 10_000,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_addresses = max_addresses
+        self._failures: dict[str, list[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, address: str, now: datetime) -> datetime:
+        """Count an attempt; raises TooManyAttempts past the limit. Returns its stamp."""
+        with self._lock:
+            horizon = now - self.window
+            stamps = [t for t in self._failures.get(address, []) if t > horizon]
+            if len(stamps) >= self.limit:
+                self._failures[address] = stamps
+                wait = (stamps[0] + self.window - now).total_seconds()
+                raise TooManyAttempts(max(1, math.ceil(wait)))
+            stamps.append(now)
+            self._failures[address] = stamps
+            if len(self._failures) > self.max_addresses:
+                self._forget_quiet_addresses(horizon)
+            return now
+
+    def release(self, address: str, stamp: datetime) -> None:
+        """The attempt succeeded: it was not a failure after all."""
+        with self._lock:
+            stamps = self._failures.get(address)
+            if stamps and stamp in stamps:
+                stamps.remove(stamp)
+                if not stamps:
+                    del self._failures[address]
+
+    def _forget_quiet_addresses(self, horizon: datetime) -> None:
+        for address in list(self._failures):
+            if not any(t > horizon for t in self._failures[address]):
+                del self._failures[address]
+        while len(self._failures) > self.max_addresses:
+            del self._failures[next(iter(self._failures))]
 
 
 @dataclass(frozen=True)
@@ -104,31 +191,72 @@ def create_user(db: Database, user: User, password: str, totp_secret: str, now: 
     )
 
 
-def sign_in(db: Database, username: str, password: str, otp: str, now: datetime) -> SignIn:
-    """Check all three factors and hand out a session token, or raise why not."""
-    record = db.user_record(username.strip())
-    if record is None:
-        hash_password(password, _DUMMY_SALT)  # same cost as a real check
+def matched_totp_step(secret_b32: str, code: str, at: float) -> int | None:
+    """The time step whose code ``code`` is, within the drift window; None if none.
+
+    Every candidate is computed and compared in constant time, so the answer time does not
+    tell which step matched. The step (not just yes or no) is what replay protection needs.
+    """
+    candidate = code.strip().replace(" ", "")
+    if len(candidate) != 6 or not candidate.isascii() or not candidate.isdigit():
+        return None
+    try:
+        step = time_step(at)
+        matched: int | None = None
+        for offset in range(-TOTP_WINDOW, TOTP_WINDOW + 1):
+            if step + offset < 0:
+                continue
+            expected = totp(secret_b32, (step + offset) * STEP_SECONDS)
+            if hmac.compare_digest(expected.encode(), candidate.encode()):
+                matched = step + offset
+        return matched
+    except ValueError:  # a broken stored secret signs nobody in
+        return None
+
+
+def sign_in(
+    db: Database,
+    username: str,
+    password: str,
+    otp: str,
+    now: datetime,
+    *,
+    allow_totp_reuse: bool = False,
+) -> SignIn:
+    """Check all three factors and hand out a session token, or raise why not.
+
+    ``allow_totp_reuse`` exists for the test suite's shared server only, where many tests
+    sign the same demo account in within one 30-second step; never in production.
+    """
+    name = username.strip()
+    record = db.user_record(name)
+    if record is None or record.disabled_at is not None:
+        # Exactly the path of a real account: same cost, same counting, same lock.
+        until = db.phantom_locked_until(name, now)
+        if until is not None:
+            raise AccountLocked(until)
+        hash_password(password, _DUMMY_SALT)
+        until = db.record_phantom_failure(name, now, MAX_FAILED_SIGN_INS, LOCKOUT)
+        if until is not None:
+            raise AccountLocked(until)
         raise SignInFailed()
     if record.locked_until is not None and now < record.locked_until:
         raise AccountLocked(record.locked_until)
     password_ok = verify_password(password, record.password_hash, record.password_salt)
-    otp_ok = verify_totp(record.totp_secret, otp, now.timestamp())
-    if not (password_ok and otp_ok):
-        failures = record.failed_sign_ins + 1
-        if failures >= MAX_FAILED_SIGN_INS:
-            until = now + LOCKOUT
-            # Counting starts afresh once the lock lifts.
-            db.set_sign_in_state(record.user.id, 0, until)
-            raise AccountLocked(until)
-        db.set_sign_in_state(record.user.id, failures, None)
-        raise SignInFailed()
-    if record.failed_sign_ins or record.locked_until is not None:
-        db.set_sign_in_state(record.user.id, 0, None)
-    token = secrets.token_urlsafe(32)
-    expires_at = now + TOKEN_LIFETIME
-    db.insert_token(token_hash(token), record.user.id, now, expires_at)
-    return SignIn(token=token, expires_at=expires_at, user=record.user)
+    step = matched_totp_step(record.totp_secret, otp, now.timestamp())
+    if password_ok and step is not None:
+        token = secrets.token_urlsafe(32)
+        expires_at = now + TOKEN_LIFETIME
+        outcome = db.accept_sign_in(
+            record.user.id, None if allow_totp_reuse else step, token_hash(token), now, expires_at
+        )
+        if outcome == "ok":
+            return SignIn(token=token, expires_at=expires_at, user=record.user)
+        # "replayed": a used code is a wrong code, and counts as a failure like one.
+    until = db.record_failed_sign_in(record.user.id, now, MAX_FAILED_SIGN_INS, LOCKOUT)
+    if until is not None:
+        raise AccountLocked(until)
+    raise SignInFailed()
 
 
 def user_for_token(db: Database, token: str, now: datetime) -> User | None:
@@ -139,4 +267,5 @@ def user_for_token(db: Database, token: str, now: datetime) -> User | None:
 
 
 def sign_out(db: Database, token: str) -> None:
+    """End this sign-in: the token, its unused tickets, and (via the gateway) its streams."""
     db.delete_token(token_hash(token))

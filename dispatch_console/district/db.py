@@ -9,6 +9,10 @@ is shared behind a lock: the server's handlers run in a thread pool, and seriali
 Times are stored as ISO 8601 UTC strings with millisecond precision and a "Z"
 (``dispatch_console.domain.session.utc_ms``): the audit trail's one format, and one that
 sorts correctly as text.
+
+The audit store runs with ``synchronous=FULL``: the console deletes its copy of an audit
+record as soon as this server acknowledges it, so an acknowledged record must survive a
+power cut here. WAL with NORMAL could lose the last transactions on power loss.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.session import parse_utc, utc_ms
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -52,7 +56,17 @@ CREATE TABLE IF NOT EXISTS users (
     totp_secret     TEXT NOT NULL,
     failed_sign_ins INTEGER NOT NULL DEFAULT 0,
     locked_until    TEXT,
-    created_at      TEXT NOT NULL
+    created_at      TEXT NOT NULL,
+    last_totp_step  INTEGER,
+    disabled_at     TEXT
+);
+-- Failed sign-ins for user names that do not exist (or are disabled), counted exactly
+-- like a real account's so that the answers do not tell which names exist.
+CREATE TABLE IF NOT EXISTS sign_in_phantoms (
+    username        TEXT PRIMARY KEY,
+    failed_sign_ins INTEGER NOT NULL DEFAULT 0,
+    locked_until    TEXT,
+    last_failed_at  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS auth_tokens (
     token_hash TEXT PRIMARY KEY,
@@ -112,6 +126,10 @@ CREATE TABLE IF NOT EXISTS audit_sessions (
     grant_id          TEXT,
     threat_basis      TEXT NOT NULL,
     started_at        TEXT NOT NULL,
+    room_kind         TEXT,
+    client_started_at TEXT,
+    late              INTEGER NOT NULL DEFAULT 0,
+    client_record     TEXT,
     ended_at          TEXT,
     duration_ms       INTEGER,
     end_reason        TEXT,
@@ -120,6 +138,7 @@ CREATE TABLE IF NOT EXISTS audit_sessions (
 );
 CREATE INDEX IF NOT EXISTS audit_sessions_started ON audit_sessions(started_at);
 CREATE INDEX IF NOT EXISTS audit_sessions_user ON audit_sessions(user_id, started_at);
+CREATE INDEX IF NOT EXISTS audit_sessions_open ON audit_sessions(ended_at, started_at);
 CREATE TABLE IF NOT EXISTS stream_tickets (
     ticket_hash TEXT PRIMARY KEY,
     user_id     TEXT NOT NULL,
@@ -127,33 +146,31 @@ CREATE TABLE IF NOT EXISTS stream_tickets (
     session_id  TEXT NOT NULL,
     issued_at   TEXT NOT NULL,
     expires_at  TEXT NOT NULL,
-    used_at     TEXT
+    used_at     TEXT,
+    token_hash  TEXT
+);
+-- After a revoke, the school's next grants wait for a district approver (no break-glass)
+-- until the district clears the hold.
+CREATE TABLE IF NOT EXISTS school_holds (
+    school_id  TEXT PRIMARY KEY,
+    grant_id   TEXT NOT NULL,
+    held_at    TEXT NOT NULL,
+    held_by    TEXT NOT NULL,
+    cleared_at TEXT,
+    cleared_by TEXT
 );
 """
 
-# The fields of a viewing session's start record, in the order of ViewingSession.
-AUDIT_START_FIELDS: tuple[str, ...] = (
-    "session_id",
-    "user_id",
-    "user_name",
-    "agency",
-    "role",
-    "workstation_id",
-    "app_version",
-    "camera_id",
-    "camera_name",
-    "school_id",
-    "school_name",
-    "building_id",
-    "building_name",
-    "floor_id",
-    "floor_name",
-    "emergency_id",
-    "grant_id",
-    "threat_basis",
-    "started_at",
+# Columns added after schema version 1, for databases created by an older server.
+_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("users", "last_totp_step", "INTEGER"),
+    ("users", "disabled_at", "TEXT"),
+    ("audit_sessions", "room_kind", "TEXT"),
+    ("audit_sessions", "client_started_at", "TEXT"),
+    ("audit_sessions", "late", "INTEGER NOT NULL DEFAULT 0"),
+    ("audit_sessions", "client_record", "TEXT"),
+    ("stream_tickets", "token_hash", "TEXT"),
 )
-AUDIT_END_FIELDS: tuple[str, ...] = ("ended_at", "duration_ms", "end_reason")
 
 
 @dataclass(frozen=True)
@@ -166,16 +183,41 @@ class UserRecord:
     totp_secret: str
     failed_sign_ins: int
     locked_until: datetime | None
+    last_totp_step: int | None = None
+    disabled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Ticket:
-    """A single-use permission to open one camera's stream through the gateway."""
+    """A single-use permission to open one camera's stream through the gateway.
+
+    ``token_hash`` names the sign-in that asked for it: when that sign-in ends (sign-out,
+    lock, disable, expiry) the ticket and any stream opened with it end too.
+    """
 
     user_id: str
     camera_id: str
     session_id: str
     expires_at: datetime
+    token_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class SchoolHold:
+    """A school whose grant was revoked: new grants there wait for a district approver."""
+
+    school_id: str
+    grant_id: str
+    held_at: datetime
+    held_by: str
+
+
+class AuditStartRefused(Exception):
+    """The start may not be stored now (a rate or quota limit); carries the reason."""
+
+    def __init__(self, reason: str, retry_after_s: int) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -199,16 +241,36 @@ class Database:
         )
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             # Every statement is IF NOT EXISTS, so a second start changes nothing.
             self._conn.executescript(_SCHEMA)
         with self.transaction() as conn:
+            self._add_missing_columns(conn)
             conn.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+
+    @staticmethod
+    def _add_missing_columns(conn: sqlite3.Connection) -> None:
+        """Bring a database made by an older server up to this schema, keeping its rows."""
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                if (table, column) == ("audit_sessions", "client_started_at"):
+                    # Older rows stored the client's time as started_at.
+                    conn.execute("UPDATE audit_sessions SET client_started_at = started_at")
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+
+    def synchronous(self) -> int:
+        """SQLite's synchronous level (2 = FULL): what an acknowledgement is worth."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA synchronous").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
@@ -273,32 +335,186 @@ class Database:
             )
             return cursor.rowcount == 1
 
-    def user_record(self, username: str) -> UserRecord | None:
-        rows = self._query("SELECT * FROM users WHERE username = ?", (username,))
-        if not rows:
-            return None
-        row = rows[0]
+    @staticmethod
+    def _user_record(row: sqlite3.Row) -> UserRecord:
         return UserRecord(
-            user=self._user(row),
+            user=Database._user(row),
             password_hash=bytes(row["password_hash"]),
             password_salt=bytes(row["password_salt"]),
             totp_secret=row["totp_secret"],
             failed_sign_ins=int(row["failed_sign_ins"]),
             locked_until=_dt(row["locked_until"]),
+            last_totp_step=row["last_totp_step"],
+            disabled_at=_dt(row["disabled_at"]),
         )
+
+    def user_record(self, username: str) -> UserRecord | None:
+        rows = self._query("SELECT * FROM users WHERE username = ?", (username,))
+        return self._user_record(rows[0]) if rows else None
+
+    def user_record_by_id(self, user_id: str) -> UserRecord | None:
+        rows = self._query("SELECT * FROM users WHERE id = ?", (user_id,))
+        return self._user_record(rows[0]) if rows else None
+
+    def user_records(self) -> list[UserRecord]:
+        return [self._user_record(r) for r in self._query("SELECT * FROM users ORDER BY username")]
 
     def user_by_id(self, user_id: str) -> User | None:
         rows = self._query("SELECT * FROM users WHERE id = ?", (user_id,))
         return self._user(rows[0]) if rows else None
 
-    def set_sign_in_state(
-        self, user_id: str, failed_sign_ins: int, locked_until: datetime | None
-    ) -> None:
+    @staticmethod
+    def _end_sign_ins(conn: sqlite3.Connection, user_id: str) -> None:
+        """Delete a user's tokens and unused tickets (open streams see the token gone)."""
+        conn.execute("DELETE FROM auth_tokens WHERE user_id = ?", (user_id,))
+        conn.execute("DELETE FROM stream_tickets WHERE user_id = ? AND used_at IS NULL", (user_id,))
+
+    def record_failed_sign_in(
+        self, user_id: str, now: datetime, max_failures: int, lockout: timedelta
+    ) -> datetime | None:
+        """Count one failed sign-in atomically; the lock's end if the account is locked.
+
+        One ``UPDATE ... RETURNING`` inside one write transaction: parallel failures each
+        see their own count, so the fifth one locks however many arrive at once. A
+        failure that lands while the account is already locked does not count again.
+        Locking ends the user's sign-ins, tickets and (through them) open streams.
+        """
+        stamp = utc_ms(now)
         with self.transaction() as conn:
+            row = conn.execute(
+                "UPDATE users SET failed_sign_ins = CASE"
+                " WHEN locked_until IS NOT NULL AND locked_until > ? THEN failed_sign_ins"
+                " ELSE failed_sign_ins + 1 END"
+                " WHERE id = ? RETURNING failed_sign_ins, locked_until",
+                (stamp, user_id),
+            ).fetchone()
+            if row is None:
+                return None
+            locked_until = _dt(row["locked_until"])
+            if locked_until is not None and locked_until > now:
+                return locked_until
+            if int(row["failed_sign_ins"]) < max_failures:
+                return None
+            until = now + lockout
+            # Counting starts afresh once the lock lifts.
             conn.execute(
-                "UPDATE users SET failed_sign_ins = ?, locked_until = ? WHERE id = ?",
-                (failed_sign_ins, _ms(locked_until), user_id),
+                "UPDATE users SET failed_sign_ins = 0, locked_until = ? WHERE id = ?",
+                (utc_ms(until), user_id),
             )
+            self._end_sign_ins(conn, user_id)
+            return until
+
+    def accept_sign_in(
+        self,
+        user_id: str,
+        totp_step: int | None,
+        token_hash: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> str:
+        """Record a good sign-in and its token, all or nothing.
+
+        Returns "ok", "replayed" (this TOTP step or a later one was already used: RFC 6238
+        section 5.2), "locked" (a parallel failure locked the account meanwhile) or
+        "refused" (the account was disabled meanwhile).
+        ``totp_step`` None skips the replay check (the test suite's shared server only).
+        """
+        stamp = utc_ms(now)
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT locked_until, last_totp_step, disabled_at FROM users WHERE id = ?",
+                (user_id,),
+            ).fetchone()
+            if row is None or row["disabled_at"] is not None:
+                return "refused"
+            locked_until = _dt(row["locked_until"])
+            if locked_until is not None and locked_until > now:
+                return "locked"
+            last = row["last_totp_step"]
+            if totp_step is not None and last is not None and totp_step <= int(last):
+                return "replayed"
+            step = totp_step if totp_step is not None else last
+            conn.execute(
+                "UPDATE users SET failed_sign_ins = 0, locked_until = NULL, last_totp_step = ?"
+                " WHERE id = ?",
+                (step, user_id),
+            )
+            conn.execute(
+                "INSERT INTO auth_tokens(token_hash, user_id, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (token_hash, user_id, stamp, utc_ms(expires_at)),
+            )
+            return "ok"
+
+    def phantom_locked_until(self, username: str, now: datetime) -> datetime | None:
+        rows = self._query(
+            "SELECT locked_until FROM sign_in_phantoms WHERE username = ? AND locked_until > ?",
+            (username, utc_ms(now)),
+        )
+        return _dt(rows[0]["locked_until"]) if rows else None
+
+    def record_phantom_failure(
+        self,
+        username: str,
+        now: datetime,
+        max_failures: int,
+        lockout: timedelta,
+        keep: int = 10_000,
+    ) -> datetime | None:
+        """Count a failed sign-in for a name with no (enabled) account, like a real one.
+
+        At most ``keep`` names are remembered (the least recently failed go first), so a
+        flood of invented names cannot fill the disk.
+        """
+        stamp = utc_ms(now)
+        with self.transaction() as conn:
+            row = conn.execute(
+                "INSERT INTO sign_in_phantoms(username, failed_sign_ins, last_failed_at)"
+                " VALUES (?, 1, ?) ON CONFLICT(username) DO UPDATE SET"
+                " failed_sign_ins = CASE WHEN locked_until IS NOT NULL AND locked_until > ?"
+                " THEN failed_sign_ins ELSE failed_sign_ins + 1 END,"
+                " last_failed_at = excluded.last_failed_at"
+                " RETURNING failed_sign_ins, locked_until",
+                (username, stamp, stamp),
+            ).fetchone()
+            locked_until = _dt(row["locked_until"])
+            result: datetime | None = None
+            if locked_until is not None and locked_until > now:
+                result = locked_until
+            elif int(row["failed_sign_ins"]) >= max_failures:
+                result = now + lockout
+                conn.execute(
+                    "UPDATE sign_in_phantoms SET failed_sign_ins = 0, locked_until = ?"
+                    " WHERE username = ?",
+                    (utc_ms(result), username),
+                )
+            conn.execute(
+                "DELETE FROM sign_in_phantoms WHERE username IN (SELECT username FROM"
+                " sign_in_phantoms ORDER BY last_failed_at DESC LIMIT -1 OFFSET ?)",
+                (keep,),
+            )
+            return result
+
+    def unlock_user(self, user_id: str) -> bool:
+        """Lift a lockout now (a district approver's decision); False if no such user."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE users SET failed_sign_ins = 0, locked_until = NULL WHERE id = ?",
+                (user_id,),
+            )
+            return cursor.rowcount == 1
+
+    def set_disabled(self, user_id: str, disabled_at: datetime | None) -> bool:
+        """Disable (ending every sign-in) or enable an account; False if no such user."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE users SET disabled_at = ? WHERE id = ?", (_ms(disabled_at), user_id)
+            )
+            if cursor.rowcount != 1:
+                return False
+            if disabled_at is not None:
+                self._end_sign_ins(conn, user_id)
+            return True
 
     # -- sign-in tokens -----------------------------------------------------------------
 
@@ -313,16 +529,31 @@ class Database:
             )
 
     def token_user(self, token_hash: str, now: datetime) -> User | None:
+        """The user of a live token: not expired, account neither locked nor disabled."""
+        stamp = utc_ms(now)
         rows = self._query(
             "SELECT users.* FROM auth_tokens JOIN users ON users.id = auth_tokens.user_id"
-            " WHERE auth_tokens.token_hash = ? AND auth_tokens.expires_at > ?",
-            (token_hash, utc_ms(now)),
+            " WHERE auth_tokens.token_hash = ? AND auth_tokens.expires_at > ?"
+            " AND users.disabled_at IS NULL"
+            " AND (users.locked_until IS NULL OR users.locked_until <= ?)",
+            (token_hash, stamp, stamp),
         )
         return self._user(rows[0]) if rows else None
 
+    def token_live(self, token_hash: str | None, now: datetime) -> bool:
+        """Whether the sign-in behind a ticket still stands (the gateway asks, twice a second)."""
+        if token_hash is None:
+            return False
+        return self.token_user(token_hash, now) is not None
+
     def delete_token(self, token_hash: str) -> None:
+        """Sign out: the token, and the tickets it asked for and did not use, end now."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM auth_tokens WHERE token_hash = ?", (token_hash,))
+            conn.execute(
+                "DELETE FROM stream_tickets WHERE token_hash = ? AND used_at IS NULL",
+                (token_hash,),
+            )
 
     def purge_expired_tokens(self, now: datetime) -> None:
         with self.transaction() as conn:
@@ -480,6 +711,54 @@ class Database:
         with self.transaction() as conn:
             self._write_grant(conn, grant)
 
+    def revoke_grant(self, grant_id: str, now: datetime, by: str) -> Grant | None:
+        """Revoke a grant (once) and hold its school for a district approver, together."""
+        stamp = utc_ms(now)
+        with self.transaction() as conn:
+            row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+            if row is None:
+                return None
+            if row["revoked_at"] is None:
+                conn.execute("UPDATE grants SET revoked_at = ? WHERE id = ?", (stamp, grant_id))
+                conn.execute(
+                    "INSERT INTO school_holds(school_id, grant_id, held_at, held_by)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(school_id) DO UPDATE SET"
+                    " grant_id = excluded.grant_id, held_at = excluded.held_at,"
+                    " held_by = excluded.held_by, cleared_at = NULL, cleared_by = NULL",
+                    (row["school_id"], grant_id, stamp, by),
+                )
+            row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+            return self._grant(row)
+
+    @staticmethod
+    def _hold(row: sqlite3.Row) -> SchoolHold:
+        return SchoolHold(
+            school_id=row["school_id"],
+            grant_id=row["grant_id"],
+            held_at=parse_utc(row["held_at"]),
+            held_by=row["held_by"],
+        )
+
+    def school_hold(self, school_id: str) -> SchoolHold | None:
+        rows = self._query(
+            "SELECT * FROM school_holds WHERE school_id = ? AND cleared_at IS NULL", (school_id,)
+        )
+        return self._hold(rows[0]) if rows else None
+
+    def school_holds(self) -> list[SchoolHold]:
+        rows = self._query("SELECT * FROM school_holds WHERE cleared_at IS NULL ORDER BY held_at")
+        return [self._hold(r) for r in rows]
+
+    def clear_hold(self, school_id: str, now: datetime, by: str) -> bool:
+        """The district lets break-glass grants at this school happen again."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE school_holds SET cleared_at = ?, cleared_by = ?"
+                " WHERE school_id = ? AND cleared_at IS NULL",
+                (utc_ms(now), by, school_id),
+            )
+            return cursor.rowcount == 1
+
     def access_request(self, request_id: str) -> AccessRequest | None:
         rows = self._query("SELECT * FROM access_requests WHERE id = ?", (request_id,))
         return self._request(rows[0]) if rows else None
@@ -516,24 +795,57 @@ class Database:
         return dict(rows[0]) if rows else None
 
     def record_audit_start(
-        self, record: Mapping[str, Any], now: datetime
+        self,
+        record: Mapping[str, Any],
+        now: datetime,
+        *,
+        per_minute: int,
+        max_open: int,
     ) -> tuple[str, dict[str, Any]]:
-        """Store a session start idempotently.
+        """Store a session start idempotently, under the user's rate and open-session limits.
 
-        Returns ("created" | "replayed" | "conflict", stored row): a replay with the very
-        same content is harmless (at-least-once delivery); different content under the
-        same id is a client bug or tampering and must not overwrite the record.
+        ``record`` holds every stored column but the receive time, including
+        ``client_record``: the client's start exactly as sent. Returns ("created" |
+        "replayed" | "conflict", stored row): a replay with the very same client content is
+        harmless (at-least-once delivery) even though the server's own fields would differ
+        now; different content under the same id is a client bug or tampering and must not
+        overwrite the record. Raises AuditStartRefused when a limit is reached.
         """
+        stamp = utc_ms(now)
         with self.transaction() as conn:
             row = conn.execute(
                 "SELECT * FROM audit_sessions WHERE session_id = ?", (record["session_id"],)
             ).fetchone()
             if row is not None:
                 stored = dict(row)
-                same = all(stored[k] == record[k] for k in AUDIT_START_FIELDS)
+                same = stored["client_record"] == record["client_record"]
                 return ("replayed" if same else "conflict"), stored
-            columns = [*AUDIT_START_FIELDS, "start_received_at"]
-            values = [record[k] for k in AUDIT_START_FIELDS] + [utc_ms(now)]
+            since = utc_ms(now - timedelta(minutes=1))
+            recent = conn.execute(
+                "SELECT COUNT(*), MIN(start_received_at) FROM audit_sessions"
+                " WHERE user_id = ? AND start_received_at > ?",
+                (record["user_id"], since),
+            ).fetchone()
+            if int(recent[0]) >= per_minute:
+                oldest = parse_utc(recent[1])
+                wait = oldest + timedelta(minutes=1) - now
+                raise AuditStartRefused(
+                    f"More than {per_minute} viewing sessions started in one minute; "
+                    "wait a moment before opening more cameras.",
+                    max(1, int(wait.total_seconds()) + 1),
+                )
+            (open_now,) = conn.execute(
+                "SELECT COUNT(*) FROM audit_sessions WHERE user_id = ? AND ended_at IS NULL",
+                (record["user_id"],),
+            ).fetchone()
+            if int(open_now) >= max_open:
+                raise AuditStartRefused(
+                    f"{max_open} viewing sessions are already open for this user; "
+                    "close some views (their ends must reach the district) first.",
+                    30,
+                )
+            columns = [*record.keys(), "start_received_at"]
+            values = [*record.values(), stamp]
             conn.execute(
                 f"INSERT INTO audit_sessions({', '.join(columns)})"
                 f" VALUES ({', '.join('?' for _ in columns)})",
@@ -546,11 +858,22 @@ class Database:
             )
             return "created", stored
 
+    def bind_session_grant(
+        self, session_id: str, grant_id: str, emergency_id: str, threat_basis: str
+    ) -> None:
+        """Name the grant a session's video comes under, if the start named none yet."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE audit_sessions SET grant_id = ?, emergency_id = ?, threat_basis = ?"
+                " WHERE session_id = ? AND grant_id IS NULL",
+                (grant_id, emergency_id, threat_basis, session_id),
+            )
+
     def record_audit_end(
         self,
         session_id: str,
         ended_at: str,
-        duration_ms: int | None,
+        duration_ms: int,
         end_reason: str,
         now: datetime,
     ) -> dict[str, Any] | None:
@@ -569,23 +892,33 @@ class Database:
     def audit_sessions(
         self, *, user_id: str | None, active: bool | None, limit: int
     ) -> list[dict[str, Any]]:
-        """Sessions newest first, optionally only one user's and only open or closed ones."""
-        clauses: list[str] = []
+        """Sessions by the server's start time, newest first; open ones always all listed.
+
+        Sorting by the server's time means a client cannot push real sessions off the
+        list by sending starts dated in the future. Sessions still open come first and are
+        not counted against ``limit``: the safety desk must always see who is watching.
+        """
+        where = ["1 = 1"]
         params: list[Any] = []
         if user_id is not None:
-            clauses.append("user_id = ?")
+            where.append("user_id = ?")
             params.append(user_id)
-        if active is True:
-            clauses.append("ended_at IS NULL")
-        elif active is False:
-            clauses.append("ended_at IS NOT NULL")
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._query(
-            f"SELECT * FROM audit_sessions{where} ORDER BY started_at DESC, session_id DESC"
-            " LIMIT ?",
-            [*params, limit],
-        )
-        return [dict(r) for r in rows]
+        clause = " AND ".join(where)
+        order = " ORDER BY started_at DESC, session_id DESC"
+        live: list[sqlite3.Row] = []
+        if active is not False:
+            live = self._query(
+                f"SELECT * FROM audit_sessions WHERE {clause} AND ended_at IS NULL{order}",
+                params,
+            )
+        ended: list[sqlite3.Row] = []
+        if active is not True:
+            ended = self._query(
+                f"SELECT * FROM audit_sessions WHERE {clause} AND ended_at IS NOT NULL"
+                f"{order} LIMIT ?",
+                [*params, limit],
+            )
+        return [dict(r) for r in (*live, *ended)]
 
     # -- stream tickets -------------------------------------------------------------------
 
@@ -598,11 +931,20 @@ class Database:
         session_id: str,
         issued_at: datetime,
         expires_at: datetime,
+        token_hash: str,
     ) -> None:
+        """Store a new ticket; the session's earlier unused tickets stop being valid.
+
+        One viewing session is one stream at a time, so it holds at most one ticket.
+        """
         with self.transaction() as conn:
             conn.execute(
+                "DELETE FROM stream_tickets WHERE session_id = ? AND used_at IS NULL",
+                (session_id,),
+            )
+            conn.execute(
                 "INSERT INTO stream_tickets(ticket_hash, user_id, camera_id, session_id,"
-                " issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                " issued_at, expires_at, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     ticket_hash,
                     user_id,
@@ -610,17 +952,22 @@ class Database:
                     session_id,
                     utc_ms(issued_at),
                     utc_ms(expires_at),
+                    token_hash,
                 ),
             )
 
     def consume_ticket(self, ticket_hash: str, camera_id: str, now: datetime) -> Ticket | None:
-        """Use a ticket once: unknown, used, expired or other-camera tickets give None."""
+        """Use a ticket once: unknown, used, expired or other-camera tickets give None.
+
+        So does a ticket whose sign-in has ended since it was issued.
+        """
         stamp = utc_ms(now)
         with self.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE stream_tickets SET used_at = ? WHERE ticket_hash = ? AND used_at IS NULL"
-                " AND camera_id = ? AND expires_at > ?",
-                (stamp, ticket_hash, camera_id, stamp),
+                " AND camera_id = ? AND expires_at > ? AND token_hash IN"
+                " (SELECT token_hash FROM auth_tokens WHERE expires_at > ?)",
+                (stamp, ticket_hash, camera_id, stamp, stamp),
             )
             if cursor.rowcount != 1:
                 return None
@@ -632,4 +979,5 @@ class Database:
                 camera_id=row["camera_id"],
                 session_id=row["session_id"],
                 expires_at=parse_utc(row["expires_at"]),
+                token_hash=row["token_hash"],
             )

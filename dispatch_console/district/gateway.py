@@ -4,9 +4,14 @@ Consoles never reach cameras directly. They ask the API for a ticket (which requ
 stored audit start and a policy decision), then open ``/gateway/<camera>.ts?ticket=...``
 here. The gateway redeems the ticket once, proxies the camera's live MPEG-TS stream, and
 every half second asks again whether the viewer may still watch. When the answer turns
-to no (grant revoked or expired, emergency ended, session closed) it ends the response:
-that is what makes "feeds close when the grant ends" true on the server, whatever the
-client does.
+to no (grant revoked or expired, emergency ended, session closed, the viewer's sign-in
+ended) it ends the response: that is what makes "feeds close when the grant ends" true on
+the server, whatever the client does.
+
+One viewing session is one stream at a time. When a second stream opens for a session
+whose first is still open, the newer one wins and the older is cut: a reconnecting viewer
+needs that, because the old connection is often half-dead (a frozen player can hold it for
+a minute or more before TCP notices), and refusing the new one would leave them blind.
 
 The ticket is a bearer secret in the URL, so it is never logged here, and the server runs
 uvicorn with its access log off.
@@ -61,6 +66,12 @@ class StreamGateway:
         self._denial = denial
         self.recheck_interval = recheck_interval
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        # The open stream of each viewing session, as the event that cuts it.
+        self._streams: dict[str, asyncio.Event] = {}
+
+    def open_sessions(self) -> set[str]:
+        """The viewing sessions that have a stream open right now."""
+        return set(self._streams)
 
     def upstream_url(self, camera_id: str) -> str:
         if self.upstream_base is None:
@@ -98,14 +109,23 @@ class StreamGateway:
                 502, f"The camera {camera_id} did not deliver a stream (it answered {status})."
             )
         log.info("gateway: stream opened for camera %s, session %s", camera_id, ticket.session_id)
+        older = self._streams.get(ticket.session_id)
+        if older is not None:
+            older.set()
+        cut = asyncio.Event()
+        self._streams[ticket.session_id] = cut
         return StreamingResponse(
-            self._relay(client, upstream, ticket),
+            self._relay(client, upstream, ticket, cut),
             media_type=MEDIA_TYPE,
             headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         )
 
     async def _relay(
-        self, client: httpx.AsyncClient, upstream: httpx.Response, ticket: Ticket
+        self,
+        client: httpx.AsyncClient,
+        upstream: httpx.Response,
+        ticket: Ticket,
+        cut: asyncio.Event,
     ) -> AsyncIterator[bytes]:
         """Copy upstream bytes, re-checking access on a timer even while no bytes arrive.
 
@@ -139,6 +159,9 @@ class StreamGateway:
                     chunk = b""
                     if reader.done() and queue.empty():
                         return  # the reader ended without room for its end marker
+                if cut.is_set():
+                    ended_because = "a newer stream of the same viewing session replaced it"
+                    return
                 if loop.time() >= next_check:
                     reason = await asyncio.to_thread(self._denial, ticket)
                     if reason is not None:
@@ -150,6 +173,8 @@ class StreamGateway:
                 if chunk:
                     yield chunk
         finally:
+            if self._streams.get(ticket.session_id) is cut:
+                del self._streams[ticket.session_id]
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader

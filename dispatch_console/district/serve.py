@@ -157,6 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--camsim", default=None, help="camera source base URL (simulator)")
     parser.add_argument(
+        "--public-url",
+        default=None,
+        help="base URL consoles use to reach this server; stream ticket URLs start with it "
+        "(default: the address each request arrived on, never the request's Host header)",
+    )
+    parser.add_argument(
+        "--insecure-allow-totp-reuse",
+        action="store_true",
+        help="TEST SUITE ONLY: accept a one-time code more than once (RFC 6238 forbids it), "
+        "so many tests can sign one demo account in within 30 seconds",
+    )
+    parser.add_argument(
         "--seed-demo", action="store_true", help="add the demo accounts if they are missing"
     )
     parser.add_argument("--log-level", default="info", help="log level for stderr")
@@ -193,7 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if added:
                 log.info("demo accounts added: %s", ", ".join(added))
         try:
-            app = create_app(db=db, floorplans_dir=args.floorplans, camsim_url=args.camsim)
+            app = create_app(
+                db=db,
+                floorplans_dir=args.floorplans,
+                camsim_url=args.camsim,
+                public_url=args.public_url,
+                allow_totp_reuse=args.insecure_allow_totp_reuse,
+            )
         except FloorPlanError as exc:
             print(str(exc), file=sys.stderr)
             return 2

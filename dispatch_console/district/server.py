@@ -5,12 +5,19 @@ a stream ticket only when the viewing session's audit start is already stored ("
 record, no video") and the shared access policy (``dispatch_console.domain.policy``) allows
 the viewer right now, and its gateway cuts streams when that stops being true.
 
+The audit record is the server's, not the client's: who (user, name, agency, role), which
+camera (name, school, building, floor, room kind), which grant was in force and its
+threat basis all come from the server's own tables, and ``started_at`` is the server's
+receive time, with the client's time kept beside it. A field the client sends is checked
+against that truth, never stored on trust.
+
 Everything time-dependent reads one clock, ``ServerContext.clock``, so tests can move
 time (expire grants, lift lockouts) without sleeping.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import uuid
@@ -22,8 +29,7 @@ from typing import Annotated, Any, NoReturn
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -38,6 +44,7 @@ from dispatch_console.domain.models import (
     EndReason,
     Grant,
     Role,
+    RoomKind,
     User,
 )
 from dispatch_console.domain.policy import (
@@ -47,12 +54,30 @@ from dispatch_console.domain.policy import (
     is_police,
     may_approve,
 )
-from dispatch_console.domain.session import parse_utc, utc_ms
+from dispatch_console.domain.session import utc_ms
 from dispatch_console.floorplan.loader import district_document, district_from_document
 
 from . import auth
-from .db import Database, Ticket
+from .db import AuditStartRefused, Database, SchoolHold, Ticket, UserRecord
 from .gateway import StreamGateway
+from .limits import (
+    CLOCK_SKEW,
+    BadTime,
+    BodyLimit,
+    Id,
+    Name,
+    Otp,
+    Secret,
+    ThreatBasis,
+    Timestamp,
+    parse_client_time,
+)
+from .problems import (
+    COMMON_ERRORS,
+    Problem,
+    install_problem_handlers,
+    install_problem_openapi,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +85,20 @@ API_PREFIX = "/api/v1"
 TICKET_LIFETIME = timedelta(seconds=30)
 MAX_EXTENSION_MINUTES = 240
 BREAK_GLASS_APPROVER = "break-glass policy"
+STANDING_ACCESS_BASIS = "Standing district access (audited)."
+# A start whose client time is older than this by the server's clock was delivered late
+# (after an outage); it needs the session's own evidence, and is flagged.
+LATE_START = CLOCK_SKEW
+# No outbox holds a record this long; older client times are not believable.
+MAX_LATE_START = timedelta(days=366)
+# How far the session id's UUIDv7 time may be from the client's start time.
+ID_TIME_TOLERANCE = timedelta(seconds=1)
+# Per user: a console opening every camera that covers a spot starts a dozen at once.
+AUDIT_STARTS_PER_MINUTE = 60
+MAX_OPEN_SESSIONS = 64
+# The end's duration must agree with its own start and end times, to this tolerance.
+DURATION_TOLERANCE_MS = 1000
+MAX_DURATION_MS = 366 * 24 * 3600 * 1000
 
 Clock = Callable[[], datetime]
 
@@ -79,17 +118,21 @@ class ServerContext:
     clock: Clock = system_clock
     version: str = __version__
     gateway: StreamGateway | None = field(default=None, repr=False)
+    # Where consoles reach this server's gateway; None: the address the request came in on
+    # (the bound socket's, never the client's Host header).
+    public_url: str | None = None
+    throttle: auth.AddressThrottle = field(default_factory=auth.AddressThrottle)
+    allow_totp_reuse: bool = False
+    audit_starts_per_minute: int = AUDIT_STARTS_PER_MINUTE
+    max_open_sessions: int = MAX_OPEN_SESSIONS
 
     def now(self) -> datetime:
         return self.clock()
 
 
 # ---------------------------------------------------------------------------------------
-# Wire models. Field names match the domain dataclasses; times are utc_ms strings.
-
-
-class ErrorOut(BaseModel):
-    detail: str = Field(description="What went wrong, as a sentence a dispatcher can act on.")
+# Wire models. Field names match the domain dataclasses; times are utc_ms strings. Every
+# text a client sends has a maximum length and must be valid Unicode (limits.py).
 
 
 class UserOut(BaseModel):
@@ -101,10 +144,17 @@ class UserOut(BaseModel):
     schools: list[str]
 
 
+class AccountOut(UserOut):
+    """A user as a district approver manages it: lockout and disabling included."""
+
+    locked_until: str | None = Field(description="Locked after failed sign-ins until then.")
+    disabled: bool
+
+
 class LoginIn(BaseModel):
-    username: str
-    password: str
-    otp: str = Field(description="The 6-digit code from the user's authenticator (RFC 6238).")
+    username: Name
+    password: Secret
+    otp: Otp = Field(description="The 6-digit code from the user's authenticator (RFC 6238).")
 
 
 class LoginOut(BaseModel):
@@ -148,21 +198,35 @@ class AccessRequestOut(BaseModel):
     decided_at: str | None = None
 
 
+class HoldOut(BaseModel):
+    """A school whose grant the district revoked: new grants there need an approver."""
+
+    school_id: str
+    grant_id: str = Field(description="The revoked grant that put the hold in place.")
+    held_at: str
+    held_by: str
+
+
 class AccessOut(BaseModel):
     emergencies: list[EmergencyOut]
     grants: list[GrantOut]
     requests: list[AccessRequestOut] = Field(
         description="Pending access requests the caller may see (an addition for both desks)."
     )
+    holds: list[HoldOut] = Field(
+        default_factory=list,
+        description="Schools where, after a revoke, every new grant waits for a district "
+        "approver (no break-glass) until the district clears the hold.",
+    )
 
 
 class DeclareIn(BaseModel):
-    school_id: str
+    school_id: Id
     type: EmergencyType
-    threat_basis: str = Field(
+    threat_basis: ThreatBasis = Field(
         description="Why access is needed; FERPA's emergency exception requires the record."
     )
-    agency: str | None = Field(
+    agency: Name | None = Field(
         default=None,
         description="District declarers only: the police agency to grant or request for. "
         "Police always declare for their own agency.",
@@ -185,15 +249,52 @@ class ExtendIn(BaseModel):
 
 
 class AuditStartIn(BaseModel):
+    """What the console sends. The server keeps it as sent (``client_record``) but stores
+    its own identity, registry, grant and threat basis, and checks the rest against them."""
+
+    session_id: Id
+    user_id: Id
+    user_name: Name
+    agency: Name
+    role: Name
+    workstation_id: Name
+    app_version: Name
+    camera_id: Id
+    camera_name: Name
+    school_id: Id
+    school_name: Name
+    building_id: Id
+    building_name: Name
+    floor_id: Id
+    floor_name: Name
+    emergency_id: Id | None
+    grant_id: Id | None
+    threat_basis: ThreatBasis
+    started_at: Timestamp = Field(
+        description="The client's start time: ISO 8601 with a zone (UTC, milliseconds)."
+    )
+
+
+class AuditEndIn(BaseModel):
+    session_id: Id
+    ended_at: Timestamp = Field(description="ISO 8601 with a zone, not before the start.")
+    duration_ms: int | None = Field(ge=0, le=MAX_DURATION_MS)
+    end_reason: EndReason
+
+
+class AuditSessionOut(BaseModel):
+    """A viewing session as the district stores it."""
+
     session_id: str
     user_id: str
-    user_name: str
+    user_name: str = Field(description="From the district's account, not from the client.")
     agency: str
     role: str
-    workstation_id: str
-    app_version: str
+    workstation_id: str = Field(description="As the console reported it.")
+    app_version: str = Field(description="As the console reported it.")
     camera_id: str
-    camera_name: str
+    camera_name: str = Field(description="From the district's registry.")
+    room_kind: RoomKind | None = Field(description="The kind of room the camera stands in.")
     school_id: str
     school_name: str
     building_id: str
@@ -201,20 +302,17 @@ class AuditStartIn(BaseModel):
     floor_id: str
     floor_name: str
     emergency_id: str | None
-    grant_id: str | None
-    threat_basis: str
-    started_at: str
-
-
-class AuditEndIn(BaseModel):
-    session_id: str
-    ended_at: str
-    duration_ms: int | None
-    end_reason: EndReason
-
-
-class AuditSessionOut(AuditStartIn):
-    ended_at: str | None
+    grant_id: str | None = Field(description="The grant the server found in force.")
+    threat_basis: str = Field(description="From the grant's emergency, not from the client.")
+    started_at: str = Field(description="The server's time when it received the start.")
+    client_started_at: str | None = Field(
+        description="The console's own start time, normalised to UTC milliseconds."
+    )
+    late: bool = Field(
+        description="The start arrived long after the console's start time (an outage); "
+        "no video could flow before the server received it."
+    )
+    ended_at: str | None = Field(description="The console's end time, normalised.")
     duration_ms: int | None
     end_reason: EndReason | None
     start_received_at: str
@@ -222,8 +320,8 @@ class AuditSessionOut(AuditStartIn):
 
 
 class TicketIn(BaseModel):
-    camera_id: str
-    session_id: str
+    camera_id: Id
+    session_id: Id
 
 
 class TicketOut(BaseModel):
@@ -244,6 +342,15 @@ def _user_out(user: User) -> UserOut:
         agency=user.agency,
         role=user.role,
         schools=sorted(user.schools),
+    )
+
+
+def _account_out(record: UserRecord, now: datetime) -> AccountOut:
+    locked = record.locked_until if record.locked_until and record.locked_until > now else None
+    return AccountOut(
+        **_user_out(record.user).model_dump(),
+        locked_until=_ms(locked),
+        disabled=record.disabled_at is not None,
     )
 
 
@@ -292,8 +399,20 @@ def _request_out(r: AccessRequest) -> AccessRequestOut:
     )
 
 
-def _fail(status: int, detail: str) -> NoReturn:
-    raise HTTPException(status_code=status, detail=detail)
+def _hold_out(h: SchoolHold) -> HoldOut:
+    return HoldOut(
+        school_id=h.school_id, grant_id=h.grant_id, held_at=utc_ms(h.held_at), held_by=h.held_by
+    )
+
+
+def _session_out(row: dict[str, Any]) -> AuditSessionOut:
+    fields = {k: row.get(k) for k in AuditSessionOut.model_fields}
+    fields["late"] = bool(row.get("late"))
+    return AuditSessionOut.model_validate(fields)
+
+
+def _fail(status: int, detail: str, headers: dict[str, str] | None = None) -> NoReturn:
+    raise HTTPException(status_code=status, detail=detail, headers=headers)
 
 
 def _new_id(prefix: str) -> str:
@@ -301,7 +420,21 @@ def _new_id(prefix: str) -> str:
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorOut} for code in codes}
+    return {code: {"model": Problem} for code in codes}
+
+
+def _uuid7_time(session_id: str) -> datetime | None:
+    """The time inside a UUIDv7 session id (RFC 9562), or None for any other id."""
+    try:
+        value = uuid.UUID(session_id)
+    except ValueError:
+        return None
+    if value.version != 7:
+        return None
+    try:
+        return datetime.fromtimestamp((value.int >> 80) / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -328,7 +461,11 @@ def in_force_grants(ctx: ServerContext, now: datetime, school_id: str | None = N
 def access_context(
     ctx: ServerContext, user: User, school_id: str | None, now: datetime
 ) -> AccessContext:
-    """What the policy sees for this user: police see only their own agency's grants."""
+    """What the policy sees for this user: police see only their own agency's grants.
+
+    The policy checks the agency itself too (``can_view``); filtering here also keeps
+    other agencies' grants out of what police are shown.
+    """
     emergencies = tuple(e for e in ctx.db.open_emergencies(school_id) if e.is_active(now))
     grants = tuple(
         g
@@ -341,6 +478,11 @@ def access_context(
 def stream_denial(ctx: ServerContext, ticket: Ticket) -> str | None:
     """Why this ticket holder may no longer watch, or None while they still may."""
     now = ctx.now()
+    if not ctx.db.token_live(ticket.token_hash, now):
+        return (
+            "Your sign-in has ended (signed out, locked, disabled or expired); "
+            "sign in again to watch."
+        )
     user = ctx.db.user_by_id(ticket.user_id)
     if user is None:
         return "The account no longer exists."
@@ -352,10 +494,95 @@ def stream_denial(ctx: ServerContext, ticket: Ticket) -> str | None:
     if session is None or session["ended_at"] is not None:
         return "The viewing session has ended."
     decision = can_view(user, camera, access_context(ctx, user, camera.school_id, now), now)
-    return None if decision.allowed else decision.reason
+    if not decision.allowed:
+        return decision.reason
+    if decision.grant is not None and session["grant_id"] not in (None, decision.grant.id):
+        return "The grant this viewing session was recorded under is no longer in force."
+    return None
 
 
-# ---------------------------------------------------------------------------------------
+def _registry_row(ctx: ServerContext, body: AuditStartIn) -> tuple[Camera, dict[str, Any]]:
+    """The camera's registry facts for the audit record; 422 when the client's differ."""
+    try:
+        camera = ctx.district.camera(body.camera_id)
+    except KeyError:
+        _fail(422, f"There is no camera {body.camera_id!r} in the district's registry.")
+    school = ctx.district.school(camera.school_id)
+    building = school.building(camera.building_id)
+    floor = school.floor(camera.floor_id)
+    claimed = (body.school_id, body.building_id, body.floor_id)
+    if claimed != (school.id, building.id, floor.id):
+        _fail(
+            422,
+            f"The session's place does not match the registry: camera {camera.id} is at "
+            f"{school.id} / {building.id} / {floor.id}, not {' / '.join(claimed)}. "
+            "Reload the district's floor plans and open the camera again.",
+        )
+    return camera, {
+        "camera_id": camera.id,
+        "camera_name": camera.name,
+        "room_kind": camera.room_kind.value,
+        "school_id": school.id,
+        "school_name": school.name,
+        "building_id": building.id,
+        "building_name": building.name,
+        "floor_id": floor.id,
+        "floor_name": floor.name,
+    }
+
+
+def _claimed_grant(ctx: ServerContext, user: User, camera: Camera, grant_id: str) -> Grant:
+    """The grant the client names, if it can be this session's; 422 if it cannot."""
+    grant = ctx.db.grant(grant_id)
+    if grant is None:
+        _fail(422, f"There is no grant {grant_id!r}; the session cannot be recorded under it.")
+    if grant.school_id != camera.school_id or (is_police(user) and grant.agency != user.agency):
+        _fail(
+            422,
+            f"Grant {grant_id} is for {grant.agency} at {grant.school_id}, so it does not "
+            f"cover camera {camera.id} for you.",
+        )
+    return grant
+
+
+def _check_client_start(
+    session_id: str, client_start: datetime, now: datetime, claimed: Grant | None
+) -> bool:
+    """Whether the start is late; 422 when an old client time has nothing to back it.
+
+    A start delivered late after an outage is legitimate: the console made it durable
+    before asking for video and could not deliver it. No ticket can predate the server's
+    receipt, so an old client time hides no video; but it must be the session's own time:
+    the time-ordered (UUIDv7) session id carries the same moment, and a grant the session
+    names existed by then.
+    """
+    if now - client_start <= LATE_START:
+        return False
+    if now - client_start > MAX_LATE_START:
+        _fail(
+            422,
+            f"started_at {utc_ms(client_start)} is more than a year old; the district does "
+            "not accept a session start that old.",
+        )
+    id_time = _uuid7_time(session_id)
+    if id_time is None or abs(id_time - client_start) > ID_TIME_TOLERANCE:
+        _fail(
+            422,
+            f"started_at {utc_ms(client_start)} is older than the district's clock allows "
+            "for a fresh start, and the session id does not carry the same time: a start "
+            "delivered late must keep the time-ordered (UUIDv7) id made when it began.",
+        )
+    if claimed is not None and client_start < claimed.granted_at - CLOCK_SKEW:
+        _fail(
+            422,
+            f"started_at {utc_ms(client_start)} is before grant {claimed.id} existed.",
+        )
+    return True
+
+
+def _client_record(body: AuditStartIn) -> str:
+    """The start exactly as the client sent it, for replays and for the record."""
+    return json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -378,7 +605,10 @@ def current_user(request: Request, credentials: Credentials) -> User:
             headers={"WWW-Authenticate": "Bearer"},
         )
     ctx = request_context(request)
-    user = auth.user_for_token(ctx.db, credentials.credentials, ctx.now())
+    try:
+        user = auth.user_for_token(ctx.db, credentials.credentials, ctx.now())
+    except UnicodeEncodeError:
+        user = None
     if user is None:
         raise HTTPException(
             401,
@@ -389,6 +619,8 @@ def current_user(request: Request, credentials: Credentials) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+# An id in the path, bounded like the ids in bodies.
+PathId = Annotated[str, PathParam(min_length=1, max_length=128)]
 
 
 def approver(user: CurrentUser) -> User:
@@ -401,24 +633,57 @@ def approver(user: CurrentUser) -> User:
 Approver = Annotated[User, Depends(approver)]
 
 
+def gateway_base(ctx: ServerContext, request: Request) -> str:
+    """Where consoles reach the gateway: configured, else the socket the request came in on.
+
+    Never the request's Host header: a client could name any host there, and the ticket
+    URL (a bearer secret) would point at it.
+    """
+    if ctx.public_url:
+        return ctx.public_url.rstrip("/")
+    server = request.scope.get("server")
+    if not server:
+        _fail(503, "The district server has no public address configured (--public-url).")
+    host, port = server[0], server[1]
+    shown = f"[{host}]" if ":" in str(host) else str(host)
+    return f"http://{shown}:{port}"
+
+
 def create_app(
     *,
     db: Database,
     floorplans_dir: Path | str,
     camsim_url: str | None = None,
     clock: Clock = system_clock,
+    public_url: str | None = None,
+    sign_in_failures_per_address: int = auth.ADDRESS_FAILURES,
+    allow_totp_reuse: bool = False,
+    audit_starts_per_minute: int = AUDIT_STARTS_PER_MINUTE,
 ) -> FastAPI:
     """Build the district API. Raises FloorPlanError if the floor plans are not valid.
 
     The floor plans are validated once here so a broken district file stops the server at
     start-up with every problem listed, instead of failing later during an emergency.
+    ``public_url`` is the base URL consoles use to reach this server (ticket URLs start
+    with it); without it, the address of the socket each request arrived on is used.
+    ``allow_totp_reuse`` is for the test suite's shared server only (see auth.sign_in).
     """
     document = district_document(floorplans_dir)
     district = district_from_document(document)
     for warning in district.warnings:
         log.warning("floor plans: %s", warning)
+    if allow_totp_reuse:
+        log.warning("one-time codes may be reused: a test-suite setting, never for real use")
     ctx = ServerContext(
-        db=db, district=district, document=document, camsim_url=camsim_url, clock=clock
+        db=db,
+        district=district,
+        document=document,
+        camsim_url=camsim_url,
+        clock=clock,
+        public_url=public_url,
+        throttle=auth.AddressThrottle(limit=sign_in_failures_per_address),
+        allow_totp_reuse=allow_totp_reuse,
+        audit_starts_per_minute=audit_starts_per_minute,
     )
     ctx.gateway = StreamGateway(
         upstream_base=camsim_url,
@@ -431,19 +696,13 @@ def create_app(
         title="Dispatch Console — district API",
         version=__version__,
         description="Emergency-only police access to school cameras: accounts, emergencies, "
-        "access requests and grants, viewing-session audit, and the stream gateway.",
+        "access requests and grants, viewing-session audit, and the stream gateway. "
+        "Every error is an RFC 9457 problem document (application/problem+json).",
+        responses=COMMON_ERRORS,
     )
     app.state.ctx = ctx
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-            parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error["msg"])
-        return JSONResponse(
-            status_code=422, content={"detail": "The request is not valid: " + "; ".join(parts)}
-        )
+    app.add_middleware(BodyLimit)
+    install_problem_handlers(app)
 
     # -- accounts ----------------------------------------------------------------------
 
@@ -451,22 +710,44 @@ def create_app(
         f"{API_PREFIX}/auth/login",
         summary="Sign in with password and one-time code",
         response_model=LoginOut,
-        responses=_errors(401, 423),
+        responses={
+            **_errors(401, 423),
+            429: {
+                "model": Problem,
+                "description": "Too many failed sign-ins from this address; see Retry-After.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            },
+        },
     )
-    def login(body: LoginIn) -> LoginOut:
+    def login(body: LoginIn, request: Request) -> LoginOut:
+        now = ctx.now()
+        address = request.client.host if request.client else "unknown"
         try:
-            result = auth.sign_in(db, body.username, body.password, body.otp, ctx.now())
+            attempt = ctx.throttle.reserve(address, now)
+        except auth.TooManyAttempts as exc:
+            _fail(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+        try:
+            result = auth.sign_in(
+                db,
+                body.username,
+                body.password,
+                body.otp,
+                now,
+                allow_totp_reuse=ctx.allow_totp_reuse,
+            )
         except auth.AccountLocked as exc:
+            log.warning("sign-in refused: account locked (from %s)", address)
             _fail(423, str(exc))
         except auth.SignInFailed as exc:
             _fail(401, str(exc))
+        ctx.throttle.release(address, attempt)
         return LoginOut(
             token=result.token, expires_at=utc_ms(result.expires_at), user=_user_out(result.user)
         )
 
     @app.post(
         f"{API_PREFIX}/auth/logout",
-        summary="End this sign-in (the token stops working)",
+        summary="End this sign-in: its token, unused stream tickets and open streams",
         status_code=204,
         responses=_errors(401),
     )
@@ -483,6 +764,60 @@ def create_app(
     )
     def me(user: CurrentUser) -> UserOut:
         return _user_out(user)
+
+    @app.get(
+        f"{API_PREFIX}/users",
+        summary="Accounts with their lockout state (district approvers)",
+        response_model=list[AccountOut],
+        responses=_errors(401, 403),
+    )
+    def users(user: Approver) -> list[AccountOut]:
+        now = ctx.now()
+        return [_account_out(r, now) for r in db.user_records()]
+
+    def _account(user_id: str) -> UserRecord:
+        record = db.user_record_by_id(user_id)
+        if record is None:
+            _fail(404, f"There is no account {user_id!r}.")
+        return record
+
+    @app.post(
+        f"{API_PREFIX}/users/{{user_id}}/unlock",
+        summary="Lift a lockout after failed sign-ins now (district approvers)",
+        response_model=AccountOut,
+        responses=_errors(401, 403, 404),
+    )
+    def unlock(user_id: PathId, user: Approver) -> AccountOut:
+        _account(user_id)
+        db.unlock_user(user_id)
+        log.info("account %s unlocked by %s", user_id, user.username)
+        return _account_out(_account(user_id), ctx.now())
+
+    @app.post(
+        f"{API_PREFIX}/users/{{user_id}}/disable",
+        summary="Disable an account: its sign-ins, tickets and streams end now",
+        response_model=AccountOut,
+        responses=_errors(401, 403, 404, 409),
+    )
+    def disable(user_id: PathId, user: Approver) -> AccountOut:
+        _account(user_id)
+        if user_id == user.id:
+            _fail(409, "You cannot disable your own account; ask another approver.")
+        db.set_disabled(user_id, ctx.now())
+        log.info("account %s disabled by %s", user_id, user.username)
+        return _account_out(_account(user_id), ctx.now())
+
+    @app.post(
+        f"{API_PREFIX}/users/{{user_id}}/enable",
+        summary="Enable a disabled account again (district approvers)",
+        response_model=AccountOut,
+        responses=_errors(401, 403, 404),
+    )
+    def enable(user_id: PathId, user: Approver) -> AccountOut:
+        _account(user_id)
+        db.set_disabled(user_id, None)
+        log.info("account %s enabled by %s", user_id, user.username)
+        return _account_out(_account(user_id), ctx.now())
 
     # -- registry ------------------------------------------------------------------------
 
@@ -517,6 +852,7 @@ def create_app(
             emergencies=[_emergency_out(e) for e in emergencies],
             grants=[_grant_out(g) for g in grants],
             requests=[_request_out(r) for r in requests],
+            holds=[_hold_out(h) for h in db.school_holds()],
         )
 
     @app.post(
@@ -556,7 +892,10 @@ def create_app(
         )
         grant: Grant | None = None
         request: AccessRequest | None = None
-        if is_break_glass(body.type):
+        # After a revoke, the school waits for a district approver until the district
+        # clears the hold: declaring again must not hand out a new break-glass grant.
+        held = db.school_hold(body.school_id) is not None
+        if is_break_glass(body.type) and not held:
             grant = Grant(
                 id=_new_id("gr"),
                 emergency_id=emergency.id,
@@ -580,11 +919,12 @@ def create_app(
             )
         db.insert_emergency(emergency, grant, request)
         log.info(
-            "emergency %s declared at %s (%s) by %s",
+            "emergency %s declared at %s (%s) by %s%s",
             emergency.id,
             emergency.school_id,
             emergency.type.value,
             user.username,
+            " (school on hold: request for an approver)" if held else "",
         )
         return DeclareOut(
             emergency=_emergency_out(emergency),
@@ -598,7 +938,7 @@ def create_app(
         response_model=EmergencyOut,
         responses=_errors(401, 403, 404),
     )
-    def end_emergency(emergency_id: str, user: Approver) -> EmergencyOut:
+    def end_emergency(emergency_id: PathId, user: Approver) -> EmergencyOut:
         ended = db.end_emergency(emergency_id, ctx.now())
         if ended is None:
             _fail(404, f"There is no emergency {emergency_id!r}.")
@@ -640,7 +980,7 @@ def create_app(
         response_model=DecisionOut,
         responses=_errors(401, 403, 404, 409),
     )
-    def approve(request_id: str, user: Approver) -> DecisionOut:
+    def approve(request_id: PathId, user: Approver) -> DecisionOut:
         return _decide(request_id, user, approve=True)
 
     @app.post(
@@ -649,24 +989,38 @@ def create_app(
         response_model=DecisionOut,
         responses=_errors(401, 403, 404, 409),
     )
-    def deny(request_id: str, user: Approver) -> DecisionOut:
+    def deny(request_id: PathId, user: Approver) -> DecisionOut:
         return _decide(request_id, user, approve=False)
 
     @app.post(
         f"{API_PREFIX}/grants/{{grant_id}}/revoke",
-        summary="Revoke a grant now (open streams close within a second)",
+        summary="Revoke a grant now (open streams close within a second); the school then "
+        "waits for a district approver until cleared",
         response_model=GrantOut,
         responses=_errors(401, 403, 404),
     )
-    def revoke(grant_id: str, user: Approver) -> GrantOut:
-        grant = db.grant(grant_id)
+    def revoke(grant_id: PathId, user: Approver) -> GrantOut:
+        grant = db.revoke_grant(grant_id, ctx.now(), user.display_name)
         if grant is None:
             _fail(404, f"There is no grant {grant_id!r}.")
-        if grant.revoked_at is None:
-            grant = replace(grant, revoked_at=ctx.now())
-            db.save_grant(grant)
-            log.info("grant %s revoked by %s", grant.id, user.username)
+        log.info("grant %s revoked by %s; %s on hold", grant.id, user.username, grant.school_id)
         return _grant_out(grant)
+
+    @app.post(
+        f"{API_PREFIX}/schools/{{school_id}}/clear",
+        summary="Clear a school's hold after a revoke: break-glass grants work there again",
+        response_model=AccessOut,
+        responses=_errors(401, 403, 404, 409),
+    )
+    def clear_hold(school_id: PathId, user: Approver) -> AccessOut:
+        try:
+            ctx.district.school(school_id)
+        except KeyError:
+            _fail(404, f"There is no school {school_id!r} in this district.")
+        if not db.clear_hold(school_id, ctx.now(), user.display_name):
+            _fail(409, f"{school_id} is not on hold; there is nothing to clear.")
+        log.info("hold on %s cleared by %s", school_id, user.username)
+        return get_access(user)
 
     @app.post(
         f"{API_PREFIX}/grants/{{grant_id}}/extend",
@@ -674,7 +1028,7 @@ def create_app(
         response_model=GrantOut,
         responses=_errors(401, 403, 404, 409),
     )
-    def extend(grant_id: str, body: ExtendIn, user: Approver) -> GrantOut:
+    def extend(grant_id: PathId, body: ExtendIn, user: Approver) -> GrantOut:
         now = ctx.now()
         grant = db.grant(grant_id)
         if grant is None:
@@ -687,28 +1041,106 @@ def create_app(
 
     # -- audit ---------------------------------------------------------------------------
 
-    def _session_out(row: dict[str, Any]) -> AuditSessionOut:
-        return AuditSessionOut.model_validate(row)
-
     @app.put(
         f"{API_PREFIX}/audit/sessions/{{session_id}}/start",
         summary="Record the start of a viewing session (idempotent)",
         status_code=201,
         response_model=AuditSessionOut,
-        responses={200: {"model": AuditSessionOut}, **_errors(401, 403, 409, 422)},
+        responses={
+            200: {"model": AuditSessionOut, "description": "Already recorded (a replay)."},
+            **_errors(401, 403, 409, 422),
+            429: {
+                "model": Problem,
+                "description": "Too many session starts for this user; see Retry-After.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            },
+        },
     )
     def audit_start(
-        session_id: str, body: AuditStartIn, user: CurrentUser, response: Response
+        session_id: PathId,
+        body: AuditStartIn,
+        user: CurrentUser,
+        response: Response,
     ) -> AuditSessionOut:
+        now = ctx.now()
         if body.session_id != session_id:
             _fail(422, "The session id in the path and in the record differ.")
         if body.user_id != user.id:
             _fail(403, "A viewing session can only be recorded by the user it belongs to.")
         try:
-            parse_utc(body.started_at)
-        except ValueError:
-            _fail(422, f"started_at {body.started_at!r} is not an ISO 8601 time.")
-        outcome, stored = db.record_audit_start(body.model_dump(), ctx.now())
+            client_start = parse_client_time(body.started_at, "started_at", now)
+        except BadTime as exc:
+            _fail(422, str(exc))
+        client_record = _client_record(body)
+        existing = db.audit_session(session_id)
+        if existing is not None:
+            # A replay is judged on what the client sent: the server's own fields (its
+            # receive time, the grant then in force) would differ by now.
+            if existing["client_record"] != client_record:
+                _fail(
+                    409,
+                    f"Viewing session {session_id} is already recorded with different "
+                    "content; the stored record is kept.",
+                )
+            response.status_code = 200
+            return _session_out(existing)
+        camera, registry = _registry_row(ctx, body)
+        claimed = _claimed_grant(ctx, user, camera, body.grant_id) if body.grant_id else None
+        if body.emergency_id is not None:
+            claimed_emergency = db.emergency(body.emergency_id)
+            if claimed_emergency is None or claimed_emergency.school_id != camera.school_id:
+                _fail(
+                    422,
+                    f"Emergency {body.emergency_id!r} is not an emergency at {camera.school_id}.",
+                )
+        late = _check_client_start(session_id, client_start, now, claimed)
+        decision = can_view(user, camera, access_context(ctx, user, camera.school_id, now), now)
+        grant = decision.grant
+        if (
+            grant is None
+            and late
+            and claimed is not None
+            and claimed.granted_at - CLOCK_SKEW <= client_start < claimed.expires_at
+        ):
+            # The outage outlasted the grant: record the grant the console was under.
+            grant = claimed
+        emergency = db.emergency(grant.emergency_id) if grant is not None else None
+        if emergency is None and not is_police(user):
+            emergency = next(
+                (e for e in db.open_emergencies(camera.school_id) if e.is_active(now)), None
+            )
+        if emergency is not None:
+            threat_basis = emergency.threat_basis
+        elif decision.allowed:
+            threat_basis = STANDING_ACCESS_BASIS
+        else:
+            threat_basis = f"No access was in force when the session started: {decision.reason}"
+        record = {
+            "session_id": session_id,
+            "user_id": user.id,
+            "user_name": user.display_name,
+            "agency": user.agency,
+            "role": user.role.value,
+            "workstation_id": body.workstation_id,
+            "app_version": body.app_version,
+            **registry,
+            "emergency_id": emergency.id if emergency is not None else None,
+            "grant_id": grant.id if grant is not None else None,
+            "threat_basis": threat_basis,
+            "started_at": utc_ms(now),
+            "client_started_at": utc_ms(client_start),
+            "late": int(late),
+            "client_record": client_record,
+        }
+        try:
+            outcome, stored = db.record_audit_start(
+                record,
+                now,
+                per_minute=ctx.audit_starts_per_minute,
+                max_open=ctx.max_open_sessions,
+            )
+        except AuditStartRefused as exc:
+            _fail(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
         if outcome == "conflict":
             _fail(
                 409,
@@ -717,6 +1149,8 @@ def create_app(
             )
         if outcome == "replayed":
             response.status_code = 200
+        elif late:
+            log.info("late audit start %s (client time %s)", session_id, utc_ms(client_start))
         return _session_out(stored)
 
     @app.put(
@@ -725,13 +1159,18 @@ def create_app(
         response_model=AuditSessionOut,
         responses=_errors(401, 403, 404, 422),
     )
-    def audit_end(session_id: str, body: AuditEndIn, user: CurrentUser) -> AuditSessionOut:
+    def audit_end(
+        session_id: PathId,
+        body: AuditEndIn,
+        user: CurrentUser,
+    ) -> AuditSessionOut:
+        now = ctx.now()
         if body.session_id != session_id:
             _fail(422, "The session id in the path and in the record differ.")
         try:
-            parse_utc(body.ended_at)
-        except ValueError:
-            _fail(422, f"ended_at {body.ended_at!r} is not an ISO 8601 time.")
+            ended = parse_client_time(body.ended_at, "ended_at", now)
+        except BadTime as exc:
+            _fail(422, str(exc))
         existing = db.audit_session(session_id)
         if existing is None:
             _fail(
@@ -741,8 +1180,26 @@ def create_app(
             )
         if existing["user_id"] != user.id and not may_approve(user):
             _fail(403, "A viewing session can only be ended by the user it belongs to.")
+        if existing["ended_at"] is not None:
+            return _session_out(existing)  # the first end wins; a replay changes nothing
+        started_text = existing["client_started_at"] or existing["started_at"]
+        started = datetime.fromisoformat(started_text.replace("Z", "+00:00"))
+        if ended < started:
+            _fail(
+                422,
+                f"ended_at {utc_ms(ended)} is before the session's start {started_text}.",
+            )
+        duration_ms = round((ended - started).total_seconds() * 1000)
+        if body.duration_ms is not None and abs(body.duration_ms - duration_ms) > (
+            DURATION_TOLERANCE_MS
+        ):
+            _fail(
+                422,
+                f"duration_ms {body.duration_ms} does not match the session's start and end "
+                f"({duration_ms} ms apart).",
+            )
         stored = db.record_audit_end(
-            session_id, body.ended_at, body.duration_ms, body.end_reason.value, ctx.now()
+            session_id, utc_ms(ended), duration_ms, body.end_reason.value, now
         )
         if stored is None:  # pragma: no cover - the start cannot vanish
             _fail(404, f"Viewing session {session_id} has no recorded start.")
@@ -750,7 +1207,8 @@ def create_app(
 
     @app.get(
         f"{API_PREFIX}/audit/sessions",
-        summary="Viewing sessions, newest first (approvers see everyone's)",
+        summary="Viewing sessions by the server's start time, newest first; open ones always "
+        "listed (approvers see everyone's)",
         response_model=list[AuditSessionOut],
         responses=_errors(401),
     )
@@ -759,7 +1217,14 @@ def create_app(
         active: Annotated[bool | None, Query(description="Only open (true) or ended (false).")] = (
             None
         ),
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Annotated[
+            int,
+            Query(
+                ge=1,
+                le=1000,
+                description="How many ended sessions at most; open ones are always all listed.",
+            ),
+        ] = 100,
     ) -> list[AuditSessionOut]:
         rows = db.audit_sessions(
             user_id=None if may_approve(user) else user.id, active=active, limit=limit
@@ -770,11 +1235,14 @@ def create_app(
 
     @app.post(
         f"{API_PREFIX}/streams/tickets",
-        summary="Get a single-use, 30-second ticket to open one camera's stream",
+        summary="Get a single-use, 30-second ticket to open one camera's stream; a new "
+        "ticket for a session replaces its unused one and its open stream",
         response_model=TicketOut,
         responses=_errors(401, 403, 404, 409),
     )
-    def ticket(body: TicketIn, user: CurrentUser, request: Request) -> TicketOut:
+    def ticket(
+        body: TicketIn, user: CurrentUser, credentials: Credentials, request: Request
+    ) -> TicketOut:
         now = ctx.now()
         try:
             camera: Camera = ctx.district.camera(body.camera_id)
@@ -796,6 +1264,25 @@ def create_app(
         decision = can_view(user, camera, access_context(ctx, user, camera.school_id, now), now)
         if not decision.allowed:
             _fail(403, decision.reason)
+        grant = decision.grant
+        if grant is not None:
+            if session["grant_id"] is None:
+                emergency = db.emergency(grant.emergency_id)
+                db.bind_session_grant(
+                    body.session_id,
+                    grant.id,
+                    grant.emergency_id,
+                    emergency.threat_basis if emergency else "",
+                )
+            elif session["grant_id"] != grant.id:
+                _fail(
+                    409,
+                    f"Viewing session {body.session_id} was recorded under grant "
+                    f"{session['grant_id']}, which is no longer in force; start a new "
+                    "session to watch under the current grant.",
+                )
+        base = gateway_base(ctx, request)
+        assert credentials is not None  # current_user checked it
         secret = secrets.token_urlsafe(32)
         expires_at = now + TICKET_LIFETIME
         db.insert_ticket(
@@ -805,23 +1292,29 @@ def create_app(
             session_id=body.session_id,
             issued_at=now,
             expires_at=expires_at,
+            token_hash=auth.token_hash(credentials.credentials),
         )
-        url = f"{request.base_url}gateway/{quote(camera.id, safe='')}.ts?ticket={secret}"
+        url = f"{base}/gateway/{quote(camera.id, safe='')}.ts?ticket={secret}"
         return TicketOut(url=url, expires_at=utc_ms(expires_at))
 
     @app.get(
         "/gateway/{camera_id}.ts",
-        summary="Live MPEG-TS stream for the holder of a stream ticket",
+        summary="Live MPEG-TS stream for the holder of a stream ticket (one stream per "
+        "viewing session: a newer one cuts the older)",
         response_class=Response,
         responses={
             200: {"content": {"video/mp2t": {}}, "description": "The live stream."},
             **_errors(403, 502, 503),
         },
     )
-    async def gateway(camera_id: str, ticket: Annotated[str, Query()]) -> Response:
+    async def gateway(
+        camera_id: PathId,
+        ticket: Annotated[str, Query(max_length=256)],
+    ) -> Response:
         assert ctx.gateway is not None
         return await ctx.gateway.open(camera_id, ticket)
 
+    install_problem_openapi(app)
     return app
 
 

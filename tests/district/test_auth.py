@@ -110,7 +110,13 @@ def test_wrong_password_code_or_user_all_get_the_same_answer(server: Server) -> 
     ]
     for response in answers:
         assert response.status_code == 401
-        assert response.json() == {"detail": SIGN_IN_FAILED}
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json() == {
+            "type": "about:blank",
+            "title": "Unauthorized",
+            "status": 401,
+            "detail": SIGN_IN_FAILED,
+        }
 
 
 def test_five_failures_lock_the_account_for_fifteen_minutes(server: Server) -> None:

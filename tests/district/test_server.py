@@ -16,7 +16,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,13 @@ from dispatch_console.district.db import Database
 from dispatch_console.district.seed import demo_account, seed_demo
 from dispatch_console.district.serve import READY_PREFIX, ThreadedServer
 from dispatch_console.district.server import app_context, create_app
+from dispatch_console.domain.session import utc_ms, uuid7
 from dispatch_console.domain.totp import totp
+from dispatch_console.floorplan.loader import load_district
 from tests.clock import FakeClock
 from tests.paths import SAMPLE_DISTRICT
+
+REGISTRY = load_district(SAMPLE_DISTRICT)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -93,8 +98,12 @@ class District:
     clock: FakeClock
     http: httpx.Client
     app: FastAPI
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def login(self, username: str) -> dict[str, str]:
+        """Sign in once per user (a one-time code signs in only once), then reuse it."""
+        if username in self.tokens:
+            return self.tokens[username]
         account = demo_account(username)
         response = self.http.post(
             f"{API}/auth/login",
@@ -105,7 +114,8 @@ class District:
             },
         )
         assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['token']}"}
+        self.tokens[username] = {"Authorization": f"Bearer {response.json()['token']}"}
+        return self.tokens[username]
 
     def declare(self, who: dict[str, str], kind: str, school: str = "lincoln-hs") -> Any:
         response = self.http.post(
@@ -121,7 +131,8 @@ class District:
         return response.json()
 
     def start_session(self, who: dict[str, str], camera_id: str, **overrides: Any) -> Any:
-        record = start_record(self.http.get(f"{API}/auth/me", headers=who).json(), camera_id)
+        me = self.http.get(f"{API}/auth/me", headers=who).json()
+        record = start_record(me, camera_id, self.clock())
         record.update(overrides)
         return self.http.put(
             f"{API}/audit/sessions/{record['session_id']}/start", headers=who, json=record
@@ -135,9 +146,12 @@ class District:
         )
 
 
-def start_record(user: dict[str, Any], camera_id: str) -> dict[str, Any]:
+def start_record(user: dict[str, Any], camera_id: str, now: datetime) -> dict[str, Any]:
+    """A start as the console makes it: a UUIDv7 id from its own start time."""
+    camera = REGISTRY.camera(camera_id)
+    school = REGISTRY.school(camera.school_id)
     return {
-        "session_id": str(uuid.uuid4()),
+        "session_id": str(uuid7(int(now.timestamp() * 1000))),
         "user_id": user["id"],
         "user_name": user["display_name"],
         "agency": user["agency"],
@@ -145,17 +159,17 @@ def start_record(user: dict[str, Any], camera_id: str) -> dict[str, Any]:
         "workstation_id": "ws-test",
         "app_version": "0.1.0",
         "camera_id": camera_id,
-        "camera_name": "Main Hall East — 1st floor",
-        "school_id": "lincoln-hs",
-        "school_name": "Lincoln High School",
-        "building_id": "main",
-        "building_name": "Main Building",
-        "floor_id": "f1",
-        "floor_name": "1st floor",
+        "camera_name": camera.name,
+        "school_id": school.id,
+        "school_name": school.name,
+        "building_id": camera.building_id,
+        "building_name": school.building(camera.building_id).name,
+        "floor_id": camera.floor_id,
+        "floor_name": school.floor(camera.floor_id).name,
         "emergency_id": None,
         "grant_id": None,
         "threat_basis": "Caller reports a man with a gun",
-        "started_at": "2025-01-01T10:00:00.000Z",
+        "started_at": utc_ms(now),
     }
 
 
@@ -274,7 +288,7 @@ def test_lockdown_waits_for_a_district_approver(district: District) -> None:
     )
     assert ended.status_code == 200 and ended.json()["ended_at"]
     access = district.http.get(f"{API}/access", headers=police).json()
-    assert access == {"emergencies": [], "grants": [], "requests": []}
+    assert access == {"emergencies": [], "grants": [], "requests": [], "holds": []}
     assert district.ticket(police, "lhs-cam-02", session["session_id"]).status_code == 403
 
 
@@ -314,26 +328,33 @@ def test_no_emergency_no_video(district: District) -> None:
 def test_audit_start_and_end_are_idempotent(district: District) -> None:
     police = district.login("dispatcher")
     me = district.http.get(f"{API}/auth/me", headers=police).json()
-    record = start_record(me, "lhs-cam-02")
+    started = district.clock()
+    record = start_record(me, "lhs-cam-02", started)
     url = f"{API}/audit/sessions/{record['session_id']}"
     end = {
         "session_id": record["session_id"],
-        "ended_at": "2025-01-01T10:05:00.000Z",
+        "ended_at": utc_ms(started + timedelta(minutes=5)),
         "duration_ms": 300000,
         "end_reason": "closed_by_user",
     }
 
-    early = district.http.put(f"{url}/end", headers=police, json=end)
+    early_end = {**end, "ended_at": utc_ms(started), "duration_ms": 0}
+    early = district.http.put(f"{url}/end", headers=police, json=early_end)
     assert early.status_code == 404
     assert "no recorded start" in early.json()["detail"]
 
     assert district.http.put(f"{url}/start", headers=police, json=record).status_code == 201
-    assert district.http.put(f"{url}/start", headers=police, json=record).status_code == 200
+    # A replay later on still answers 200 with the stored record, though the server's own
+    # receive time would differ by now: replays are judged on what the client sent.
+    district.clock.advance(seconds=3)
+    replayed = district.http.put(f"{url}/start", headers=police, json=record)
+    assert replayed.status_code == 200
+    assert replayed.json()["started_at"] == utc_ms(started)
     changed = {**record, "camera_id": "lhs-cam-03"}
     conflict = district.http.put(f"{url}/start", headers=police, json=changed)
     assert conflict.status_code == 409
 
-    someone_else = {**record, "session_id": str(uuid.uuid4()), "user_id": "user-safety"}
+    someone_else = {**record, "session_id": str(uuid7()), "user_id": "user-safety"}
     forged = district.http.put(
         f"{API}/audit/sessions/{someone_else['session_id']}/start",
         headers=police,
@@ -344,19 +365,26 @@ def test_audit_start_and_end_are_idempotent(district: District) -> None:
     active = district.http.get(f"{API}/audit/sessions?active=true", headers=police).json()
     assert [s["session_id"] for s in active] == [record["session_id"]]
 
+    district.clock.advance(minutes=6)
     first = district.http.put(f"{url}/end", headers=police, json=end)
     assert first.status_code == 200 and first.json()["end_reason"] == "closed_by_user"
-    later = {**end, "ended_at": "2025-01-01T10:09:00.000Z", "end_reason": "application_exit"}
+    later = {
+        **end,
+        "ended_at": utc_ms(started + timedelta(minutes=6)),
+        "duration_ms": 360000,
+        "end_reason": "application_exit",
+    }
     replay = district.http.put(f"{url}/end", headers=police, json=later)
     assert replay.status_code == 200
     assert replay.json()["end_reason"] == "closed_by_user"
-    assert replay.json()["ended_at"] == "2025-01-01T10:05:00.000Z"
+    assert replay.json()["ended_at"] == utc_ms(started + timedelta(minutes=5))
 
     listed = district.http.get(f"{API}/audit/sessions?active=false", headers=police).json()
     assert len(listed) == 1
     stored = listed[0]
-    for key, value in record.items():
-        assert stored[key] == value, key
+    for key in ("session_id", "user_id", "workstation_id", "camera_id", "school_id"):
+        assert stored[key] == record[key], key
+    assert stored["client_started_at"] == record["started_at"]
     assert stored["duration_ms"] == 300000 and stored["start_received_at"].endswith("Z")
     # The approver sees everyone's sessions; another officer sees only their own.
     assert (

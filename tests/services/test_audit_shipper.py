@@ -122,8 +122,11 @@ def test_records_flow_in_order_and_land_exactly_once(
             stored = {r["session_id"]: r for r in first_rows}
             for ended in (a_end, b_end):
                 row = stored[ended.session_id]
-                for key, value in ended.start_record().items():
-                    assert row[key] == value, key
+                # The server keeps what only the client knows, and its own truth for the
+                # rest (identity, registry, grant, threat basis, receive time).
+                for key in ("user_id", "workstation_id", "app_version", "camera_id"):
+                    assert row[key] == ended.start_record()[key], key
+                assert row["client_started_at"] == ended.started_at
                 assert row["ended_at"] == ended.ended_at
                 assert row["duration_ms"] == ended.duration_ms
                 assert row["end_reason"] == ended.end_reason
@@ -219,7 +222,7 @@ def test_an_unreachable_server_keeps_records_pending_until_a_good_client_deliver
             reopened.close()
         rows = await server_rows(auditor, {started.session_id})
         assert len(rows) == 1
-        assert rows[0]["started_at"] == started.started_at
+        assert rows[0]["client_started_at"] == started.started_at
         assert rows[0]["ended_at"] == ended.ended_at
         assert rows[0]["end_reason"] == "application_exit"
         await dispatcher.aclose()

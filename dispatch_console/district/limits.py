@@ -1,0 +1,162 @@
+"""Input limits of the district API: request size, text fields, client timestamps.
+
+The server is the security boundary, and it meets careless and hostile clients. Every
+request body is capped before it is parsed, every text field has a maximum length and
+must be valid Unicode text, and every time a client sends is checked before it is stored:
+a zone-aware ISO 8601 time, normalised to UTC with milliseconds, not in the future beyond
+a small clock skew. A malformed input is the client's error (4xx), never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import HTTPException
+from pydantic import AfterValidator, StringConstraints
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dispatch_console.domain.session import utc_ms
+
+# Large enough for any record the console sends (a start is about 1 KiB), small enough that
+# a flood of big bodies cannot exhaust the server's memory.
+MAX_BODY_BYTES = 64 * 1024
+
+ID_MAX = 128
+NAME_MAX = 200
+THREAT_BASIS_MAX = 2000
+SECRET_MAX = 1024
+OTP_MAX = 16
+TIME_MAX = 64
+
+# Workstation clocks are NTP-synchronised; beyond this a client time "in the future" is
+# wrong, not drift.
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+def _unicode_text(value: str) -> str:
+    """Refuse lone surrogates: they are not text, and SQLite cannot store them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=ID_MAX),
+    AfterValidator(_unicode_text),
+]
+Name = Annotated[str, StringConstraints(max_length=NAME_MAX), AfterValidator(_unicode_text)]
+ThreatBasis = Annotated[
+    str, StringConstraints(max_length=THREAT_BASIS_MAX), AfterValidator(_unicode_text)
+]
+Secret = Annotated[str, StringConstraints(max_length=SECRET_MAX), AfterValidator(_unicode_text)]
+Otp = Annotated[str, StringConstraints(max_length=OTP_MAX), AfterValidator(_unicode_text)]
+Timestamp = Annotated[
+    str, StringConstraints(min_length=1, max_length=TIME_MAX), AfterValidator(_unicode_text)
+]
+
+
+class BadTime(ValueError):
+    """A client time the server will not store; the message says what to send instead."""
+
+
+def parse_client_time(text: str, field: str, now: datetime) -> datetime:
+    """A client's time as an aware UTC datetime at millisecond precision, or BadTime.
+
+    Needs a date, a time and a zone (``2026-03-02T14:30:00.123Z`` or ``+01:00``); a date
+    alone or a time without zone is ambiguous in an audit record. Times more than
+    CLOCK_SKEW ahead of the server are refused: they would sort above every real record.
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise BadTime(
+            f"{field} is not an ISO 8601 time; send e.g. 2026-03-02T14:30:00.123Z."
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise BadTime(
+            f"{field} has no time zone; send UTC with a Z (e.g. 2026-03-02T14:30:00.123Z)."
+        )
+    try:
+        utc = moment.astimezone(UTC)
+        normalised = datetime.fromisoformat(utc_ms(utc).replace("Z", "+00:00"))
+    except (OverflowError, ValueError):
+        raise BadTime(f"{field} is outside the range of times the district records.") from None
+    if normalised > now + CLOCK_SKEW:
+        raise BadTime(
+            f"{field} ({utc_ms(normalised)}) is in the future by the district's clock "
+            f"({utc_ms(now)}); check this workstation's clock."
+        )
+    return normalised
+
+
+class _BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(
+            413,
+            f"The request body is larger than the district accepts ({MAX_BODY_BYTES} bytes).",
+            headers={"Connection": "close"},
+        )
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over ``max_bytes`` before anything parses them.
+
+    A declared Content-Length over the limit is refused before a byte of the body is read.
+    A body without one (chunked) is counted as it arrives and refused as soon as it passes
+    the limit, so the server never holds more than the limit plus one chunk.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _send_problem(send, _BodyTooLarge())
+                return
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge as exc:
+            if response_started:
+                raise
+            await _send_problem(send, exc)
+
+
+async def _send_problem(send: Send, exc: HTTPException) -> None:
+    # Imported here: problems.py builds on this module's limits.
+    from .problems import problem_body
+
+    body = problem_body(exc.status_code, str(exc.detail))
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
+    await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
