@@ -148,6 +148,7 @@ def test_an_oversized_chunked_body_is_refused_while_it_streams(district: Stack) 
         f"POST {API}/auth/login HTTP/1.1\r\nHost: district\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     ).encode()
+
     def chunk(piece: bytes) -> bytes:
         return f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
 
