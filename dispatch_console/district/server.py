@@ -1236,7 +1236,7 @@ def create_app(
     @app.post(
         f"{API_PREFIX}/streams/tickets",
         summary="Get a single-use, 30-second ticket to open one camera's stream; a new "
-        "ticket for a session replaces its unused one and its open stream",
+        "ticket for a session voids its unused one, and its stream replaces the open one",
         response_model=TicketOut,
         responses=_errors(401, 403, 404, 409),
     )
