@@ -71,6 +71,10 @@ class EndReason(StrEnum):
     STREAM_FAILED = "stream_failed"
     APPLICATION_EXIT = "application_exit"
     RECOVERED_AFTER_CRASH = "recovered_after_crash"
+    # The grid filled up while the feed was opening, so it was never shown: not the user.
+    GRID_FULL = "grid_full"
+    # The sign-in ended (expired, or ended by the district): the feed closed with it.
+    SIGNED_OUT = "signed_out"
 
 
 Point = tuple[float, float]

@@ -16,14 +16,33 @@ import asyncio
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from dispatch_console.domain.models import EndReason
 from dispatch_console.domain.session import ViewingSession, end_session, utc_ms
 
 from .errors import AuditNotRecorded
+
+T = TypeVar("T")
+
+
+def _reading(what: str, path: Path, work: Callable[[], T]) -> T:
+    """Run a read or bookkeeping step, turning SQLite's errors into AuditNotRecorded.
+
+    A raw ``sqlite3.Error`` (a transient "disk is full", a locked file) once escaped the
+    shipper's handlers and ended audit delivery for the rest of the session.
+    """
+    try:
+        return work()
+    except sqlite3.Error as exc:
+        raise AuditNotRecorded(
+            f"The local audit store {path} failed while {what}: {exc}."
+        ) from None
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -108,29 +127,59 @@ class AuditOutbox:
             self._write, session.session_id, "end", session.end_record(), session.ended_at
         )
 
-    def _pending(self, limit: int) -> list[OutboxItem]:
-        with self._lock:
-            rows = (
-                self._conn()
-                .execute(
-                    "SELECT seq, session_id, kind, payload, attempts FROM outbox "
-                    "WHERE delivered_at IS NULL AND rejected = 0 ORDER BY seq LIMIT ?",
-                    (limit,),
+    def _select(self, where: str, args: tuple[object, ...]) -> list[OutboxItem]:
+        def run() -> list[OutboxItem]:
+            with self._lock:
+                rows = (
+                    self._conn()
+                    .execute(
+                        "SELECT seq, session_id, kind, payload, attempts FROM outbox " + where,
+                        args,
+                    )
+                    .fetchall()
                 )
-                .fetchall()
-            )
-        return [OutboxItem(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+            return [OutboxItem(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+        return _reading("reading pending records", self.path, run)
 
     async def pending(self, limit: int = 100) -> list[OutboxItem]:
-        return await asyncio.to_thread(self._pending, limit)
+        return await asyncio.to_thread(
+            self._select,
+            "WHERE delivered_at IS NULL AND rejected = 0 ORDER BY seq LIMIT ?",
+            (limit,),
+        )
+
+    async def undelivered(self, session_id: str, kind: str) -> OutboxItem | None:
+        """This session's record of ``kind`` if it still waits for delivery."""
+        found = await asyncio.to_thread(
+            self._select,
+            "WHERE session_id = ? AND kind = ? AND delivered_at IS NULL AND rejected = 0",
+            (session_id, kind),
+        )
+        return found[0] if found else None
+
+    async def requeue(self, session_id: str, kind: str) -> None:
+        """Deliver this record again: the server says it does not have it after all."""
+
+        def run() -> None:
+            with self._lock:
+                self._conn().execute(
+                    "UPDATE outbox SET delivered_at = NULL WHERE session_id = ? AND kind = ?",
+                    (session_id, kind),
+                )
+
+        await asyncio.to_thread(_reading, "re-queueing a record", self.path, run)
 
     def _mark(self, seq: int, *, delivered_at: str | None, error: str | None, reject: bool) -> None:
-        with self._lock:
-            self._conn().execute(
-                "UPDATE outbox SET delivered_at = ?, last_error = ?, attempts = attempts + 1, "
-                "rejected = ? WHERE seq = ?",
-                (delivered_at, error, int(reject), seq),
-            )
+        def run() -> None:
+            with self._lock:
+                self._conn().execute(
+                    "UPDATE outbox SET delivered_at = ?, last_error = ?, attempts = attempts + 1, "
+                    "rejected = ? WHERE seq = ?",
+                    (delivered_at, error, int(reject), seq),
+                )
+
+        _reading("noting a delivery", self.path, run)
 
     async def mark_delivered(self, seq: int, now: datetime) -> None:
         await asyncio.to_thread(self._mark, seq, delivered_at=utc_ms(now), error=None, reject=False)

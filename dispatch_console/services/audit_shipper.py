@@ -1,21 +1,43 @@
 """Delivers the outbox to the district's audit API, in order, at least once.
 
-Network trouble is retried with capped exponential back-off; a record the server refuses
-for good is kept and flagged (never deleted) so the district can reconcile it by hand.
+A record counts as delivered only when the server answers with its own record of that
+session (see ``DistrictClient.audit_start``). Transient trouble (network, 5xx, 429, an
+answer that is not the server's) is retried with capped, jittered exponential back-off;
+a record the server refuses for good is kept and flagged (never deleted) so the district
+can reconcile it by hand.
+
+The shipper's loop is supervised: any failure, even one nobody foresaw, is reported and
+retried, because a dead shipper silently stops the audit trail for the rest of the shift.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import Enum
 
-from .audit_outbox import AuditOutbox
-from .district_client import AuditRejected, AuditStartMissing, DistrictClient
+from .audit_outbox import AuditOutbox, OutboxItem
+from .district_client import (
+    AuditRejected,
+    AuditStartMissing,
+    AuditUnexpectedAnswer,
+    DistrictClient,
+)
 from .errors import ConsoleError
 
 log = logging.getLogger(__name__)
+
+BASE_BACKOFF_S = 0.5
+
+
+class _Outcome(Enum):
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"  # refused for good: flagged, and later records go on
+    RESENT_START = "resent_start"  # the server lacked the start: it is queued again
+    FAILED = "failed"  # transient: stop here and retry later, keeping the order
 
 
 class AuditShipper:
@@ -26,15 +48,29 @@ class AuditShipper:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_backoff_s: float = 30.0,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self._outbox = outbox
         self._client = client
         self._clock = clock
         self._max_backoff_s = max_backoff_s
+        self._jitter = jitter
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._backoff_s = BASE_BACKOFF_S
         self.last_error: str | None = None
+        # Set when something answered in the server's place: worth an operator's eyes even
+        # though delivery is retried. Cleared by the next clean flush.
+        self.alarm: str | None = None
+        # Hear of every change of ``problem`` (None when delivery is healthy again).
+        self.problem_listeners: list[Callable[[str | None], None]] = []
+        self._problem: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        """Why audit delivery is failing right now, for the desk's banner; None if it is not."""
+        return self._problem
 
     def start(self) -> None:
         if self._task is None:
@@ -42,6 +78,11 @@ class AuditShipper:
 
     def kick(self) -> None:
         """Something new is in the outbox: deliver it now rather than at the next retry."""
+        self._wake.set()
+
+    def connection_restored(self) -> None:
+        """The district answers again: retry at once, with the back-off reset."""
+        self._backoff_s = BASE_BACKOFF_S
         self._wake.set()
 
     async def stop(self) -> None:
@@ -53,58 +94,106 @@ class AuditShipper:
                 pass
             self._task = None
 
+    async def _deliver(self, item: OutboxItem) -> _Outcome:
+        try:
+            if item.kind == "start":
+                await self._client.audit_start(item.payload)
+            else:
+                await self._client.audit_end(item.payload)
+        except AuditStartMissing as exc:
+            self.last_error = exc.detail
+            if await self._outbox.is_rejected(item.session_id, "start"):
+                # An end whose start the server refused for good can never land; flag it
+                # too rather than let it block every later record.
+                await self._outbox.mark_failed(item.seq, exc.detail, reject=True)
+                return _Outcome.SKIPPED
+            # The start was marked delivered on an answer that was not the server's (or
+            # the server lost it): send it again, then this end.
+            log.warning("audit end %s: the server lacks its start; re-sending", item.session_id)
+            await self._outbox.requeue(item.session_id, "start")
+            await self._outbox.mark_failed(item.seq, exc.detail)
+            return _Outcome.RESENT_START
+        except AuditRejected as exc:
+            log.error("audit record %s/%s rejected: %s", item.session_id, item.kind, exc)
+            await self._outbox.mark_failed(item.seq, exc.detail, reject=True)
+            self.last_error = exc.detail
+            return _Outcome.SKIPPED
+        except AuditUnexpectedAnswer as exc:
+            log.error("audit record %s/%s: %s", item.session_id, item.kind, exc.detail)
+            self.alarm = exc.detail
+            await self._outbox.mark_failed(item.seq, exc.detail)
+            self.last_error = exc.detail
+            return _Outcome.FAILED
+        except ConsoleError as exc:
+            await self._outbox.mark_failed(item.seq, exc.detail)
+            self.last_error = exc.detail
+            return _Outcome.FAILED
+        await self._outbox.mark_delivered(item.seq, self._clock())
+        return _Outcome.DELIVERED
+
+    async def deliver_start(self, session_id: str) -> bool:
+        """Deliver this one session's start now, ahead of any backlog.
+
+        Opening a feed needs only its own start on the server; waiting for a whole
+        backlog after an outage once made the first click take minutes. The server's
+        idempotency makes a race with the background flush harmless.
+        """
+        item = await self._outbox.undelivered(session_id, "start")
+        if item is None:
+            return True
+        return await self._deliver(item) is _Outcome.DELIVERED
+
     async def flush(self) -> bool:
         """Deliver everything pending once; True when nothing deliverable is left."""
         async with self._flush_lock:
+            resent: set[str] = set()
             # pending() returns one batch: go on until none is left, or a backlog longer
-            # than a batch (after a long outage) would wait for the next kick. Each item
-            # ends delivered, rejected (both leave pending()) or ends the flush.
+            # than a batch (after a long outage) would wait for the next kick.
             while batch := await self._outbox.pending():
                 for item in batch:
-                    try:
-                        if item.kind == "start":
-                            await self._client.audit_start(item.payload)
-                        else:
-                            await self._client.audit_end(item.payload)
-                    except AuditStartMissing as exc:
-                        # An end whose start the server refused for good can never land;
-                        # flag it too rather than let it block every later record.
-                        refused = await self._outbox.is_rejected(item.session_id, "start")
-                        await self._outbox.mark_failed(item.seq, exc.detail, reject=refused)
-                        self.last_error = exc.detail
-                        if refused:
-                            continue
+                    outcome = await self._deliver(item)
+                    if outcome is _Outcome.FAILED:
                         return False
-                    except AuditRejected as exc:
-                        log.error(
-                            "audit record %s/%s rejected: %s", item.session_id, item.kind, exc
-                        )
-                        await self._outbox.mark_failed(item.seq, exc.detail, reject=True)
-                        self.last_error = exc.detail
-                        continue
-                    except ConsoleError as exc:
-                        await self._outbox.mark_failed(item.seq, exc.detail)
-                        self.last_error = exc.detail
-                        return False
-                    await self._outbox.mark_delivered(item.seq, self._clock())
+                    if outcome is _Outcome.RESENT_START:
+                        if item.session_id in resent:
+                            return False  # the server lost it twice: back off
+                        resent.add(item.session_id)
+                        break  # fetch again: the start now comes before its end
             self.last_error = None
+            self.alarm = None
             return True
 
+    def _set_problem(self, problem: str | None) -> None:
+        if problem == self._problem:
+            return
+        self._problem = problem
+        for listener in list(self.problem_listeners):
+            listener(problem)
+
     async def _run(self) -> None:
-        backoff = 0.5
         while True:
             self._wake.clear()  # before flushing, so a kick during the flush is not lost
             try:
                 ok = await self.flush()
-            except ConsoleError as exc:  # the outbox itself failed; keep trying
-                self.last_error = exc.detail
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # supervised: report, back off, go on
+                log.exception("audit delivery failed unexpectedly")
+                self.last_error = (
+                    exc.detail if isinstance(exc, ConsoleError) else f"{type(exc).__name__}: {exc}"
+                )
                 ok = False
             if ok:
-                backoff = 0.5
+                self._backoff_s = BASE_BACKOFF_S
+                self._set_problem(None)
                 await self._wake.wait()
                 continue
+            self._set_problem(self.alarm or self.last_error or "audit delivery is failing")
+            # Jitter spreads the retries of many workstations after a district outage.
+            delay = self._backoff_s * (0.5 + self._jitter())
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
             except TimeoutError:
-                pass
-            backoff = min(backoff * 2, self._max_backoff_s)
+                # Only a retry the timer chose doubles the delay: kicks by new sessions
+                # must not push the next attempt further away.
+                self._backoff_s = min(self._backoff_s * 2, self._max_backoff_s)

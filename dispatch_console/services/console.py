@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 STANDING_ACCESS_BASIS = "Standing district access (audited)"
 
 
+class ViewAlreadyOpen(ConsoleError):
+    title = "Already open"
+
+
 @dataclass(frozen=True)
 class OpenedView:
     session: ViewingSession
@@ -75,6 +79,15 @@ class Console:
         self.views: dict[str, ViewingSession] = {}
         self.access_listeners: list[Callable[[], None]] = []
         self.view_ended_listeners: list[Callable[[ViewingSession], None]] = []
+        # Told before a session's end is stamped, so the player stops first and no frame
+        # is painted after the recorded end.
+        self.view_closing_listeners: list[Callable[[ViewingSession], None]] = []
+        # Camera ids with a view open or opening: one view per camera, even when two
+        # clicks arrive before the first start is on disk.
+        self._cameras_in_use: set[str] = set()
+        # Ends stamped but not yet durable (say, the disk was full): retried until they are.
+        self._unwritten_ends: dict[str, ViewingSession] = {}
+        self._end_retry_task: asyncio.Task[None] | None = None
         # Why the district server cannot be reached right now (None when it can);
         # listeners hear of every change, so the UI can say it and say when it is over.
         self.connection_problem: str | None = None
@@ -113,7 +126,7 @@ class Console:
             try:
                 await self.refresh_access()
             except NotSignedIn:
-                await self.close_all(EndReason.GRANT_REVOKED)
+                await self.close_all(EndReason.SIGNED_OUT)
             except ConsoleError:
                 pass  # refresh_access reported it (once, not every poll)
 
@@ -133,6 +146,8 @@ class Console:
         except (ServerUnreachable, BadServerAnswer) as exc:
             self._set_connection_problem(f"{exc.title}: {exc.detail}")
             raise
+        if self.connection_problem is not None:
+            self.shipper.connection_restored()
         self._set_connection_problem(None)
         changed = access != self.access
         self.access = access
@@ -236,7 +251,33 @@ class Console:
         decision = self.decision(camera)
         if not decision:
             raise AccessDenied(decision.reason)
-        now = self._clock()
+        if camera_id in self._cameras_in_use:
+            raise ViewAlreadyOpen(f"{camera.name} is already open in the grid.")
+        self._cameras_in_use.add(camera_id)
+        try:
+            session = await self._start_audited(user, camera, decision)
+        except BaseException:
+            self._cameras_in_use.discard(camera_id)
+            raise
+        try:
+            # Only this session's own start must be on the server before its stream is
+            # asked for; any backlog drains beside it.
+            self.shipper.kick()
+            if not await self.shipper.deliver_start(session.session_id):
+                raise ConsoleError(
+                    "The viewing session could not be reported to the district"
+                    + (f": {self.shipper.last_error}" if self.shipper.last_error else ".")
+                )
+            ticket = await self.client.stream_ticket(camera.id, session.session_id)
+        except ConsoleError:
+            await self.close_view(session.session_id, EndReason.STREAM_FAILED)
+            raise
+        return OpenedView(session, ticket)
+
+    async def _start_audited(
+        self, user: User, camera: Camera, decision: Decision
+    ) -> ViewingSession:
+        assert self.district is not None
         emergency = self._emergency_for(camera, decision)
         session = start_session(
             user=user,
@@ -247,21 +288,11 @@ class Console:
             emergency_id=emergency.id if emergency else None,
             grant_id=decision.grant.id if decision.grant else None,
             threat_basis=emergency.threat_basis if emergency else STANDING_ACCESS_BASIS,
-            now=now,
+            now=self._clock(),
         )
         await self.outbox.record_start(session)
         self.views[session.session_id] = session
-        try:
-            if not await self.shipper.flush():
-                raise ConsoleError(
-                    "The viewing session could not be reported to the district"
-                    + (f": {self.shipper.last_error}" if self.shipper.last_error else ".")
-                )
-            ticket = await self.client.stream_ticket(camera.id, session.session_id)
-        except ConsoleError:
-            await self.close_view(session.session_id, EndReason.STREAM_FAILED)
-            raise
-        return OpenedView(session, ticket)
+        return session
 
     def _emergency_for(self, camera: Camera, decision: Decision) -> Emergency | None:
         if decision.grant is not None:
@@ -278,15 +309,53 @@ class Console:
         )
 
     async def close_view(self, session_id: str, reason: EndReason) -> ViewingSession | None:
-        session = self.views.pop(session_id, None)
-        if session is None:
-            return None
-        ended = end_session(session, reason, self._clock())
-        await self.outbox.record_end(ended)
+        """End a view; the session stays open here until its end is durable on disk.
+
+        If the write fails (a full disk), the stamped end is kept and retried in the
+        background, so the recorded time is the moment the user closed it.
+        """
+        ended = self._unwritten_ends.get(session_id)
+        if ended is None:
+            session = self.views.get(session_id)
+            if session is None:
+                return None
+            for listener in list(self.view_closing_listeners):
+                listener(session)
+            ended = end_session(session, reason, self._clock())
+            self._unwritten_ends[session_id] = ended
+        try:
+            await self.outbox.record_end(ended)
+        except ConsoleError:
+            self._retry_unwritten_ends()
+            raise
+        self._ended(ended)
+        return ended
+
+    def _ended(self, ended: ViewingSession) -> None:
+        if self._unwritten_ends.pop(ended.session_id, None) is None:
+            return  # another attempt finished it first
+        self.views.pop(ended.session_id, None)
+        self._cameras_in_use.discard(ended.camera_id)
         self.shipper.kick()
         for listener in list(self.view_ended_listeners):
             listener(ended)
-        return ended
+
+    def _retry_unwritten_ends(self, interval_s: float = 1.0) -> None:
+        if self._end_retry_task is not None and not self._end_retry_task.done():
+            return
+
+        async def retry() -> None:
+            while self._unwritten_ends:
+                await asyncio.sleep(interval_s)
+                for ended in list(self._unwritten_ends.values()):
+                    try:
+                        await self.outbox.record_end(ended)
+                    except ConsoleError as exc:
+                        log.warning("session end still not written: %s", exc.detail)
+                        break
+                    self._ended(ended)
+
+        self._end_retry_task = asyncio.create_task(retry(), name="audit-end-retry")
 
     async def stream_failed(self, session_id: str) -> ViewingSession | None:
         """A feed died: find out first whether access ended, so the record says why.
@@ -302,9 +371,12 @@ class Console:
 
     async def close_all(self, reason: EndReason) -> None:
         for session_id in list(self.views):
-            await self.close_view(session_id, reason)
+            try:
+                await self.close_view(session_id, reason)
+            except ConsoleError as exc:  # kept and retried; go on closing the others
+                log.warning("could not record the end of %s: %s", session_id, exc.detail)
 
-    async def shutdown(self, flush_timeout_s: float = 3.0) -> None:
+    async def shutdown(self, flush_timeout_s: float = 3.0, logout_timeout_s: float = 2.0) -> None:
         """Close every view as an application exit and try briefly to deliver the trail."""
         if self._watch_task is not None:
             self._watch_task.cancel()
@@ -315,6 +387,12 @@ class Console:
         except (TimeoutError, ConsoleError) as exc:
             log.warning("audit records left for the next start: %s", exc)
         await self.shipper.stop()
+        # Sign out last, after the ends went out with this token: the district then ends
+        # the sign-in, so a token left in memory or the keyring is worth nothing.
+        try:
+            await asyncio.wait_for(self.client.logout(), logout_timeout_s)
+        except (TimeoutError, ConsoleError) as exc:
+            log.warning("sign-out at exit did not reach the district: %s", exc)
 
     @property
     def is_police(self) -> bool:

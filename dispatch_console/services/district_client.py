@@ -63,6 +63,23 @@ class AuditStartMissing(AuditNotRecorded):
     """An end arrived before its start; deliver the start first and retry."""
 
 
+class AuditRetryLater(AuditNotRecorded):
+    """Not delivered, for a reason that passes (the server asked us to slow down)."""
+
+
+class AuditUnexpectedAnswer(AuditRetryLater):
+    """Not delivered: the answer is not the server's record of the session.
+
+    Retried like any transient failure, but it also raises an alarm: something between the
+    console and the district (a proxy, a captive portal, a wrong server) is answering in
+    the server's place, and records would be lost if we believed it.
+    """
+
+
+# Answers that mean "the district read this record and refuses it": retrying cannot help.
+_AUDIT_REFUSALS = frozenset({400, 403, 409, 413, 422})
+
+
 class DistrictClient:
     """One signed-in connection to one district server."""
 
@@ -146,6 +163,15 @@ class DistrictClient:
         self._token = body["token"]
         return user_from_json(body.get("user"))
 
+    async def logout(self) -> None:
+        """End this sign-in on the server, so its token, tickets and streams end with it."""
+        if self._token is None:
+            return
+        try:
+            await self._call("POST", "/auth/logout")
+        finally:
+            self._token = None
+
     async def district_document(self) -> dict[str, Any]:
         status, body = await self._call("GET", "/district")
         _expect(status, body, 200, "GET /district")
@@ -184,21 +210,43 @@ class DistrictClient:
             str(request["id"]) if isinstance(request, dict) and "id" in request else None,
         )
 
-    async def audit_start(self, record: dict[str, object]) -> None:
-        status, body = await self._call(
-            "PUT", f"/audit/sessions/{record['session_id']}/start", json=record
-        )
-        if status not in (200, 201):
-            raise AuditRejected(f"The district refused the session start: {_detail(body)}")
+    async def audit_start(self, record: dict[str, object]) -> dict[str, Any]:
+        """Deliver a session's start; returns the server's record of it.
 
-    async def audit_end(self, record: dict[str, object]) -> None:
-        status, body = await self._call(
-            "PUT", f"/audit/sessions/{record['session_id']}/end", json=record
-        )
+        Only that record counts as delivered: a proxy's empty 200 or ``{"status":"ok"}``
+        once made sessions vanish while the outbox believed them stored.
+        """
+        session_id = str(record["session_id"])
+        status, body = await self._audit_call("start", session_id, record)
+        if status in (200, 201):
+            return _audit_record(body, session_id, "start", need_end=False)
+        if status in _AUDIT_REFUSALS:
+            raise AuditRejected(f"The district refused the session start: {_detail(body)}")
+        raise _unexpected_audit_answer("start", status)
+
+    async def audit_end(self, record: dict[str, object]) -> dict[str, Any]:
+        """Deliver a session's end; returns the server's record, which must carry the end."""
+        session_id = str(record["session_id"])
+        status, body = await self._audit_call("end", session_id, record)
+        if status == 200:
+            return _audit_record(body, session_id, "end", need_end=True)
         if status == 404:
-            raise AuditStartMissing("The district has not received this session's start yet.")
-        if status != 200:
+            raise AuditStartMissing(
+                f"The district has not received this session's start yet ({_detail(body)})."
+            )
+        if status in _AUDIT_REFUSALS:
             raise AuditRejected(f"The district refused the session end: {_detail(body)}")
+        raise _unexpected_audit_answer("end", status)
+
+    async def _audit_call(
+        self, part: str, session_id: str, record: dict[str, object]
+    ) -> tuple[int, Any]:
+        status, body = await self._call("PUT", f"/audit/sessions/{session_id}/{part}", json=record)
+        if status == 429:
+            raise AuditRetryLater(
+                f"The district asked this console to slow down (HTTP 429) on the session {part}."
+            )
+        return status, body
 
     async def stream_ticket(self, camera_id: str, session_id: str) -> StreamTicket:
         status, body = await self._call(
@@ -246,6 +294,28 @@ class DistrictClient:
         if not isinstance(body, list):
             raise BadServerAnswer("The audit trail is not a JSON list.")
         return body
+
+
+def _audit_record(body: Any, session_id: str, part: str, *, need_end: bool) -> dict[str, Any]:
+    """The server's record of ``session_id``, or AuditUnexpectedAnswer if that is not it."""
+    if not isinstance(body, dict) or body.get("session_id") != session_id:
+        raise AuditUnexpectedAnswer(
+            f"The answer to the session {part} is not the district's record of session "
+            f"{session_id}; something between this console and the district server "
+            "answered in its place."
+        )
+    if need_end and body.get("ended_at") is None:
+        raise AuditUnexpectedAnswer(
+            f"The district's record of session {session_id} does not carry its end."
+        )
+    return body
+
+
+def _unexpected_audit_answer(part: str, status: int) -> AuditUnexpectedAnswer:
+    return AuditUnexpectedAnswer(
+        f"The session {part} got HTTP {status}, which the district API never answers to it; "
+        "something between this console and the district server answered in its place."
+    )
 
 
 def _decided(body: Any) -> Decided:

@@ -75,6 +75,7 @@ class ConsoleController(QObject):
         window.close_requested.connect(self.shutdown)
         console.access_listeners.append(self._on_access_changed)
         console.connection_listeners.append(self._on_connection_changed)
+        console.view_closing_listeners.append(self._stop_player)
         console.view_ended_listeners.append(self._on_view_ended)
         self._board_timer = QTimer(self)
         self._board_timer.setInterval(board_refresh_ms)
@@ -312,7 +313,7 @@ class ConsoleController(QObject):
         if session.session_id not in self.console.views:  # closed while it was opening
             return
         if self.window.grid.is_full():
-            self.runner.run(self.console.close_view(session.session_id, EndReason.CLOSED_BY_USER))
+            self.runner.run(self.console.close_view(session.session_id, EndReason.GRID_FULL))
             return
         tile = self.window.grid.add_tile(session.session_id, session.camera_name)
         tile.close_requested.connect(self.close_view)
@@ -336,11 +337,16 @@ class ConsoleController(QObject):
             tile.set_status(message)
         self.runner.run(self.console.stream_failed(session_id))
 
-    def _on_view_ended(self, session: ViewingSession) -> None:
+    def _stop_player(self, session: ViewingSession) -> None:
+        """Stop the picture before the session's end is stamped: no frame after the end."""
         player = self.players.pop(session.session_id, None)
         if player is not None:
+            player.frame_ready.disconnect()
             player.stop()
             player.deleteLater()
+
+    def _on_view_ended(self, session: ViewingSession) -> None:
+        self._stop_player(session)  # already stopped, unless it ended without closing
         self.window.grid.remove_tile(session.session_id)
         self._refresh_pins()
         reason = session.end_reason

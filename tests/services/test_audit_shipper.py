@@ -63,13 +63,15 @@ class RecordingClient(DistrictClient):
         super().__init__(base_url)
         self.sent: list[tuple[str, str]] = []
 
-    async def audit_start(self, record: dict[str, object]) -> None:
-        await super().audit_start(record)
+    async def audit_start(self, record: dict[str, object]) -> dict[str, Any]:
+        stored = await super().audit_start(record)
         self.sent.append((str(record["session_id"]), "start"))
+        return stored
 
-    async def audit_end(self, record: dict[str, object]) -> None:
-        await super().audit_end(record)
+    async def audit_end(self, record: dict[str, object]) -> dict[str, Any]:
+        stored = await super().audit_end(record)
         self.sent.append((str(record["session_id"]), "end"))
+        return stored
 
 
 def demo_user(username: str) -> User:
