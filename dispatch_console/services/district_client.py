@@ -241,7 +241,15 @@ class DistrictClient:
     async def _audit_call(
         self, part: str, session_id: str, record: dict[str, object]
     ) -> tuple[int, Any]:
-        status, body = await self._call("PUT", f"/audit/sessions/{session_id}/{part}", json=record)
+        try:
+            status, body = await self._call(
+                "PUT", f"/audit/sessions/{session_id}/{part}", json=record
+            )
+        except BadServerAnswer as exc:  # HTML or other non-JSON below 500
+            raise AuditUnexpectedAnswer(
+                f"The session {part} got an answer that is not JSON ({exc.detail}); something "
+                "between this console and the district server answered in its place."
+            ) from None
         if status == 429:
             raise AuditRetryLater(
                 f"The district asked this console to slow down (HTTP 429) on the session {part}."
