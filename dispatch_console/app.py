@@ -86,6 +86,7 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
     console.watch_access(settings.access_poll_s)
     window = MainWindow(_title(user), with_watch_board=not is_police(user))
     runner = OperationRunner(window)
+    runner.install_exception_hooks()
     controller = ConsoleController(
         console,
         window,

@@ -88,6 +88,7 @@ class Console:
         # Ends stamped but not yet durable (say, the disk was full): retried until they are.
         self._unwritten_ends: dict[str, ViewingSession] = {}
         self._end_retry_task: asyncio.Task[None] | None = None
+        self._refresh_lock = asyncio.Lock()
         # Why the district server cannot be reached right now (None when it can);
         # listeners hear of every change, so the UI can say it and say when it is over.
         self.connection_problem: str | None = None
@@ -141,6 +142,15 @@ class Console:
         return can_view(self._require_user(), camera, self.access, self._clock())
 
     async def refresh_access(self) -> None:
+        """Fetch and apply the access state; one refresh at a time.
+
+        Overlapping refreshes once let a slow, older answer overwrite a newer one, so
+        approval messages repeated and pins flickered.
+        """
+        async with self._refresh_lock:
+            await self._refresh_access()
+
+    async def _refresh_access(self) -> None:
         try:
             access = await self.client.access()
         except (ServerUnreachable, BadServerAnswer) as exc:

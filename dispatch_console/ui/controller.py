@@ -75,6 +75,7 @@ class ConsoleController(QObject):
         window.close_requested.connect(self.shutdown)
         console.access_listeners.append(self._on_access_changed)
         console.connection_listeners.append(self._on_connection_changed)
+        console.shipper.problem_listeners.append(self.window.show_audit_problem)
         console.view_closing_listeners.append(self._stop_player)
         console.view_ended_listeners.append(self._on_view_ended)
         self._board_timer = QTimer(self)

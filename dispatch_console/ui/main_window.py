@@ -63,6 +63,15 @@ class MainWindow(QMainWindow):
             " font-weight: bold; border-radius: 3px; }"
         )
         self.connection.hide()
+        # Audit delivery failing is not a connection problem (the proxy may answer fine):
+        # it gets its own line, because "no audit record, no video" depends on it.
+        self.audit_problem = QLabel(central)
+        self.audit_problem.setWordWrap(True)
+        self.audit_problem.setStyleSheet(
+            "QLabel { background: #8a4b00; color: white; padding: 6px 10px;"
+            " font-weight: bold; border-radius: 3px; }"
+        )
+        self.audit_problem.hide()
         self.emergency = EmergencyPanel(central)
         self.message = QLabel(central)
         self.message.setWordWrap(True)
@@ -104,6 +113,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.addLayout(header)
         layout.addWidget(self.connection)
+        layout.addWidget(self.audit_problem)
         layout.addWidget(self.emergency)
         layout.addWidget(self.message)
         self.board: WatchBoard | None = None
@@ -145,6 +155,16 @@ class MainWindow(QMainWindow):
             "no new feed can open until the connection is back."
         )
         self.connection.show()
+
+    def show_audit_problem(self, problem: str | None) -> None:
+        if problem is None:
+            self.audit_problem.hide()
+            return
+        self.audit_problem.setText(
+            f"Audit delivery is failing: {problem.rstrip('.')}. Viewing records are kept on "
+            "this workstation and retried; new feeds open only once their record is delivered."
+        )
+        self.audit_problem.show()
 
     def allow_close(self) -> None:
         self._allow_close = True

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -18,6 +20,10 @@ from dispatch_console.services.errors import ConsoleError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class InternalError(ConsoleError):
+    title = "Internal error"
 
 
 class OperationRunner(QObject):
@@ -47,16 +53,40 @@ class OperationRunner(QObject):
                 if on_success is not None:
                     on_success(finished.result())
                 return
-            if isinstance(error, ConsoleError):
-                if on_failure is not None:
-                    on_failure(error)
-                self.failed.emit(error.title, f"{error.detail} {error.hint}".strip())
-                return
-            log.error("operation failed", exc_info=error)
-            self.failed.emit("Internal error", f"{type(error).__name__}: {error}")
+            if not isinstance(error, ConsoleError):
+                # Every failure reaches the caller's handler: an unforeseen one once left
+                # buttons disabled and a window that could not close at shutdown.
+                log.error("operation failed", exc_info=error)
+                error = InternalError(f"{type(error).__name__}: {error}")
+            if on_failure is not None:
+                on_failure(error)
+            self.failed.emit(error.title, f"{error.detail} {error.hint}".strip())
 
         task.add_done_callback(done)
         return task
+
+    def install_exception_hooks(self) -> None:
+        """Log and show exceptions that escape everything else, on any Python thread.
+
+        Without this an exception in a Qt slot or a worker thread only reaches stderr,
+        which a dispatcher never sees. ``failed`` is a Qt signal, so a report from another
+        thread is queued to the GUI thread.
+        """
+
+        def report(kind: type[BaseException], value: BaseException, where: str) -> None:
+            log.error("uncaught exception %s", where, exc_info=(kind, value, value.__traceback__))
+            self.failed.emit("Internal error", f"{kind.__name__}: {value}")
+
+        def on_main(kind: type[BaseException], value: BaseException, tb: object) -> None:
+            report(kind, value, "on the GUI thread")
+
+        def on_thread(args: threading.ExceptHookArgs) -> None:
+            if args.exc_value is not None:
+                name = args.thread.name if args.thread is not None else "?"
+                report(args.exc_type, args.exc_value, f"in thread {name}")
+
+        sys.excepthook = on_main
+        threading.excepthook = on_thread
 
     @property
     def busy(self) -> int:

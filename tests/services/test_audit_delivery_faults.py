@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from dispatch_console.district.seed import demo_account
-from dispatch_console.domain.models import EndReason
+from dispatch_console.domain.models import AccessContext, Emergency, EmergencyType, EndReason
 from dispatch_console.domain.session import ViewingSession, end_session
 from dispatch_console.domain.totp import totp
 from dispatch_console.services.audit_outbox import AuditOutbox
@@ -52,7 +52,11 @@ class LyingProxy:
     """
 
     def __init__(
-        self, upstream: str, turns: Iterator[tuple[int, str, bytes] | None] | None = None
+        self,
+        upstream: str,
+        turns: Iterator[tuple[int, str, bytes] | None] | None = None,
+        *,
+        only_paths: str = "",
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.lying = True
@@ -66,7 +70,8 @@ class LyingProxy:
             def _reply(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with lock:
-                    lie = next(turns) if proxy.lying else None
+                    lying = proxy.lying and only_paths in self.path
+                    lie = next(turns) if lying else None
                 if lie is not None:
                     proxy.lies_told += 1
                     status, content_type, raw = lie
@@ -420,5 +425,44 @@ def test_the_console_signs_out_of_the_district_when_it_exits(
         async with httpx.AsyncClient(base_url=district_stack.server_url) as http:
             answer = await http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 401
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_older_access_answer_never_overwrites_a_newer_one(
+    district_stack: DistrictStack, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        console = await safety_console(district_stack.server_url, tmp_path / "o.sqlite3")
+        real_access = console.client.access
+        stale = AccessContext(
+            emergencies=(
+                Emergency(
+                    id="em-long-over",
+                    school_id="jefferson-es",
+                    type=EmergencyType.LOCKDOWN,
+                    threat_basis="An emergency that has since ended",
+                    declared_by="Sam Ortiz",
+                    declared_at=datetime.now(UTC) - timedelta(minutes=5),
+                ),
+            )
+        )
+        answers: list[AccessContext | None] = [stale, None]  # the older answer is slow
+
+        async def access() -> AccessContext:
+            answer = answers.pop(0)
+            if answer is not None:
+                await asyncio.sleep(0.3)
+                return answer
+            return await real_access()
+
+        fresh = await real_access()
+        console.client.access = access  # type: ignore[method-assign]
+        try:
+            await asyncio.gather(console.refresh_access(), console.refresh_access())
+            assert console.access == fresh != stale
+        finally:
+            console.client.access = real_access  # type: ignore[method-assign]
+            await close_console(console)
 
     asyncio.run(scenario())
