@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,12 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
     warm_up()  # load libVLC's plugins on a worker thread, not at the first click
     client = DistrictClient(settings.server_url)
     outbox = AuditOutbox(_outbox_path(settings, sign_in.username))
-    console = Console(client, outbox, workstation_id=settings.workstation_id)
+    console = Console(
+        client,
+        outbox,
+        workstation_id=settings.workstation_id,
+        keep_delivered=timedelta(days=settings.audit_keep_delivered_days),
+    )
     try:
         user = await console.sign_in(sign_in.username, sign_in.password, sign_in.one_time_code())
         token = client.token

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 
 from .models import Camera, EndReason, School, User
@@ -118,6 +119,31 @@ def start_session(
         threat_basis=threat_basis,
         started_at=utc_ms(now),
     )
+
+
+_REQUIRED_START_FIELDS = ("session_id", "user_id", "camera_id", "started_at")
+_OPTIONAL_START_FIELDS = ("emergency_id", "grant_id")
+
+
+def session_from_start_record(record: Mapping[str, object]) -> ViewingSession:
+    """Rebuild an open session from a stored start record, whichever version wrote it.
+
+    Crash recovery reads records an earlier (or later) console wrote. Keys this version
+    does not know are dropped; text fields added since a record was written read as
+    empty. Only a record missing what identifies the session is refused.
+    """
+    missing = [key for key in _REQUIRED_START_FIELDS if not record.get(key)]
+    if missing:
+        raise ValueError(f"the start record lacks {', '.join(missing)}")
+    values: dict[str, object] = {}
+    for spec in fields(ViewingSession):
+        if spec.name in ("ended_at", "duration_ms", "end_reason"):
+            continue
+        value = record.get(spec.name)
+        if value is None and spec.name not in _OPTIONAL_START_FIELDS:
+            value = ""
+        values[spec.name] = None if value is None else str(value)
+    return ViewingSession(**values)  # type: ignore[arg-type]
 
 
 def end_session(session: ViewingSession, reason: EndReason, now: datetime) -> ViewingSession:

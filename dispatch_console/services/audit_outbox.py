@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -23,11 +24,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from dispatch_console.domain.models import EndReason
-from dispatch_console.domain.session import ViewingSession, end_session, utc_ms
+from dispatch_console.domain.session import (
+    ViewingSession,
+    end_session,
+    session_from_start_record,
+    utc_ms,
+)
 
 from .errors import AuditNotRecorded
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def _reading(what: str, path: Path, work: Callable[[], T]) -> T:
@@ -60,6 +67,14 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
+# The outbox file's own version (SQLite's user_version). Version 1 is the first table
+# above; a file from before versioning reads as 0 and has that same table. A later
+# version adds its step to _MIGRATIONS, so a workstation's pending records survive an
+# upgrade; a file from a newer console is refused rather than misread.
+OUTBOX_VERSION = 1
+_MIGRATIONS: dict[int, str] = {0: ""}
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     seq: int
@@ -67,6 +82,19 @@ class OutboxItem:
     kind: str
     payload: dict[str, object]
     attempts: int
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > OUTBOX_VERSION:
+        raise sqlite3.DatabaseError(
+            f"it was written by a newer console (outbox version {version}, this console "
+            f"reads up to {OUTBOX_VERSION}); install that version again to deliver it"
+        )
+    while version < OUTBOX_VERSION:
+        db.executescript(_MIGRATIONS[version])
+        version += 1
+        db.execute(f"PRAGMA user_version = {version}")
 
 
 class AuditOutbox:
@@ -84,6 +112,7 @@ class AuditOutbox:
                     db.execute("PRAGMA journal_mode=WAL")
                     db.execute("PRAGMA synchronous=FULL")
                     db.executescript(_SCHEMA)
+                    _migrate(db, self.path)
                 except sqlite3.Error:
                     db.close()
                     raise
@@ -219,11 +248,39 @@ class AuditOutbox:
         """End every session a crash left open, so the district sees no open-ended gap."""
         recovered = []
         for start in await asyncio.to_thread(self._unfinished):
-            session = ViewingSession(**start)  # type: ignore[arg-type]
+            try:
+                session = session_from_start_record(start)
+            except ValueError as exc:
+                # Unreadable even across versions: keep it for the district to reconcile.
+                log.error("outbox start record cannot be recovered: %s", exc)
+                continue
             ended = end_session(session, EndReason.RECOVERED_AFTER_CRASH, now)
             await self.record_end(ended)
             recovered.append(ended)
         return recovered
+
+    async def prune_delivered(self, delivered_before: datetime) -> int:
+        """Forget sessions whose start and end the server acknowledged before a moment.
+
+        Both rows go together, and only once both are delivered: a start alone must stay,
+        since crash recovery finds open sessions by a start without an end.
+        """
+        cutoff = utc_ms(delivered_before)
+
+        def run() -> int:
+            with self._lock:
+                cursor = self._conn().execute(
+                    "DELETE FROM outbox WHERE session_id IN ("
+                    " SELECT s.session_id FROM outbox s JOIN outbox e"
+                    " ON e.session_id = s.session_id AND e.kind = 'end'"
+                    " WHERE s.kind = 'start' AND s.delivered_at IS NOT NULL"
+                    " AND e.delivered_at IS NOT NULL AND s.delivered_at < ?"
+                    " AND e.delivered_at < ?)",
+                    (cutoff, cutoff),
+                )
+                return cursor.rowcount
+
+        return await asyncio.to_thread(_reading, "pruning delivered records", self.path, run)
 
     def _counts(self) -> dict[str, int]:
         with self._lock:

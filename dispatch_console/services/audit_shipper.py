@@ -16,7 +16,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from .audit_outbox import AuditOutbox, OutboxItem
@@ -31,6 +31,9 @@ from .errors import ConsoleError
 log = logging.getLogger(__name__)
 
 BASE_BACKOFF_S = 0.5
+# How long acknowledged records stay in the outbox before they are pruned: long enough to
+# reconcile with the district by hand after an incident, short enough to stay small.
+DEFAULT_KEEP_DELIVERED = timedelta(days=7)
 
 
 class _Outcome(Enum):
@@ -49,7 +52,9 @@ class AuditShipper:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_backoff_s: float = 30.0,
         jitter: Callable[[], float] = random.random,
+        keep_delivered: timedelta = DEFAULT_KEEP_DELIVERED,
     ) -> None:
+        self._keep_delivered = keep_delivered
         self._outbox = outbox
         self._client = client
         self._clock = clock
@@ -163,6 +168,15 @@ class AuditShipper:
             self.alarm = None
             return True
 
+    async def _prune(self) -> None:
+        try:
+            pruned = await self._outbox.prune_delivered(self._clock() - self._keep_delivered)
+        except ConsoleError as exc:  # pruning can wait; delivery must not
+            log.warning("outbox not pruned: %s", exc.detail)
+            return
+        if pruned:
+            log.info("pruned %d delivered audit records", pruned)
+
     def _set_problem(self, problem: str | None) -> None:
         if problem == self._problem:
             return
@@ -186,6 +200,7 @@ class AuditShipper:
             if ok:
                 self._backoff_s = BASE_BACKOFF_S
                 self._set_problem(None)
+                await self._prune()
                 await self._wake.wait()
                 continue
             self._set_problem(self.alarm or self.last_error or "audit delivery is failing")

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dispatch_console import __version__
 from dispatch_console.domain.access_board import EmergencyStatus, emergency_statuses
@@ -36,7 +36,7 @@ from dispatch_console.domain.session import ViewingSession, end_session, start_s
 from dispatch_console.floorplan.loader import FloorPlanError, district_from_document
 
 from .audit_outbox import AuditOutbox
-from .audit_shipper import AuditShipper
+from .audit_shipper import DEFAULT_KEEP_DELIVERED, AuditShipper
 from .district_client import Decided, Declared, DistrictClient, StreamTicket
 from .errors import AccessDenied, BadServerAnswer, ConsoleError, NotSignedIn, ServerUnreachable
 
@@ -67,10 +67,11 @@ class Console:
         *,
         workstation_id: str,
         clock: Callable[[], datetime] = _now,
+        keep_delivered: timedelta = DEFAULT_KEEP_DELIVERED,
     ) -> None:
         self.client = client
         self.outbox = outbox
-        self.shipper = AuditShipper(outbox, client, clock=clock)
+        self.shipper = AuditShipper(outbox, client, clock=clock, keep_delivered=keep_delivered)
         self.workstation_id = workstation_id
         self._clock = clock
         self.user: User | None = None

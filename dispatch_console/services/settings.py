@@ -27,6 +27,8 @@ class Settings:
     workstation_id: str = ""
     network_caching_ms: int = 300
     access_poll_s: float = 1.0
+    # Days a delivered audit record stays in the local outbox before it is pruned.
+    audit_keep_delivered_days: float = 7.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -40,6 +42,8 @@ class Settings:
             values["workstation_id"] = ws
         if caching := env.get(f"{ENV_PREFIX}NETWORK_CACHING_MS"):
             values["network_caching_ms"] = int(caching)
+        if keep := env.get(f"{ENV_PREFIX}AUDIT_KEEP_DELIVERED_DAYS"):
+            values["audit_keep_delivered_days"] = float(keep)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         if not settings.workstation_id:
