@@ -10,6 +10,15 @@ Metrics:
                ttff_max_s and ttff_open_view_p50_s (the part before libVLC starts:
                audit start made durable and delivered, stream ticket issued) come
                with it.
+  open_view_p50_s
+               Console.open_view (audit start durable locally and delivered, stream
+               ticket issued) then close_view, headless, on a dispatcher's console
+               against the real district server process; p50/p95 over N opens, with a
+               bare GET /health round trip on the same connection as the baseline.
+               A 44 ms Nagle stall per request would show here first.
+  audit_faults  N sessions delivered through a proxy that answers 500, HTML 200, empty
+               200, {"status":"ok"}, 429 and 204 in turn; prints lost, duplicated and
+               left-open counts on the server, which must all be 0.
 """
 
 from __future__ import annotations
@@ -140,8 +149,140 @@ def bench_ttff(opens: int) -> None:
     emit("ttff_vs_direct_ratio", statistics.median(samples) / baseline, "x")
 
 
+def district_processes(data: Path) -> tuple[list[object], str]:
+    from dispatch_console.district.launch import start_process
+
+    floorplans = ROOT / "floorplans" / "riverside"
+    camsim, camsim_url = start_process(
+        ["camsim", "--port", "0", "--floorplans", str(floorplans)], "CAMSIM_URL"
+    )
+    server, server_url = start_process(
+        ["district", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--db", str(data / "district.sqlite3"), "--floorplans", str(floorplans),
+         "--camsim", camsim_url, "--seed-demo"],
+        "DISTRICT_SERVER_URL",
+    )  # fmt: skip
+    return [server, camsim], server_url
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_open_view(opens: int) -> None:
+    from dispatch_console.district.launch import stop_process
+    from dispatch_console.district.seed import demo_account
+    from dispatch_console.domain.models import EmergencyType, EndReason
+    from dispatch_console.domain.totp import totp
+    from dispatch_console.services.audit_outbox import AuditOutbox
+    from dispatch_console.services.console import Console
+    from dispatch_console.services.district_client import DistrictClient
+
+    data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    processes, server_url = district_processes(data)
+    opened: list[float] = []
+    health: list[float] = []
+
+    async def main() -> None:
+        account = demo_account("dispatcher")
+        signed = DistrictClient(server_url)
+        console = Console(signed, AuditOutbox(data / "outbox.sqlite3"), workstation_id="bench")
+        otp = totp(account.totp_secret, time.time())
+        await console.sign_in(account.username, account.password, otp)
+        await console.start()
+        await console.declare_emergency(
+            "lincoln-hs", EmergencyType.ACTIVE_THREAT, "Benchmark: open_view"
+        )
+        http = signed._http  # the same kept-alive connection the console uses
+        for n in range(opens):
+            t0 = time.perf_counter()
+            await http.get("/api/v1/health")
+            health.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            view = await console.open_view("lhs-cam-02" if n % 2 else "lhs-cam-05")
+            opened.append(time.perf_counter() - t0)
+            await console.close_view(view.session.session_id, EndReason.CLOSED_BY_USER)
+        await console.shutdown()
+        console.outbox.close()
+        await signed.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        for process in processes:
+            stop_process(process)  # type: ignore[arg-type]
+    emit("open_view_p50_s", statistics.median(opened), "s", opens=len(opened))
+    emit("open_view_p95_s", percentile(opened, 0.95), "s", opens=len(opened))
+    emit("health_roundtrip_p50_s", statistics.median(health), "s", requests=len(health),
+         note="baseline: GET /health on the same connection")  # fmt: skip
+
+
+def bench_audit_faults(sessions: int) -> None:
+    import itertools
+    from datetime import UTC, datetime, timedelta
+
+    from dispatch_console.district.launch import stop_process
+    from dispatch_console.domain.models import EndReason
+    from dispatch_console.domain.session import end_session
+    from dispatch_console.services.audit_outbox import AuditOutbox
+    from dispatch_console.services.audit_shipper import AuditShipper
+    from dispatch_console.services.district_client import DistrictClient
+    from tests.conftest import signed_in_client
+    from tests.services.test_audit_delivery_faults import LIES, LyingProxy, audit_counts
+    from tests.services.test_audit_shipper import JEFFERSON_CAMERAS, demo_user, new_session
+
+    data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    processes, server_url = district_processes(data)
+    result: dict[str, int] = {}
+    flushes = 0
+
+    async def main() -> None:
+        nonlocal flushes
+        dispatcher = await signed_in_client(server_url, "dispatcher")
+        auditor = await signed_in_client(server_url, "safety")
+        assert dispatcher.token is not None
+        turns = itertools.cycle([None, *itertools.chain.from_iterable((x, None) for x in LIES)])
+        with LyingProxy(server_url, turns) as proxy:
+            client = DistrictClient(proxy.url)
+            client.use_token(dispatcher.token)
+            outbox = AuditOutbox(data / "outbox.sqlite3")
+            shipper = AuditShipper(outbox, client)
+            user = demo_user("dispatcher")
+            start = datetime.now(UTC) - timedelta(seconds=sessions + 5)
+            made = []
+            for n in range(sessions):
+                at = start + timedelta(seconds=n)
+                session = new_session(user, JEFFERSON_CAMERAS[n % 2], at)
+                await outbox.record_start(session)
+                ended = end_session(session, EndReason.CLOSED_BY_USER, at + timedelta(seconds=1))
+                await outbox.record_end(ended)
+                made.append(session)
+            while not await shipper.flush():
+                flushes += 1
+            result.update(await audit_counts(auditor, made))
+            result.update(await outbox.counts())
+            result["lies_told"] = proxy.lies_told
+            outbox.close()
+            await client.aclose()
+        await dispatcher.aclose()
+        await auditor.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        for process in processes:
+            stop_process(process)  # type: ignore[arg-type]
+    for key in ("lost", "duplicated", "left_open"):
+        emit(f"audit_faults_{key}", result[key], "sessions", sessions=sessions,
+             lies_told=result["lies_told"], retries=flushes)  # fmt: skip
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "ttff_p50_s": lambda args: bench_ttff(args.opens),
+    # The server allows 60 session starts per user per minute: stay under it.
+    "open_view_p50_s": lambda args: bench_open_view(min(args.opens * 2, 55)),
+    "audit_faults": lambda args: bench_audit_faults(args.opens * 5),
 }
 
 
