@@ -38,7 +38,14 @@ from dispatch_console.floorplan.loader import FloorPlanError, district_from_docu
 from .audit_outbox import AuditOutbox
 from .audit_shipper import DEFAULT_KEEP_DELIVERED, AuditShipper
 from .district_client import Decided, Declared, DistrictClient, StreamTicket
-from .errors import AccessDenied, BadServerAnswer, ConsoleError, NotSignedIn, ServerUnreachable
+from .errors import (
+    AccessDenied,
+    BadServerAnswer,
+    ConsoleError,
+    NotSignedIn,
+    ServerUnreachable,
+    SignInFailed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,10 @@ class Console:
         self._unwritten_ends: dict[str, ViewingSession] = {}
         self._end_retry_task: asyncio.Task[None] | None = None
         self._refresh_lock = asyncio.Lock()
+        # Told once when the district ends this sign-in (expired after a shift, signed
+        # out elsewhere, locked): the desk asks for a new sign-in in place.
+        self.sign_in_lost_listeners: list[Callable[[], None]] = []
+        self.sign_in_lost = False
         # Why the district server cannot be reached right now (None when it can);
         # listeners hear of every change, so the UI can say it and say when it is over.
         self.connection_problem: str | None = None
@@ -127,10 +138,35 @@ class Console:
             await asyncio.sleep(interval_s)
             try:
                 await self.refresh_access()
-            except NotSignedIn:
-                await self.close_all(EndReason.SIGNED_OUT)
             except ConsoleError:
                 pass  # refresh_access reported it (once, not every poll)
+
+    async def _lose_sign_in(self) -> None:
+        if self.sign_in_lost:
+            return
+        self.sign_in_lost = True
+        await self.close_all(EndReason.SIGNED_OUT)
+        for listener in list(self.sign_in_lost_listeners):
+            listener()
+
+    async def sign_in_again(self, username: str, password: str, otp: str) -> User:
+        """Sign the same user in again after the district ended the sign-in.
+
+        Only the same account may continue: this workstation's outbox and open incident
+        view belong to it. Records written meanwhile go out with the new token.
+        """
+        current = self._require_user()
+        if username.strip() != current.username:
+            raise SignInFailed(
+                f"This desk belongs to {current.username}: sign in as that user to go on, "
+                "or exit the console to change user."
+            )
+        user = await self.client.login(current.username, password, otp)
+        self.user = user
+        self.sign_in_lost = False
+        self.shipper.connection_restored()
+        await self.refresh_access()
+        return user
 
     # -- access ------------------------------------------------------------------------
 
@@ -149,7 +185,13 @@ class Console:
         approval messages repeated and pins flickered.
         """
         async with self._refresh_lock:
-            await self._refresh_access()
+            try:
+                await self._refresh_access()
+            except NotSignedIn:
+                # Whoever noticed first (the poll, a failed stream), feeds close as
+                # signed_out and the desk asks for a new sign-in.
+                await self._lose_sign_in()
+                raise
 
     async def _refresh_access(self) -> None:
         try:
@@ -280,8 +322,12 @@ class Console:
                     + (f": {self.shipper.last_error}" if self.shipper.last_error else ".")
                 )
             ticket = await self.client.stream_ticket(camera.id, session.session_id)
-        except ConsoleError:
-            await self.close_view(session.session_id, EndReason.STREAM_FAILED)
+        except ConsoleError as exc:
+            signed_out = isinstance(exc, NotSignedIn)
+            reason = EndReason.SIGNED_OUT if signed_out else EndReason.STREAM_FAILED
+            await self.close_view(session.session_id, reason)
+            if signed_out:
+                await self._lose_sign_in()
             raise
         return OpenedView(session, ticket)
 

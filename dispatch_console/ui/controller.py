@@ -35,6 +35,7 @@ from .emergency_panel import Banner
 from .main_window import MainWindow
 from .map_view import PinLook, PinState
 from .operations import OperationRunner
+from .sign_in import SignInWindow
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class ConsoleController(QObject):
         console.shipper.problem_listeners.append(self.window.show_audit_problem)
         console.view_closing_listeners.append(self._stop_player)
         console.view_ended_listeners.append(self._on_view_ended)
+        console.sign_in_lost_listeners.append(self._ask_to_sign_in_again)
+        self.sign_in_window: SignInWindow | None = None
         self._board_timer = QTimer(self)
         self._board_timer.setInterval(board_refresh_ms)
         self._board_timer.timeout.connect(self._refresh_board)
@@ -362,6 +365,52 @@ class ConsoleController(QObject):
             return
         self.runner.run(self.console.client.audit_sessions(limit=50), board.show_sessions)
 
+    # -- sign-in ended ---------------------------------------------------------------------
+
+    def _ask_to_sign_in_again(self) -> None:
+        """The district ended the sign-in: ask again in place, keeping the incident view."""
+        user = self.console.user
+        if self._closing or user is None:
+            return
+        self.window.show_message(
+            "Your sign-in has ended (expired or ended by the district): open feeds were "
+            "closed and recorded. Sign in again to go on.",
+            "warning",
+            timeout_ms=60000,
+        )
+        if self.sign_in_window is None:
+            prompt = SignInWindow(self.console.client.base_url)
+            prompt.setWindowTitle("Dispatch Console — Sign in again")
+            prompt.username.setText(user.username)
+            prompt.username.setReadOnly(True)
+            prompt.submitted.connect(self._sign_in_again)
+            prompt.cancelled.connect(self._sign_in_declined)
+            self.sign_in_window = prompt
+        self.sign_in_window.show()
+        self.sign_in_window.raise_()
+        self.sign_in_window.password.setFocus()
+
+    def _sign_in_again(self, username: str, password: str, code: str) -> None:
+        prompt = self.sign_in_window
+        if prompt is None:
+            return
+
+        def signed_in(_user: object) -> None:
+            prompt.finish()
+            self.sign_in_window = None
+            self.window.show_message("Signed in again.")
+
+        def failed(error: ConsoleError) -> None:
+            prompt.show_error(f"{error.title}: {error.detail} {error.hint}".strip())
+
+        self.runner.run(self.console.sign_in_again(username, password, code), signed_in, failed)
+
+    def _sign_in_declined(self) -> None:
+        self.sign_in_window = None
+        self.window.show_message(
+            "Not signed in: access changes are not received and no feed can open.", "warning"
+        )
+
     # -- failures and exit ----------------------------------------------------------------
 
     def _show_failure(self, title: str, message: str) -> None:
@@ -372,6 +421,9 @@ class ConsoleController(QObject):
         if self._closing:
             return
         self._closing = True
+        if self.sign_in_window is not None:
+            self.sign_in_window.finish()
+            self.sign_in_window = None
         self._board_timer.stop()
         self._access_panel_timer.stop()
 
