@@ -390,20 +390,23 @@ def test_a_session_end_that_cannot_be_written_is_kept_and_retried(
         console.view_ended_listeners.append(ended.append)
         try:
             session = (await console.open_view(CAMERA)).session
-            real_record_end = console.outbox.record_end
-            failures = [1]
-
-            async def disk_full_once(s: ViewingSession) -> None:
-                if failures[0]:
-                    failures[0] -= 1
-                    raise AuditNotRecorded("Could not write the viewing session: the disk is full.")
-                await real_record_end(s)
-
-            console.outbox.record_end = disk_full_once  # type: ignore[method-assign]
+            # Fill the outbox's disk: cap the file at its size and use up the last page.
+            db = console.outbox._conn()
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            db.execute(f"PRAGMA max_page_count = {pages}")
+            with pytest.raises(sqlite3.OperationalError, match="full"):
+                for _ in range(10_000):
+                    db.execute(
+                        "INSERT INTO outbox (session_id, kind, payload, created_at) "
+                        "VALUES (hex(randomblob(16)), 'start', 'filler', '')"
+                    )
             with pytest.raises(AuditNotRecorded):
                 await console.close_view(session.session_id, EndReason.CLOSED_BY_USER)
             assert session.session_id in console.views  # the tile stays: not ended yet
             assert ended == []
+            await asyncio.sleep(1.5)  # retried meanwhile, and still failing
+            assert ended == []
+            db.execute("DELETE FROM outbox WHERE payload = 'filler'")  # space returns
             await eventually(lambda: bool(ended), 5, "the end written once space returned")
             assert ended[0].end_reason is EndReason.CLOSED_BY_USER
             assert console.views == {}

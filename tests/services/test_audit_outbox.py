@@ -232,7 +232,7 @@ def test_a_full_database_refuses_the_start_and_says_the_disk_is_full(tmp_path: P
         # The refusal left nothing half-written: only the first start is in the file.
         assert [kind for _sid, kind, _p in rows(path)] == ["start"]
 
-        # An end that cannot be written says it will be retried (the tile closes anyway).
+        # An end that cannot be written says it will be retried (the console keeps it).
         with pytest.raises(AuditNotRecorded) as caught_end:
             for n in range(500):  # small rows fill the last free bytes, then the disk is full
                 later = session(T0 + timedelta(seconds=10 + n))
