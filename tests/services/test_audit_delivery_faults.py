@@ -469,3 +469,26 @@ def test_a_slow_older_access_answer_never_overwrites_a_newer_one(
             await close_console(console)
 
     asyncio.run(scenario())
+
+
+def test_the_player_stops_before_the_sessions_end_is_stamped(
+    district_stack: DistrictStack, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        console = await safety_console(district_stack.server_url, tmp_path / "o.sqlite3")
+        stopped_at: list[datetime] = []
+        console.view_closing_listeners.append(lambda _s: stopped_at.append(datetime.now(UTC)))
+        try:
+            session = (await console.open_view(CAMERA)).session
+            ended = await console.close_view(session.session_id, EndReason.CLOSED_BY_USER)
+            assert ended is not None and ended.ended_at is not None
+            # The end is stamped at or after the moment the picture was stopped.
+            assert len(stopped_at) == 1
+            stamped = datetime.fromisoformat(ended.ended_at.replace("Z", "+00:00"))
+            assert stamped >= stopped_at[0].replace(
+                microsecond=stopped_at[0].microsecond // 1000 * 1000
+            )
+        finally:
+            await close_console(console)
+
+    asyncio.run(scenario())
