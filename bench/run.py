@@ -63,22 +63,13 @@ def bench_ttff(opens: int) -> None:
 
     from dispatch_console.app import close_console, open_console, run_qt
     from dispatch_console.demo import demo_sign_in
-    from dispatch_console.district.launch import start_process, stop_process
+    from dispatch_console.district.launch import stop_process
     from dispatch_console.domain.models import EmergencyType
     from dispatch_console.services.settings import Settings
     from dispatch_console.video.player import VideoPlayer
 
-    floorplans = ROOT / "floorplans" / "riverside"
     data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
-    camsim, camsim_url = start_process(
-        ["camsim", "--port", "0", "--floorplans", str(floorplans)], "CAMSIM_URL"
-    )
-    server, server_url = start_process(
-        ["district", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--db", str(data / "district.sqlite3"), "--floorplans", str(floorplans),
-         "--camsim", camsim_url, "--seed-demo"],
-        "DISTRICT_SERVER_URL",
-    )  # fmt: skip
+    processes, server_url, camsim_url = district_processes(data)
     samples: list[float] = []
     camera_id = "lhs-cam-02"
     to_tile: list[float] = []  # click → audit start durable and delivered, ticket issued
@@ -134,8 +125,8 @@ def bench_ttff(opens: int) -> None:
     try:
         run_qt(main)
     finally:
-        stop_process(server)
-        stop_process(camsim)
+        for process in processes:
+            stop_process(process)  # type: ignore[arg-type]
     samples.sort()
     p90 = samples[min(len(samples) - 1, round(0.9 * (len(samples) - 1)))]
     emit("ttff_p50_s", statistics.median(samples), "s", opens=len(samples))
@@ -149,7 +140,8 @@ def bench_ttff(opens: int) -> None:
     emit("ttff_vs_direct_ratio", statistics.median(samples) / baseline, "x")
 
 
-def district_processes(data: Path) -> tuple[list[object], str]:
+def district_processes(data: Path) -> tuple[list[object], str, str]:
+    """The camera simulator and the district server as child processes, and their URLs."""
     from dispatch_console.district.launch import start_process
 
     floorplans = ROOT / "floorplans" / "riverside"
@@ -162,7 +154,7 @@ def district_processes(data: Path) -> tuple[list[object], str]:
          "--camsim", camsim_url, "--seed-demo"],
         "DISTRICT_SERVER_URL",
     )  # fmt: skip
-    return [server, camsim], server_url
+    return [server, camsim], server_url, camsim_url
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -180,7 +172,7 @@ def bench_open_view(opens: int) -> None:
     from dispatch_console.services.district_client import DistrictClient
 
     data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
-    processes, server_url = district_processes(data)
+    processes, server_url, _ = district_processes(data)
     opened: list[float] = []
     health: list[float] = []
 
@@ -233,7 +225,7 @@ def bench_audit_faults(sessions: int) -> None:
     from tests.services.test_audit_shipper import JEFFERSON_CAMERAS, demo_user, new_session
 
     data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
-    processes, server_url = district_processes(data)
+    processes, server_url, _ = district_processes(data)
     result: dict[str, int] = {}
     flushes = 0
 
