@@ -16,6 +16,9 @@ Metrics:
                against the real district server process; p50/p95 over N opens, with a
                bare GET /health round trip on the same connection as the baseline.
                A 44 ms Nagle stall per request would show here first.
+  audit_kill9  a headless console (the desks' Console class) killed with SIGKILL at
+               random points 5*N times, then recovered; prints lost, duplicated and
+               left-open counts on the server, which must all be 0.
   audit_faults  N sessions delivered through a proxy that answers 500, HTML 200, empty
                200, {"status":"ok"}, 429 and 204 in turn; prints lost, duplicated and
                left-open counts on the server, which must all be 0.
@@ -140,7 +143,7 @@ def bench_ttff(opens: int) -> None:
     emit("ttff_vs_direct_ratio", statistics.median(samples) / baseline, "x")
 
 
-def district_processes(data: Path) -> tuple[list[object], str, str]:
+def district_processes(data: Path, *server_options: str) -> tuple[list[object], str, str]:
     """The camera simulator and the district server as child processes, and their URLs."""
     from dispatch_console.district.launch import start_process
 
@@ -151,7 +154,7 @@ def district_processes(data: Path) -> tuple[list[object], str, str]:
     server, server_url = start_process(
         ["district", "serve", "--host", "127.0.0.1", "--port", "0",
          "--db", str(data / "district.sqlite3"), "--floorplans", str(floorplans),
-         "--camsim", camsim_url, "--seed-demo"],
+         "--camsim", camsim_url, "--seed-demo", *server_options],
         "DISTRICT_SERVER_URL",
     )  # fmt: skip
     return [server, camsim], server_url, camsim_url
@@ -270,7 +273,65 @@ def bench_audit_faults(sessions: int) -> None:
              lies_told=result["lies_told"], retries=flushes)  # fmt: skip
 
 
+def bench_audit_kill9(kills: int) -> None:
+    import random
+    import signal
+    import sqlite3
+
+    from dispatch_console.district.launch import stop_process
+    from tests.conftest import signed_in_client
+    from tests.services.test_kill_harness import driver
+
+    data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    # The per-user start limit would turn a fast kill loop into 429s, and each restart
+    # signs in again within the same 30 s one-time-code step.
+    processes, server_url, _ = district_processes(
+        data, "--audit-starts-per-minute", "100000", "--insecure-allow-totp-reuse"
+    )
+    outbox = data / "outbox.sqlite3"
+    rng = random.Random()
+    try:
+        for _ in range(kills):
+            process = driver(server_url, outbox, 100_000)
+            time.sleep(rng.uniform(0.8, 2.5))
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=10)
+        final = driver(server_url, outbox, 1)
+        _out, err = final.communicate(timeout=120)
+        if final.returncode != 0:
+            print(err, file=sys.stderr)
+        with sqlite3.connect(outbox) as db:
+            started = {s for (s,) in db.execute("SELECT session_id FROM outbox WHERE kind='start'")}
+            undelivered = db.execute(
+                "SELECT session_id, kind, last_error FROM outbox WHERE delivered_at IS NULL"
+            ).fetchall()
+        for row in undelivered:
+            print("undelivered:", row, file=sys.stderr)
+
+        async def rows() -> list[dict[str, object]]:
+            auditor = await signed_in_client(server_url, "safety")
+            try:
+                found = await auditor.audit_sessions(limit=1000)
+                return [r for r in found if r["session_id"] in started]
+            finally:
+                await auditor.aclose()
+
+        found = asyncio.run(rows())
+    finally:
+        for process in processes:
+            stop_process(process)  # type: ignore[arg-type]
+    ids = [str(r["session_id"]) for r in found]
+    counts = {
+        "lost": len(started - set(ids)),
+        "duplicated": len(ids) - len(set(ids)),
+        "left_open": sum(1 for r in found if r["ended_at"] is None),
+    }
+    for key, value in counts.items():
+        emit(f"audit_kill9_{key}", value, "sessions", sessions=len(started), kills=kills)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "audit_kill9": lambda args: bench_audit_kill9(args.opens * 5),
     "ttff_p50_s": lambda args: bench_ttff(args.opens),
     # The server allows 60 session starts per user per minute: stay under it.
     "open_view_p50_s": lambda args: bench_open_view(min(args.opens * 2, 55)),

@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         "so many tests can sign one demo account in within 30 seconds",
     )
     parser.add_argument(
+        "--audit-starts-per-minute",
+        type=int,
+        default=None,
+        help="viewing-session starts one user may record per minute (default 60); a flood "
+        "beyond it gets 429",
+    )
+    parser.add_argument(
         "--seed-demo", action="store_true", help="add the demo accounts if they are missing"
     )
     parser.add_argument("--log-level", default="info", help="log level for stderr")
@@ -211,6 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 camsim_url=args.camsim,
                 public_url=args.public_url,
                 allow_totp_reuse=args.insecure_allow_totp_reuse,
+                **(
+                    {"audit_starts_per_minute": args.audit_starts_per_minute}
+                    if args.audit_starts_per_minute
+                    else {}
+                ),
             )
         except FloorPlanError as exc:
             print(str(exc), file=sys.stderr)
