@@ -16,6 +16,9 @@ Metrics:
                against the real district server process; p50/p95 over N opens, with a
                bare GET /health round trip on the same connection as the baseline.
                A 44 ms Nagle stall per request would show here first.
+  audit_outage 100*N sessions recorded while the district server is down (it is
+               killed), then the server restarts on the same port and database: time to
+               drain, and lost, duplicated and left-open counts (all 0).
   audit_kill9  a headless console (the desks' Console class) killed with SIGKILL at
                random points 5*N times, then recovered; prints lost, duplicated and
                left-open counts on the server, which must all be 0.
@@ -279,7 +282,6 @@ def bench_audit_kill9(kills: int) -> None:
     import sqlite3
 
     from dispatch_console.district.launch import stop_process
-    from tests.conftest import signed_in_client
     from tests.services.test_kill_harness import driver
 
     data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
@@ -308,29 +310,96 @@ def bench_audit_kill9(kills: int) -> None:
         for row in undelivered:
             print("undelivered:", row, file=sys.stderr)
 
-        async def rows() -> list[dict[str, object]]:
-            auditor = await signed_in_client(server_url, "safety")
-            try:
-                found = await auditor.audit_sessions(limit=1000)
-                return [r for r in found if r["session_id"] in started]
-            finally:
-                await auditor.aclose()
-
-        found = asyncio.run(rows())
+        counts = stored_counts(data / "district.sqlite3", started)
     finally:
         for process in processes:
             stop_process(process)  # type: ignore[arg-type]
-    ids = [str(r["session_id"]) for r in found]
-    counts = {
-        "lost": len(started - set(ids)),
-        "duplicated": len(ids) - len(set(ids)),
-        "left_open": sum(1 for r in found if r["ended_at"] is None),
-    }
     for key, value in counts.items():
         emit(f"audit_kill9_{key}", value, "sessions", sessions=len(started), kills=kills)
 
 
+def stored_counts(db_path: Path, ids: set[str]) -> dict[str, int]:
+    """Lost, duplicated and left-open sessions, read from the server's own database.
+
+    The API lists at most 1,000 sessions, and a long run makes more.
+    """
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT session_id, ended_at FROM audit_sessions").fetchall()
+    found = [(sid, ended) for sid, ended in rows if sid in ids]
+    seen = [sid for sid, _ in found]
+    return {
+        "lost": len(ids - set(seen)),
+        "duplicated": len(seen) - len(set(seen)),
+        "left_open": sum(1 for _, ended in found if ended is None),
+    }
+
+
+def bench_audit_outage(sessions: int) -> None:
+    from datetime import UTC, datetime, timedelta
+    from urllib.parse import urlsplit
+
+    from dispatch_console.district.launch import start_process, stop_process
+    from dispatch_console.domain.models import EndReason
+    from dispatch_console.domain.session import end_session
+    from dispatch_console.services.audit_outbox import AuditOutbox
+    from dispatch_console.services.audit_shipper import AuditShipper
+    from tests.conftest import signed_in_client
+    from tests.services.test_audit_shipper import JEFFERSON_CAMERAS, demo_user, new_session
+
+    data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    options = ("--audit-starts-per-minute", "1000000", "--insecure-allow-totp-reuse")
+    processes, server_url, camsim_url = district_processes(data, *options)
+    port = urlsplit(server_url).port
+    result: dict[str, float] = {}
+
+    async def main() -> None:
+        dispatcher = await signed_in_client(server_url, "dispatcher")
+        outbox = AuditOutbox(data / "outbox.sqlite3")
+        shipper = AuditShipper(outbox, dispatcher)
+        user = demo_user("dispatcher")
+        stop_process(processes[0])  # type: ignore[arg-type]  # the district goes down
+        start = datetime.now(UTC) - timedelta(seconds=sessions + 5)
+        made = []
+        for n in range(sessions):
+            at = start + timedelta(milliseconds=500 * n)
+            session = new_session(user, JEFFERSON_CAMERAS[n % 2], at)
+            await outbox.record_start(session)
+            await outbox.record_end(
+                end_session(session, EndReason.CLOSED_BY_USER, at + timedelta(milliseconds=400))
+            )
+            made.append(session)
+        assert not await shipper.flush()  # nobody answers
+        server, _ = start_process(
+            ["district", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--db", str(data / "district.sqlite3"),
+             "--floorplans", str(ROOT / "floorplans" / "riverside"),
+             "--camsim", camsim_url, *options],
+            "DISTRICT_SERVER_URL",
+        )  # fmt: skip
+        processes[0] = server
+        back = time.perf_counter()
+        while not await shipper.flush():  # what the woken shipper does, without its timer
+            pass
+        result["drain_s"] = time.perf_counter() - back
+        result.update(stored_counts(data / "district.sqlite3", {s.session_id for s in made}))
+        outbox.close()
+        await dispatcher.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        for process in processes:
+            stop_process(process)  # type: ignore[arg-type]
+    emit("audit_outage_drain_s", result["drain_s"], "s", sessions=sessions,
+         note="from the district's return to an empty outbox")  # fmt: skip
+    for key in ("lost", "duplicated", "left_open"):
+        emit(f"audit_outage_{key}", result[key], "sessions", sessions=sessions)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "audit_outage": lambda args: bench_audit_outage(args.opens * 100),
     "audit_kill9": lambda args: bench_audit_kill9(args.opens * 5),
     "ttff_p50_s": lambda args: bench_ttff(args.opens),
     # The server allows 60 session starts per user per minute: stay under it.
