@@ -27,7 +27,9 @@ def test_failing_audit_delivery_is_shown_on_the_desk_until_it_recovers(
             await eventually(lambda: banner.isVisible(), 5, "the audit problem banner")
             assert "Audit delivery is failing" in banner.text()
             assert "answered in its place" in banner.text()
-            assert desk.console.views == {}  # no audit record on the server, no video
+            # No audit record on the server, no video: the feed that was opening is closed.
+            await eventually(lambda: desk.console.views == {}, 5, "the unrecorded feed closed")
+            assert desk.window.grid.tiles == []
             desk.window.grab().save(str(tmp_path / "audit-problem.png"))
             proxy.lying = False
             await eventually(lambda: banner.isHidden(), 10, "the banner to go")
