@@ -77,12 +77,10 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
         outbox,
         workstation_id=settings.workstation_id,
         keep_delivered=timedelta(days=settings.audit_keep_delivered_days),
+        token_store=TokenStore(settings.server_url),
     )
     try:
         user = await console.sign_in(sign_in.username, sign_in.password, sign_in.one_time_code())
-        token = client.token
-        if token is not None:
-            await TokenStore(settings.server_url).save(user.username, token)
         recovered = await console.start()
     except BaseException:
         await console.shipper.stop()

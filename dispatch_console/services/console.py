@@ -37,6 +37,7 @@ from dispatch_console.floorplan.loader import FloorPlanError, district_from_docu
 
 from .audit_outbox import AuditOutbox
 from .audit_shipper import DEFAULT_KEEP_DELIVERED, AuditShipper
+from .credentials import TokenStore
 from .district_client import Decided, Declared, DistrictClient, StreamTicket
 from .errors import (
     AccessDenied,
@@ -75,8 +76,11 @@ class Console:
         workstation_id: str,
         clock: Callable[[], datetime] = _now,
         keep_delivered: timedelta = DEFAULT_KEEP_DELIVERED,
+        token_store: TokenStore | None = None,
     ) -> None:
         self.client = client
+        # Where each new sign-in's token goes (the OS keyring); None keeps it in memory.
+        self._token_store = token_store
         self.outbox = outbox
         self.shipper = AuditShipper(outbox, client, clock=clock, keep_delivered=keep_delivered)
         self.workstation_id = workstation_id
@@ -111,7 +115,13 @@ class Console:
 
     async def sign_in(self, username: str, password: str, otp: str) -> User:
         self.user = await self.client.login(username, password, otp)
+        await self._store_token()
         return self.user
+
+    async def _store_token(self) -> None:
+        token = self.client.token
+        if self._token_store is not None and token is not None and self.user is not None:
+            await self._token_store.save(self.user.username, token)
 
     async def start(self) -> list[ViewingSession]:
         """Load the district, recover crashed sessions and start shipping the audit trail."""
@@ -164,6 +174,7 @@ class Console:
         user = await self.client.login(current.username, password, otp)
         self.user = user
         self.sign_in_lost = False
+        await self._store_token()  # the keyring must not keep the ended token
         self.shipper.connection_restored()
         await self.refresh_access()
         return user

@@ -11,6 +11,7 @@ from dispatch_console.district.seed import demo_account
 from dispatch_console.domain.models import EndReason
 from dispatch_console.domain.session import ViewingSession
 from dispatch_console.domain.totp import totp
+from dispatch_console.services.credentials import TokenStore
 from tests.conftest import DistrictStack, LoopRunner, eventually
 from tests.ui.desk import close_desk, desk_settings, open_desk
 
@@ -34,6 +35,7 @@ def test_an_ended_sign_in_closes_feeds_as_signed_out_and_asks_again_in_place(
             await eventually(lambda: tile.first_frame_painted_at is not None, 10, "a frame")
             floor_before = desk.window.map.floor
             # The district ends this sign-in (as at the end of a 12-hour token).
+            ended_token = desk.console.client.token
             async with httpx.AsyncClient(base_url=district_stack.server_url) as http:
                 answer = await http.post(
                     "/api/v1/auth/logout",
@@ -57,6 +59,8 @@ def test_an_ended_sign_in_closes_feeds_as_signed_out_and_asks_again_in_place(
             prompt.code.setText(totp(account.totp_secret, time.time()))
             prompt.button.click()
             await eventually(lambda: desk.controller.sign_in_window is None, 5, "signed in")
+            stored = await TokenStore(district_stack.server_url).load(account.username)
+            assert stored is not None and stored == desk.console.client.token != ended_token
             assert not prompt.isVisible()
             assert not desk.console.sign_in_lost
             desk.controller.open_camera(CAMERA)  # works again with the new sign-in
