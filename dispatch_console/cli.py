@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import ctypes
 import logging
+import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -25,13 +27,30 @@ def _floorplans(value: str | None) -> Path:
 def _camsim(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="dispatch-console camsim",
-        description="Serve one live, labelled test stream per camera of a district.",
+        description="Simulate a district's IP cameras: one continuous encoder per camera, "
+        "served as live MPEG-TS and MJPEG over HTTP and as RTSP.",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8554, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=8554, help="HTTP port; 0 picks a free port")
     parser.add_argument("--floorplans", help="floor-plan folder (default: the sample district)")
+    parser.add_argument(
+        "--gop", type=float, default=2.0, metavar="SECONDS", help="keyframe interval (default 2)"
+    )
+    parser.add_argument("--fps", type=int, default=15, help="frames per second (default 15)")
+    parser.add_argument("--codec", choices=("h264", "h265"), default="h264")
+    parser.add_argument(
+        "--main", action="store_true", help="also a 1920x1080 main stream per camera (CPU heavy)"
+    )
+    parser.add_argument("--no-rtsp", action="store_true", help="serve HTTP only")
+    parser.add_argument("--rtsp-port", type=int, default=0, help="RTSP port; 0 (default) = free")
+    parser.add_argument("--rtsp-user", help="require these RTSP credentials (Basic or Digest)")
+    parser.add_argument("--rtsp-password")
+    parser.add_argument("--cameras", metavar="ID,ID", help="only these cameras (default: all)")
     args = parser.parse_args(argv)
-    from dispatch_console.district.camsim import CameraSimulator, FfmpegNotFoundError, SimCamera
+    if (args.rtsp_user is None) != (args.rtsp_password is None):
+        parser.error("--rtsp-user and --rtsp-password go together")
+    from dispatch_console.camsim.encoder import FfmpegNotFoundError
+    from dispatch_console.camsim.server import SimCamera, SimConfig, Simulator, run_until_signalled
     from dispatch_console.floorplan.loader import FloorPlanError, load_district
 
     try:
@@ -40,20 +59,34 @@ def _camsim(argv: list[str]) -> int:
         print(f"camsim: {exc}", file=sys.stderr)
         return 1
     cameras = [SimCamera(c.id, c.name) for c in district.cameras()]
+    if args.cameras:
+        wanted = [i.strip() for i in args.cameras.split(",") if i.strip()]
+        unknown = sorted(set(wanted) - {c.camera_id for c in cameras})
+        if unknown:
+            print(f"camsim: unknown camera(s): {', '.join(unknown)}", file=sys.stderr)
+            return 1
+        cameras = [c for c in cameras if c.camera_id in wanted]
+    config = SimConfig(
+        cameras=cameras,
+        host=args.host,
+        port=args.port,
+        fps=args.fps,
+        gop_s=args.gop,
+        codec=args.codec,
+        main=args.main,
+        rtsp=not args.no_rtsp,
+        rtsp_port=args.rtsp_port,
+        rtsp_user=args.rtsp_user,
+        rtsp_password=args.rtsp_password,
+    )
 
-    async def serve() -> None:
-        sim = CameraSimulator(cameras, host=args.host, port=args.port)
-        await sim.start()
-        print(f"CAMSIM_URL=http://{args.host}:{sim.port}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await sim.stop()
+    def ready(sim: Simulator) -> None:
+        print(f"CAMSIM_URL={sim.http_url}", flush=True)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s camsim %(levelname)s %(message)s")
     try:
-        asyncio.run(serve())
-    except (FfmpegNotFoundError, OSError) as exc:
+        asyncio.run(run_until_signalled(config, ready))
+    except (FfmpegNotFoundError, OSError, ValueError, RuntimeError) as exc:
         print(f"camsim: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -66,6 +99,18 @@ def _district(argv: list[str]) -> int:
         print("usage: dispatch-console district serve --host H --port P --db PATH", file=sys.stderr)
         return 2
     from dispatch_console.district import serve
+
+    return serve.main(argv[1:])
+
+
+def _gateway(argv: list[str]) -> int:
+    if not argv or argv[0] != "serve":
+        print(
+            "usage: dispatch-console gateway serve --district URL --secret-file PATH",
+            file=sys.stderr,
+        )
+        return 2
+    from dispatch_console.gateway import serve
 
     return serve.main(argv[1:])
 
@@ -98,67 +143,68 @@ def _demo(argv: list[str]) -> int:
     if not has_display():
         print(NO_DISPLAY_HELP.format(command="demo"), file=sys.stderr)
         return 2
-    from dispatch_console.district.launch import start_process, stop_process
+    from dispatch_console.district.launch import start_district_stack
 
     floorplans = _floorplans(args.floorplans)
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="dispatch-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    processes = []
     try:
-        camsim, camsim_url = start_process(
-            ["camsim", "--port", "0", "--floorplans", str(floorplans)], "CAMSIM_URL"
+        stack = start_district_stack(data_dir, floorplans)
+    except RuntimeError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(
+            f"district server: {stack.server_url}\nstream gateway: {stack.gateway_url}\n"
+            f"camera simulator: {stack.camsim_url} (cameras pulled from {stack.camera_source})",
+            flush=True,
         )
-        processes.append(camsim)
-        server, server_url = start_process(
-            [
-                "district",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--db",
-                str(data_dir / "district.sqlite3"),
-                "--floorplans",
-                str(floorplans),
-                "--camsim",
-                camsim_url,
-                "--seed-demo",
-            ],
-            "DISTRICT_SERVER_URL",
-        )
-        processes.append(server)
-        print(f"district server: {server_url}\ncamera simulator: {camsim_url}", flush=True)
         from dispatch_console.demo import run_demo
 
         return run_demo(
-            server_url,
+            stack.server_url,
             data_dir,
             role=args.role,
             autoplay=args.autoplay,
             screenshot=Path(args.screenshot) if args.screenshot else None,
             screenshot_after_s=args.screenshot_after,
         )
-    except RuntimeError as exc:
-        print(f"demo: {exc}", file=sys.stderr)
-        return 1
     finally:
-        for process in reversed(processes):
-            with contextlib.suppress(Exception):
-                stop_process(process)
+        stack.stop()
+
+
+def die_with_parent() -> None:
+    """When a launcher asked for it, end with the launcher, even if it is killed.
+
+    ``district.launch.start_process`` names itself in DISPATCH_CONSOLE_PARENT_PID; on
+    Linux the child then asks the kernel for SIGTERM when its parent dies (and exits at
+    once if that already happened). Done here in the child, not in a pre-exec hook,
+    which is unsafe in a parent with threads.
+    """
+    expected = os.environ.pop("DISPATCH_CONSOLE_PARENT_PID", None)
+    if not expected or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != expected:
+        raise SystemExit(1)  # the launcher is already gone
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"demo": _demo, "district": _district, "camsim": _camsim}
+    die_with_parent()
+    commands = {"demo": _demo, "district": _district, "gateway": _gateway, "camsim": _camsim}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(
         prog="dispatch-console",
         description="Live school cameras for police dispatch, only under an emergency grant. "
         "Without a command, opens the console's sign-in window.",
-        epilog="commands: demo | district serve | camsim  (each has --help)",
+        epilog="commands: demo | district serve | gateway serve | camsim  (each has --help)",
     )
     parser.add_argument("--version", action="version", version=f"dispatch-console {__version__}")
     parser.add_argument(

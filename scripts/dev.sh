@@ -6,11 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: libVLC with its decoders and HTTP access, ffmpeg for the camera
-# simulator, the DejaVu font it burns labels with, Xvfb, and the libraries Qt's xcb and
+# simulator, the DejaVu font it burns labels with, GStreamer's RTSP server (with Debian's
+# Python bindings) for the simulator's RTSP front, Xvfb, and the libraries Qt's xcb and
 # offscreen platforms load.
 APT_PACKAGES=(
   python3 python3-venv python3-pip
   libvlc5 vlc-plugin-base ffmpeg fonts-dejavu-core
+  python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   xvfb xauth
   libegl1 libgl1 libopengl0 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6
   libdbus-1-3 libglib2.0-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0

@@ -12,7 +12,6 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +22,7 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 from PySide6.QtWidgets import QApplication
 
-from dispatch_console.district.launch import start_process, stop_process
+from dispatch_console.district.launch import DistrictStack, start_district_stack
 from dispatch_console.district.seed import demo_account
 from dispatch_console.domain.totp import totp
 from dispatch_console.services.district_client import DistrictClient
@@ -65,37 +64,20 @@ def isolated_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     keyring.set_keyring(previous)
 
 
-@dataclass(frozen=True)
-class DistrictStack:
-    server_url: str
-    camsim_url: str
-    db_path: Path
-
-
 @pytest.fixture(scope="session")
 def district_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistrictStack]:
+    """Camera simulator, district server and stream gateway, as the demo runs them."""
     data = tmp_path_factory.mktemp("district")
-    camsim, camsim_url = start_process(
-        ["camsim", "--port", "0", "--floorplans", str(SAMPLE_DISTRICT)], "CAMSIM_URL"
+    stack = start_district_stack(
+        data,
+        SAMPLE_DISTRICT,
+        # Many tests sign the same demo account in within one 30 s TOTP step.
+        server_args=["--insecure-allow-totp-reuse"],
     )
     try:
-        db_path = data / "district.sqlite3"
-        server, server_url = start_process(
-            [
-                "district", "serve", "--host", "127.0.0.1", "--port", "0",
-                "--db", str(db_path), "--floorplans", str(SAMPLE_DISTRICT),
-                "--camsim", camsim_url, "--seed-demo",
-                # Many tests sign the same demo account in within one 30 s TOTP step.
-                "--insecure-allow-totp-reuse",
-            ],
-            "DISTRICT_SERVER_URL",
-        )  # fmt: skip
-        try:
-            yield DistrictStack(server_url, camsim_url, db_path)
-        finally:
-            stop_process(server)
+        yield stack
     finally:
-        stop_process(camsim)
+        stack.stop()
 
 
 class LoopRunner:

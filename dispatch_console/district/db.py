@@ -189,10 +189,10 @@ class UserRecord:
 
 @dataclass(frozen=True)
 class Ticket:
-    """A single-use permission to open one camera's stream through the gateway.
+    """The server's record of a stream link it signed for a viewing session.
 
     ``token_hash`` names the sign-in that asked for it: when that sign-in ends (sign-out,
-    lock, disable, expiry) the ticket and any stream opened with it end too.
+    lock, disable, expiry) the server tells the gateways to cut the stream.
     """
 
     user_id: str
@@ -365,9 +365,11 @@ class Database:
 
     @staticmethod
     def _end_sign_ins(conn: sqlite3.Connection, user_id: str) -> None:
-        """Delete a user's tokens and unused tickets (open streams see the token gone)."""
+        """Delete a user's tokens: their stream authorisations are then denied and cut.
+
+        The authorisations stay: they are how the server finds the streams to cut.
+        """
         conn.execute("DELETE FROM auth_tokens WHERE user_id = ?", (user_id,))
-        conn.execute("DELETE FROM stream_tickets WHERE user_id = ? AND used_at IS NULL", (user_id,))
 
     def record_failed_sign_in(
         self, user_id: str, now: datetime, max_failures: int, lockout: timedelta
@@ -547,18 +549,19 @@ class Database:
         return self.token_user(token_hash, now) is not None
 
     def delete_token(self, token_hash: str) -> None:
-        """Sign out: the token, and the tickets it asked for and did not use, end now."""
+        """Sign out: the token ends, and with it every stream it authorised."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM auth_tokens WHERE token_hash = ?", (token_hash,))
-            conn.execute(
-                "DELETE FROM stream_tickets WHERE token_hash = ? AND used_at IS NULL",
-                (token_hash,),
-            )
 
     def purge_expired_tokens(self, now: datetime) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM auth_tokens WHERE expires_at <= ?", (utc_ms(now),))
-            conn.execute("DELETE FROM stream_tickets WHERE expires_at <= ?", (utc_ms(now),))
+            # Authorisations of sessions that ended a day ago can no longer matter.
+            conn.execute(
+                "DELETE FROM stream_tickets WHERE session_id IN (SELECT session_id FROM"
+                " audit_sessions WHERE ended_at IS NOT NULL AND ended_at < ?)",
+                (utc_ms(now - timedelta(days=1)),),
+            )
 
     # -- emergencies, requests, grants --------------------------------------------------
 
@@ -933,15 +936,12 @@ class Database:
         expires_at: datetime,
         token_hash: str,
     ) -> None:
-        """Store a new ticket; the session's earlier unused tickets stop being valid.
+        """Store a stream authorisation; it replaces the session's earlier one.
 
-        One viewing session is one stream at a time, so it holds at most one ticket.
+        One viewing session is one stream at a time, so it holds at most one.
         """
         with self.transaction() as conn:
-            conn.execute(
-                "DELETE FROM stream_tickets WHERE session_id = ? AND used_at IS NULL",
-                (session_id,),
-            )
+            conn.execute("DELETE FROM stream_tickets WHERE session_id = ?", (session_id,))
             conn.execute(
                 "INSERT INTO stream_tickets(ticket_hash, user_id, camera_id, session_id,"
                 " issued_at, expires_at, token_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -956,28 +956,29 @@ class Database:
                 ),
             )
 
-    def consume_ticket(self, ticket_hash: str, camera_id: str, now: datetime) -> Ticket | None:
-        """Use a ticket once: unknown, used, expired or other-camera tickets give None.
+    @staticmethod
+    def _ticket(row: sqlite3.Row) -> Ticket:
+        return Ticket(
+            user_id=row["user_id"],
+            camera_id=row["camera_id"],
+            session_id=row["session_id"],
+            expires_at=parse_utc(row["expires_at"]),
+            token_hash=row["token_hash"],
+        )
 
-        So does a ticket whose sign-in has ended since it was issued.
-        """
-        stamp = utc_ms(now)
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE stream_tickets SET used_at = ? WHERE ticket_hash = ? AND used_at IS NULL"
-                " AND camera_id = ? AND expires_at > ? AND token_hash IN"
-                " (SELECT token_hash FROM auth_tokens WHERE expires_at > ?)",
-                (stamp, ticket_hash, camera_id, stamp, stamp),
-            )
-            if cursor.rowcount != 1:
-                return None
-            row = conn.execute(
-                "SELECT * FROM stream_tickets WHERE ticket_hash = ?", (ticket_hash,)
-            ).fetchone()
-            return Ticket(
-                user_id=row["user_id"],
-                camera_id=row["camera_id"],
-                session_id=row["session_id"],
-                expires_at=parse_utc(row["expires_at"]),
-                token_hash=row["token_hash"],
-            )
+    def stream_authorizations(self, ended_since: datetime) -> list[Ticket]:
+        """The latest stream authorisation of every session live or ended since then."""
+        rows = self._query(
+            "SELECT t.* FROM stream_tickets t JOIN audit_sessions s"
+            " ON s.session_id = t.session_id"
+            " WHERE s.ended_at IS NULL OR s.ended_at >= ?",
+            (utc_ms(ended_since),),
+        )
+        return [self._ticket(r) for r in rows]
+
+    def stream_authorization(self, session_id: str) -> Ticket | None:
+        rows = self._query(
+            "SELECT * FROM stream_tickets WHERE session_id = ? ORDER BY issued_at DESC LIMIT 1",
+            (session_id,),
+        )
+        return self._ticket(rows[0]) if rows else None

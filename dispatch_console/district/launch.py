@@ -9,14 +9,22 @@ the child's stderr so the cause is visible instead of a bare "timed out".
 from __future__ import annotations
 
 import collections
+import contextlib
+import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 _STDERR_TAIL_LINES = 40
+PARENT_PID_ENV = "DISPATCH_CONSOLE_PARENT_PID"
 
 
 def _drain(stream: IO[str], sink: collections.deque[str] | None) -> None:
@@ -38,7 +46,9 @@ def start_process(
     ``=``. If the child exits or the timeout passes first, the child is killed and a
     RuntimeError carries its stderr tail.
     """
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The child ties its life to ours (see cli.die_with_parent): a test run or demo that
+    # crashes must not leave simulators and servers running.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_PID_ENV: str(os.getpid())}
     child = subprocess.Popen(
         [sys.executable, "-m", "dispatch_console", *args],
         stdin=subprocess.DEVNULL,
@@ -118,3 +128,88 @@ def stop_process(p: subprocess.Popen[str]) -> None:
                 stream.close()
             except OSError:
                 pass
+
+
+@dataclass
+class DistrictStack:
+    """The demo's (and the test suite's) district: simulator, server and gateway processes."""
+
+    camsim_url: str
+    camera_source: str  # the base URL the registry's sources use (RTSP when available)
+    server_url: str
+    gateway_url: str
+    secret_file: Path
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            with contextlib.suppress(Exception):
+                stop_process(process)
+        self.processes.clear()
+
+
+def write_secret(path: Path) -> Path:
+    """A fresh gateway secret, readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secrets.token_urlsafe(48))
+    return path
+
+
+def camsim_rtsp(camsim_url: str) -> str | None:
+    """The simulator's RTSP base URL, if it serves RTSP (None if it does not say so)."""
+    try:
+        with urllib.request.urlopen(f"{camsim_url}/info", timeout=5) as answer:
+            info = json.loads(answer.read())
+    except (OSError, ValueError):
+        return None
+    rtsp = info.get("rtsp") if isinstance(info, dict) else None
+    return str(rtsp) if rtsp else None
+
+
+def start_district_stack(
+    data_dir: Path,
+    floorplans: Path,
+    *,
+    camsim_args: Sequence[str] = (),
+    server_args: Sequence[str] = (),
+    gateway_args: Sequence[str] = (),
+    prefer_rtsp: bool = True,
+) -> DistrictStack:
+    """Start the camera simulator, the district server and one gateway, in that order.
+
+    The cameras are pulled over RTSP, as from real cameras, when the simulator offers it.
+    Raises RuntimeError (with the failing child's stderr) if any of them does not start.
+    """
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        camsim, camsim_url = start_process(
+            ["camsim", "--port", "0", "--floorplans", str(floorplans), *camsim_args], "CAMSIM_URL"
+        )
+        processes.append(camsim)
+        source = (camsim_rtsp(camsim_url) if prefer_rtsp else None) or camsim_url
+        secret = write_secret(data_dir / "gateway.secret")
+        server, server_url = start_process(
+            [
+                "district", "serve", "--host", "127.0.0.1", "--port", "0",
+                "--db", str(data_dir / "district.sqlite3"), "--floorplans", str(floorplans),
+                "--camsim", source, "--gateway-secret-file", str(secret), "--seed-demo",
+                *server_args,
+            ],
+            "DISTRICT_SERVER_URL",
+        )  # fmt: skip
+        processes.append(server)
+        gateway, gateway_url = start_process(
+            [
+                "gateway", "serve", "--district", server_url, "--secret-file", str(secret),
+                "--port", "0", *gateway_args,
+            ],
+            "GATEWAY_URL",
+        )  # fmt: skip
+        processes.append(gateway)
+    except BaseException:
+        for process in reversed(processes):
+            with contextlib.suppress(Exception):
+                stop_process(process)
+        raise
+    return DistrictStack(camsim_url, source, server_url, gateway_url, secret, processes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import socket
 import sys
@@ -23,6 +24,7 @@ from types import TracebackType
 import uvicorn
 from fastapi import FastAPI
 
+from dispatch_console.domain.stream_tokens import parse_secret
 from dispatch_console.floorplan.loader import FloorPlanError
 
 from .db import Database
@@ -142,6 +144,22 @@ class ThreadedServer:
         self.stop()
 
 
+def load_sources(path: Path) -> dict[str, dict[str, str]]:
+    """The registry's camera sources; ValueError naming the file and the bad entry."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"the camera sources file {path} is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"the camera sources file {path} must hold a JSON object")
+    for camera_id, streams in document.items():
+        if not isinstance(streams, dict) or not all(
+            k in ("sub", "main") and isinstance(v, str) for k, v in streams.items()
+        ):
+            raise ValueError(f'in {path}, camera {camera_id!r} needs {{"sub": URL, "main": URL}}')
+    return document
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dispatch-console district serve",
@@ -155,12 +173,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(default_floorplans_dir()),
         help="floor-plan folder with district.json (default: the sample district)",
     )
-    parser.add_argument("--camsim", default=None, help="camera source base URL (simulator)")
     parser.add_argument(
-        "--public-url",
+        "--camsim",
         default=None,
-        help="base URL consoles use to reach this server; stream ticket URLs start with it "
-        "(default: the address each request arrived on, never the request's Host header)",
+        help="the camera simulator's base URL (http:// for MPEG-TS, rtsp:// for RTSP): "
+        "camera sources for the demo",
+    )
+    parser.add_argument(
+        "--camera-sources",
+        default=None,
+        help='the registry\'s camera sources, JSON: {"camera id": {"sub": URL, "main": URL}} '
+        "(credentials belong in the gateway's own file, never here)",
+    )
+    parser.add_argument(
+        "--gateway-secret-file",
+        default=None,
+        help="file with the secret shared with the stream gateways (at least 32 bytes); "
+        "without it no video is relayed",
     )
     parser.add_argument(
         "--insecure-allow-totp-reuse",
@@ -202,6 +231,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        secret = (
+            parse_secret(Path(args.gateway_secret_file).read_bytes(), args.gateway_secret_file)
+            if args.gateway_secret_file
+            else None
+        )
+        sources = load_sources(Path(args.camera_sources)) if args.camera_sources else None
+    except (OSError, ValueError) as exc:
+        print(f"district serve: {exc}", file=sys.stderr)
+        return 2
+    try:
         db = Database(args.db)
     except Exception as exc:
         print(f"Cannot open the database {args.db}: {exc}", file=sys.stderr)
@@ -216,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 db=db,
                 floorplans_dir=args.floorplans,
                 camsim_url=args.camsim,
-                public_url=args.public_url,
+                camera_sources=sources,
+                gateway_secret=secret,
                 allow_totp_reuse=args.insecure_allow_totp_reuse,
                 **(
                     {"audit_starts_per_minute": args.audit_starts_per_minute}

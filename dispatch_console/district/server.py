@@ -25,15 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from dispatch_console import __version__
+from dispatch_console.domain import stream_tokens
 from dispatch_console.domain.models import (
     AccessContext,
     AccessRequest,
@@ -53,13 +55,14 @@ from dispatch_console.domain.policy import (
     is_break_glass,
     is_police,
     may_approve,
+    police_shareable,
 )
 from dispatch_console.domain.session import utc_ms
 from dispatch_console.floorplan.loader import district_document, district_from_document
 
 from . import auth
 from .db import AuditStartRefused, Database, SchoolHold, Ticket, UserRecord
-from .gateway import StreamGateway
+from .gateway_links import GatewayLinks
 from .limits import (
     CLOCK_SKEW,
     BadTime,
@@ -82,7 +85,11 @@ from .problems import (
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-TICKET_LIFETIME = timedelta(seconds=30)
+# A stream link opens streams for a minute (libVLC's retry, a reconnect); what keeps a
+# stream going after that is the pushed cut and the gateway's lease, not the link.
+TICKET_LIFETIME = timedelta(seconds=60)
+# Streams whose session ended this recently are still checked (their cut may be pending).
+RECENTLY_ENDED = timedelta(minutes=2)
 MAX_EXTENSION_MINUTES = 240
 BREAK_GLASS_APPROVER = "break-glass policy"
 STANDING_ACCESS_BASIS = "Standing district access (audited)."
@@ -114,13 +121,14 @@ class ServerContext:
     db: Database
     district: District
     document: dict[str, Any]
-    camsim_url: str | None
     clock: Clock = system_clock
     version: str = __version__
-    gateway: StreamGateway | None = field(default=None, repr=False)
-    # Where consoles reach this server's gateway; None: the address the request came in on
-    # (the bound socket's, never the client's Host header).
-    public_url: str | None = None
+    # The secret shared with the stream gateways (signs stream links); None: no video.
+    gateway_secret: bytes | None = field(default=None, repr=False)
+    # Camera id -> {"sub": url, "main": url}: the registry's stream sources. Only gateways
+    # ever see them (they may name credentials-protected cameras).
+    camera_sources: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    links: GatewayLinks = field(default_factory=lambda: GatewayLinks(dict), repr=False)
     throttle: auth.AddressThrottle = field(default_factory=auth.AddressThrottle)
     allow_totp_reuse: bool = False
     audit_starts_per_minute: int = AUDIT_STARTS_PER_MINUTE
@@ -322,11 +330,37 @@ class AuditSessionOut(BaseModel):
 class TicketIn(BaseModel):
     camera_id: Id
     session_id: Id
+    stream: Literal["sub", "main"] = "sub"
 
 
 class TicketOut(BaseModel):
     url: str
     expires_at: str
+
+
+class GatewayCheckIn(BaseModel):
+    session_ids: list[Id] = Field(max_length=10_000)
+
+
+class GatewayCut(BaseModel):
+    session_id: str
+    reason: str
+
+
+class GatewayCheckOut(BaseModel):
+    cut: list[GatewayCut]
+
+
+class CameraStateIn(BaseModel):
+    camera_id: Id
+    stream: Literal["sub", "main"]
+    state: Literal["idle", "connecting", "online", "offline"]
+    reason: str | None = Field(default=None, max_length=1000)
+    since: float
+
+
+class GatewayStatusIn(BaseModel):
+    statuses: list[CameraStateIn] = Field(max_length=10_000)
 
 
 class HealthOut(BaseModel):
@@ -501,6 +535,47 @@ def stream_denial(ctx: ServerContext, ticket: Ticket) -> str | None:
     return None
 
 
+def streams_to_cut(ctx: ServerContext) -> list[tuple[str, str]]:
+    """Every authorised stream whose viewer may no longer watch, with the reason."""
+    now = ctx.now()
+    cuts = []
+    for ticket in ctx.db.stream_authorizations(now - RECENTLY_ENDED):
+        reason = stream_denial(ctx, ticket)
+        if reason is not None:
+            cuts.append((ticket.session_id, reason))
+    return cuts
+
+
+def prewarm(ctx: ServerContext, grant: Grant) -> None:
+    """Have the gateways connect the school's shareable cameras now, for the grant's life.
+
+    Opening a camera takes one to two seconds; done at grant time, the dispatcher's first
+    click is served from the gateway's cache.
+    """
+    cameras = [c.id for c in ctx.district.school(grant.school_id).cameras() if police_shareable(c)]
+    hold_s = max(0.0, (grant.expires_at - ctx.now()).total_seconds())
+    ctx.links.prewarm(cameras, hold_s)
+
+
+def sources_from_camsim(district: District, camsim_url: str) -> dict[str, dict[str, str]]:
+    """Stream sources for the simulator's cameras: RTSP when it offers it, else HTTP-TS."""
+    base = camsim_url.rstrip("/")
+    sources: dict[str, dict[str, str]] = {}
+    for camera in district.cameras():
+        cam = quote(camera.id, safe="")
+        if base.startswith(("rtsp://", "rtsps://")):
+            sources[camera.id] = {
+                "sub": f"{base}/cameras/{cam}",
+                "main": f"{base}/cameras/{cam}/main",
+            }
+        else:
+            sources[camera.id] = {
+                "sub": f"{base}/cameras/{cam}.ts",
+                "main": f"{base}/cameras/{cam}/main.ts",
+            }
+    return sources
+
+
 def _registry_row(ctx: ServerContext, body: AuditStartIn) -> tuple[Camera, dict[str, Any]]:
     """The camera's registry facts for the audit record; 422 when the client's differ."""
     try:
@@ -633,29 +708,14 @@ def approver(user: CurrentUser) -> User:
 Approver = Annotated[User, Depends(approver)]
 
 
-def gateway_base(ctx: ServerContext, request: Request) -> str:
-    """Where consoles reach the gateway: configured, else the socket the request came in on.
-
-    Never the request's Host header: a client could name any host there, and the ticket
-    URL (a bearer secret) would point at it.
-    """
-    if ctx.public_url:
-        return ctx.public_url.rstrip("/")
-    server = request.scope.get("server")
-    if not server:
-        _fail(503, "The district server has no public address configured (--public-url).")
-    host, port = server[0], server[1]
-    shown = f"[{host}]" if ":" in str(host) else str(host)
-    return f"http://{shown}:{port}"
-
-
 def create_app(
     *,
     db: Database,
     floorplans_dir: Path | str,
     camsim_url: str | None = None,
+    camera_sources: dict[str, dict[str, str]] | None = None,
+    gateway_secret: bytes | None = None,
     clock: Clock = system_clock,
-    public_url: str | None = None,
     sign_in_failures_per_address: int = auth.ADDRESS_FAILURES,
     allow_totp_reuse: bool = False,
     audit_starts_per_minute: int = AUDIT_STARTS_PER_MINUTE,
@@ -664,8 +724,9 @@ def create_app(
 
     The floor plans are validated once here so a broken district file stops the server at
     start-up with every problem listed, instead of failing later during an emergency.
-    ``public_url`` is the base URL consoles use to reach this server (ticket URLs start
-    with it); without it, the address of the socket each request arrived on is used.
+    Stream sources come from ``camera_sources`` (the registry's), else from the camera
+    simulator at ``camsim_url``. Without ``gateway_secret`` no gateway can connect and no
+    stream links are issued.
     ``allow_totp_reuse`` is for the test suite's shared server only (see auth.sign_in).
     """
     document = district_document(floorplans_dir)
@@ -678,18 +739,17 @@ def create_app(
         db=db,
         district=district,
         document=document,
-        camsim_url=camsim_url,
         clock=clock,
-        public_url=public_url,
+        gateway_secret=gateway_secret,
         throttle=auth.AddressThrottle(limit=sign_in_failures_per_address),
         allow_totp_reuse=allow_totp_reuse,
         audit_starts_per_minute=audit_starts_per_minute,
     )
-    ctx.gateway = StreamGateway(
-        upstream_base=camsim_url,
-        redeem=lambda ticket_hash, camera_id: db.consume_ticket(ticket_hash, camera_id, ctx.now()),
-        denial=lambda ticket: stream_denial(ctx, ticket),
-    )
+    if camera_sources is not None:
+        ctx.camera_sources = camera_sources
+    elif camsim_url:
+        ctx.camera_sources = sources_from_camsim(district, camsim_url)
+    ctx.links = GatewayLinks(lambda: ctx.camera_sources)
     db.purge_expired_tokens(ctx.now())
 
     app = FastAPI(
@@ -703,6 +763,15 @@ def create_app(
     app.state.ctx = ctx
     app.add_middleware(BodyLimit)
     install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def reevaluate_after_changes(request: Request, call_next: Any) -> Any:
+        # Any change (revoke, end, sign-out, session end ...) may end someone's access:
+        # the gateways hear about it now, not at the next periodic evaluation.
+        response = await call_next(request)
+        if request.method != "GET":
+            ctx.links.poke()
+        return response
 
     # -- accounts ----------------------------------------------------------------------
 
@@ -918,6 +987,8 @@ def create_app(
                 status="pending",
             )
         db.insert_emergency(emergency, grant, request)
+        if grant is not None:
+            prewarm(ctx, grant)
         log.info(
             "emergency %s declared at %s (%s) by %s%s",
             emergency.id,
@@ -970,6 +1041,8 @@ def create_app(
         )
         if decided is None:
             _fail(409, "This access request was decided by someone else a moment ago.")
+        if grant is not None:
+            prewarm(ctx, grant)
         return DecisionOut(
             request=_request_out(decided), grant=_grant_out(grant) if grant else None
         )
@@ -1235,10 +1308,10 @@ def create_app(
 
     @app.post(
         f"{API_PREFIX}/streams/tickets",
-        summary="Get a single-use, 30-second ticket to open one camera's stream; a new "
-        "ticket for a session voids its unused one, and its stream replaces the open one",
+        summary="Get a signed, one-minute stream link for a recorded viewing session; it "
+        "opens one stream at a time at a gateway serving the camera's school",
         response_model=TicketOut,
-        responses=_errors(401, 403, 404, 409),
+        responses=_errors(401, 403, 404, 409, 503),
     )
     def ticket(
         body: TicketIn, user: CurrentUser, credentials: Credentials, request: Request
@@ -1281,12 +1354,34 @@ def create_app(
                     f"{session['grant_id']}, which is no longer in force; start a new "
                     "session to watch under the current grant.",
                 )
-        base = gateway_base(ctx, request)
+        if ctx.gateway_secret is None:
+            _fail(503, "This district server relays no video: it has no gateway secret.")
+        base = ctx.links.gateway_for(camera.school_id)
+        if base is None:
+            _fail(
+                503,
+                f"No stream gateway serving {camera.school_id} is connected to the district "
+                "server right now, so video cannot be relayed. Tell the district's IT.",
+            )
         assert credentials is not None  # current_user checked it
-        secret = secrets.token_urlsafe(32)
         expires_at = now + TICKET_LIFETIME
+        grant_until = grant.expires_at if grant is not None else None
+        token = stream_tokens.sign(
+            stream_tokens.signing_key(ctx.gateway_secret),
+            stream_tokens.StreamClaims(
+                user_id=user.id,
+                camera_id=camera.id,
+                session_id=body.session_id,
+                grant_id=grant.id if grant is not None else None,
+                stream=body.stream,
+                expires_at=expires_at.timestamp(),
+                grant_until=grant_until.timestamp() if grant_until else None,
+            ),
+        )
+        # The stream's authorisation, kept so the server can tell the gateways when it
+        # ends (sign-in ended, grant revoked ...): see streams_to_cut.
         db.insert_ticket(
-            auth.token_hash(secret),
+            auth.token_hash(token),
             user_id=user.id,
             camera_id=camera.id,
             session_id=body.session_id,
@@ -1294,25 +1389,78 @@ def create_app(
             expires_at=expires_at,
             token_hash=auth.token_hash(credentials.credentials),
         )
-        url = f"{base}/gateway/{quote(camera.id, safe='')}.ts?ticket={secret}"
+        url = f"{base}/streams/{quote(camera.id, safe='')}/{body.stream}.ts?token={token}"
         return TicketOut(url=url, expires_at=utc_ms(expires_at))
 
+    # -- gateways ------------------------------------------------------------------------
+
+    def gateway_link(request: Request) -> None:
+        """Only a gateway holding the shared secret may use the link endpoints."""
+        if ctx.gateway_secret is None:
+            _fail(503, "This district server has no gateway secret configured.")
+        header = request.headers.get("authorization", "")
+        expected = f"Bearer {stream_tokens.link_key(ctx.gateway_secret)}"
+        if not secrets.compare_digest(header.encode(), expected.encode()):
+            _fail(401, "Gateway links need the district's gateway key.")
+
+    gateway_only = [Depends(gateway_link)]
+
     @app.get(
-        "/gateway/{camera_id}.ts",
-        summary="Live MPEG-TS stream for the holder of a stream ticket (one stream per "
-        "viewing session: a newer one cuts the older)",
+        f"{API_PREFIX}/gateway/events",
+        dependencies=gateway_only,
+        summary="A gateway's link: camera sources, then pushed cuts and prewarms "
+        "(server-sent events, heartbeat every 2 s)",
         response_class=Response,
         responses={
-            200: {"content": {"video/mp2t": {}}, "description": "The live stream."},
-            **_errors(403, 502, 503),
+            200: {"content": {"text/event-stream": {}}, "description": "The event stream."},
+            **_errors(401, 422, 503),
         },
+        include_in_schema=False,
     )
-    async def gateway(
-        camera_id: PathId,
-        ticket: Annotated[str, Query(max_length=256)],
+    async def gateway_events(
+        public_url: Annotated[str, Query(min_length=8, max_length=512, pattern=r"^https?://")],
+        schools: Annotated[str | None, Query(max_length=4096)] = None,
     ) -> Response:
-        assert ctx.gateway is not None
-        return await ctx.gateway.open(camera_id, ticket)
+        served = frozenset(schools.split(",")) if schools else None
+        return StreamingResponse(
+            ctx.links.stream(public_url.rstrip("/"), served, lambda: streams_to_cut(ctx)),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @app.post(
+        f"{API_PREFIX}/gateway/check",
+        dependencies=gateway_only,
+        summary="Which of a gateway's open sessions must stop (asked after a reconnect)",
+        response_model=GatewayCheckOut,
+        responses=_errors(401, 503),
+        include_in_schema=False,
+    )
+    def gateway_check(body: GatewayCheckIn) -> GatewayCheckOut:
+        cut = []
+        for session_id in body.session_ids:
+            ticket = db.stream_authorization(session_id)
+            reason = (
+                "The district has no record of this stream's authorisation."
+                if ticket is None
+                else stream_denial(ctx, ticket)
+            )
+            if reason is not None:
+                cut.append(GatewayCut(session_id=session_id, reason=reason))
+        return GatewayCheckOut(cut=cut)
+
+    @app.post(
+        f"{API_PREFIX}/gateway/status",
+        dependencies=gateway_only,
+        summary="A gateway reports camera states (online, offline and why)",
+        status_code=204,
+        response_class=Response,
+        responses=_errors(401, 503),
+        include_in_schema=False,
+    )
+    def gateway_status(body: GatewayStatusIn) -> Response:
+        ctx.links.update_states([s.model_dump() for s in body.statuses])
+        return Response(status_code=204)
 
     install_problem_openapi(app)
     return app

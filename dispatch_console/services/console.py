@@ -47,6 +47,7 @@ from .errors import (
     ServerUnreachable,
     SignInFailed,
 )
+from .stream_probe import gateway_refusal
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,10 @@ class Console:
         self.district: District | None = None
         self.access = AccessContext()
         self.views: dict[str, ViewingSession] = {}
+        # Each open view's stream link (memory only: it opens the stream for a minute),
+        # and the gateway's reason when a feed failed (see stream_failed).
+        self._stream_urls: dict[str, str] = {}
+        self.failure_reasons: dict[str, str] = {}
         self.access_listeners: list[Callable[[], None]] = []
         self.view_ended_listeners: list[Callable[[ViewingSession], None]] = []
         # Told before a session's end is stamped, so the player stops first and no frame
@@ -340,6 +345,7 @@ class Console:
             if signed_out:
                 await self._lose_sign_in()
             raise
+        self._stream_urls[session.session_id] = ticket.url
         return OpenedView(session, ticket)
 
     async def _start_audited(
@@ -403,6 +409,7 @@ class Console:
         if self._unwritten_ends.pop(ended.session_id, None) is None:
             return  # another attempt finished it first
         self.views.pop(ended.session_id, None)
+        self._stream_urls.pop(ended.session_id, None)
         self._cameras_in_use.discard(ended.camera_id)
         self.shipper.kick()
         for listener in list(self.view_ended_listeners):
@@ -435,6 +442,11 @@ class Console:
             await self.refresh_access()  # closes the view with the access reason if so
         except ConsoleError as exc:
             log.warning("access check after a stream failure failed: %s", exc)
+        url = self._stream_urls.get(session_id)
+        if url is not None and session_id in self.views:
+            reason = await gateway_refusal(url)
+            if reason is not None:
+                self.failure_reasons[session_id] = reason
         return await self.close_view(session_id, EndReason.STREAM_FAILED)
 
     async def close_all(self, reason: EndReason) -> None:

@@ -354,7 +354,11 @@ class ConsoleController(QObject):
         self.window.grid.remove_tile(session.session_id)
         self._refresh_pins()
         reason = session.end_reason
-        if reason in _END_MESSAGES and not self._closing:
+        why = self.console.failure_reasons.pop(session.session_id, None)
+        if reason is EndReason.STREAM_FAILED and why:
+            # The gateway's own words: offline, credentials refused, not video ...
+            self.window.show_message(f"{session.camera_name}: {why}", "warning")
+        elif reason in _END_MESSAGES and not self._closing:
             self.window.show_message(f"{session.camera_name}: {_END_MESSAGES[reason]}", "warning")
 
     # -- district board -------------------------------------------------------------------

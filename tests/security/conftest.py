@@ -1,16 +1,15 @@
 """A real district server on loopback for the security promises, and a hostile client.
 
 Each test gets its own SQLite copy of the seeded demo accounts, a clock it can move, and
-a camera stand-in that streams forever, so gateway tests need neither ffmpeg nor the
-simulator. Requests go over real HTTP (httpx, or raw sockets where the point is bytes the
-client library would not send).
+a real stream gateway linked to it, pulling the session's camera simulator. Requests go
+over real HTTP (httpx, or raw sockets where the point is bytes the client library would
+not send).
 """
 
 from __future__ import annotations
 
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -22,12 +21,14 @@ import httpx
 import pytest
 
 from dispatch_console.district.db import Database
+from dispatch_console.district.launch import DistrictStack
 from dispatch_console.district.seed import demo_account, seed_demo
 from dispatch_console.district.serve import ThreadedServer
 from dispatch_console.district.server import create_app
 from dispatch_console.domain.totp import totp
 from tests.clock import FakeClock
-from tests.district.test_server import API, District, _StreamHandler, _Upstream
+from tests.district.test_server import API, District
+from tests.gateway.harness import TEST_SECRET, ThreadedGateway
 from tests.paths import SAMPLE_DISTRICT
 
 
@@ -39,18 +40,6 @@ def seeded_security_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     seed_demo(db)
     db.close()
     return path
-
-
-@pytest.fixture
-def camera_upstream() -> Iterator[str]:
-    server = _Upstream(("127.0.0.1", 0), _StreamHandler)
-    server.paths = []
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @dataclass
@@ -77,7 +66,7 @@ StackFactory = Callable[..., Stack]
 
 @pytest.fixture
 def make_stack(
-    tmp_path: Path, seeded_security_db: Path, camera_upstream: str
+    tmp_path: Path, seeded_security_db: Path, district_stack: DistrictStack
 ) -> Iterator[StackFactory]:
     """Start a server with ``create_app`` options of the test's choosing."""
     with ExitStack() as cleanup:
@@ -88,11 +77,15 @@ def make_stack(
             db = Database(db_path)
             cleanup.callback(db.close)
             clock = FakeClock()
-            options.setdefault("camsim_url", camera_upstream)
+            options.setdefault("camsim_url", district_stack.camsim_url)
+            options.setdefault("gateway_secret", TEST_SECRET)
             app = create_app(db=db, floorplans_dir=SAMPLE_DISTRICT, clock=clock, **options)
             server = cleanup.enter_context(ThreadedServer(app))
+            gateway_url = ""
+            if options["gateway_secret"] is not None:
+                gateway_url = cleanup.enter_context(ThreadedGateway(server.url)).url
             http = cleanup.enter_context(httpx.Client(base_url=server.url, timeout=10))
-            return Stack(server.url, clock, http, app, db=db)
+            return Stack(server.url, clock, http, app, gateway_url=gateway_url, db=db)
 
         yield start
 
@@ -145,7 +138,7 @@ def _complete(answer: bytes) -> bool:
 
 def read_stream_until_closed(url: str, on_first_bytes: Callable[[], None], limit_s: float) -> float:
     """Open a gateway stream, call ``on_first_bytes`` once, and time how long it then lasts."""
-    with httpx.stream("GET", url, timeout=10) as response:
+    with httpx.stream("GET", url, timeout=20) as response:
         assert response.status_code == 200, response.read()
         chunks = response.iter_bytes()
         assert next(chunks)

@@ -33,9 +33,10 @@ pytestmark = pytest.mark.timeout(120)
 CONFIG = """
 [checks]
 # Cross-field rules (a path id that differs from the body's, an unknown camera, a time in
-# the future) are refused with 422 although each field matches the schema on its own.
+# the future) are refused with 422 although each field matches the schema on its own; a
+# schema-valid body over 64 KiB (the hooks add huge strings) is refused with 413.
 positive_data_acceptance.expected-statuses = [
-    "2xx", "401", "403", "404", "409", "422", "423", "429",
+    "2xx", "401", "403", "404", "409", "413", "422", "423", "429",
 ]
 # A body over 64 KiB is refused with 413 before anything parses it.
 negative_data_rejection.expected-statuses = [
@@ -57,6 +58,10 @@ ODD_TEXT = [
     "x" * 70_000,
 ]
 ODD_NUMBERS = [10**30, -(10**30), -1, 2**63]
+# Schemathesis re-validates a mutated body and its validator (jsonschema_rs) raises
+# UnicodeEncodeError on a lone surrogate in an enum-typed field, failing the run in the
+# tool itself. These fields get odd text from test_robustness.py's raw requests instead.
+ENUM_FIELDS = {"stream", "type", "end_reason", "role"}
 
 
 @st.composite
@@ -66,7 +71,7 @@ def _odd(draw: st.DrawFn, value: Any) -> Any:
         return value
     mutated = dict(value)
     for key in draw(st.lists(st.sampled_from(sorted(mutated)), max_size=3, unique=True)):
-        if isinstance(mutated[key], bool):
+        if isinstance(mutated[key], bool) or key in ENUM_FIELDS:
             continue
         if isinstance(mutated[key], int):
             mutated[key] = draw(st.sampled_from(ODD_NUMBERS))

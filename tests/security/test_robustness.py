@@ -170,7 +170,19 @@ def test_a_body_within_the_limit_is_still_read(district: Stack) -> None:
     assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
 
 
-def test_ticket_urls_ignore_the_host_header(make_stack: StackFactory) -> None:
+def test_an_odd_stream_name_is_a_client_error(district: Stack) -> None:
+    police = district.login("dispatcher")
+    for stream in (f'"{SURROGATE}"', '"mainx"', "7", '"' + "m" * 5000 + '"'):
+        body = f'{{"camera_id": "lhs-cam-02", "session_id": "s", "stream": {stream}}}'
+        answer = send_json_text(
+            district.http, "POST", f"{API}/streams/tickets", body, headers=police
+        )
+        _assert_client_error(answer, f"stream {stream[:20]}")
+
+
+def test_stream_links_point_at_a_linked_gateway_never_the_host_header(
+    make_stack: StackFactory,
+) -> None:
     district = make_stack()
     police = district.login("dispatcher")
     district.declare(police, "active_threat")
@@ -180,18 +192,35 @@ def test_ticket_urls_ignore_the_host_header(make_stack: StackFactory) -> None:
     answer = district.http.post(f"{API}/streams/tickets", headers=forged, json=body)
     assert answer.status_code == 200, answer.text
     url = answer.json()["url"]
-    assert url.startswith(f"{district.url}/gateway/"), url
+    assert url.startswith(f"{district.gateway_url}/streams/"), url
     assert "evil.example" not in url
 
-    configured = make_stack(public_url="https://district.example.org/video/")
-    police = configured.login("dispatcher")
-    configured.declare(police, "active_threat")
-    session = configured.start_session(police, "lhs-cam-02").json()
-    body = {"camera_id": "lhs-cam-02", "session_id": session["session_id"]}
-    answer = configured.http.post(
-        f"{API}/streams/tickets", headers={**police, "Host": "evil.example"}, json=body
-    )
-    assert answer.json()["url"].startswith("https://district.example.org/video/gateway/")
+
+def test_only_a_gateway_holding_the_secret_can_link(district: Stack) -> None:
+    """A link would learn the cameras' sources and could announce itself as the place
+    consoles are sent to: without the key it gets nothing."""
+    for headers in ({}, {"Authorization": "Bearer " + "0" * 64}):
+        answer = district.http.get(
+            f"{API}/gateway/events",
+            params={"public_url": "http://evil.example:1"},
+            headers=headers,
+        )
+        assert answer.status_code == 401, answer.text
+        check = district.http.post(
+            f"{API}/gateway/check", json={"session_ids": []}, headers=headers
+        )
+        assert check.status_code == 401
+
+
+def test_a_server_without_a_gateway_secret_issues_no_stream_links(
+    make_stack: StackFactory,
+) -> None:
+    district = make_stack(gateway_secret=None)
+    police = district.login("dispatcher")
+    district.declare(police, "active_threat")
+    session = district.start_session(police, "lhs-cam-02").json()
+    answer = district.ticket(police, "lhs-cam-02", session["session_id"])
+    assert answer.status_code == 503 and "relays no video" in answer.json()["detail"]
 
 
 def test_the_audit_store_acknowledges_only_durable_writes(district: Stack) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from dispatch_console.domain.session import utc_ms
 from tests.security.conftest import API, Stack
 
 pytestmark = pytest.mark.timeout(60)
@@ -28,16 +30,34 @@ def _ticket(district: Stack, who: dict[str, str], session_id: str) -> str:
     return url
 
 
-def test_a_new_ticket_replaces_the_sessions_unused_one(district: Stack) -> None:
+def test_a_stream_link_dies_with_its_viewing_session(district: Stack) -> None:
+    """The link may be opened again within its minute (libVLC retries, reconnects), so it
+    must not outlive the session it was signed for: a bearer token it is not."""
     police = district.login("dispatcher")
     district.declare(police, "active_threat")
+    started = district.clock()  # the fake clock stands still: the session's start
     session_id = _session(district, police)
-    tickets = [_ticket(district, police, session_id) for _ in range(3)]
-    # Only the newest of three tickets for one session opens anything.
-    for stale in tickets[:2]:
-        assert httpx.get(stale, timeout=5).status_code == 403
-    with httpx.stream("GET", tickets[2], timeout=5) as response:
+    url = _ticket(district, police, session_id)
+    with httpx.stream("GET", url, timeout=20) as response:
         assert response.status_code == 200
+    district.clock.advance(seconds=2)
+    ended = district.http.put(
+        f"{API}/audit/sessions/{session_id}/end",
+        headers=police,
+        json={
+            "session_id": session_id,
+            "ended_at": utc_ms(started + timedelta(seconds=2)),
+            "duration_ms": 2000,
+            "end_reason": "closed_by_user",
+        },
+    )
+    assert ended.status_code in (200, 201), ended.text
+    deadline = time.monotonic() + 2
+    while httpx.get(url, timeout=20).status_code != 403:
+        assert time.monotonic() < deadline, "the ended session's link still opens"
+        time.sleep(0.05)
+    # A fresh link for an ended session is refused by the district itself.
+    assert district.ticket(police, "lhs-cam-02", session_id).status_code == 409
 
 
 def test_one_viewing_session_is_one_stream_at_a_time(district: Stack) -> None:
@@ -50,7 +70,7 @@ def test_one_viewing_session_is_one_stream_at_a_time(district: Stack) -> None:
 
     def watch_first() -> None:
         try:
-            with httpx.stream("GET", first_url, timeout=5) as response:
+            with httpx.stream("GET", first_url, timeout=20) as response:
                 for _ in response.iter_bytes():
                     first_bytes.set()
         except httpx.HTTPError:
@@ -59,10 +79,10 @@ def test_one_viewing_session_is_one_stream_at_a_time(district: Stack) -> None:
 
     watcher = threading.Thread(target=watch_first, daemon=True)
     watcher.start()
-    assert first_bytes.wait(5), "the first stream never started"
+    assert first_bytes.wait(20), "the first stream never started"
     # The viewer reconnects (a frozen player): the newer stream wins, the older is cut.
     second_url = _ticket(district, police, session_id)
-    with httpx.stream("GET", second_url, timeout=5) as second:
+    with httpx.stream("GET", second_url, timeout=20) as second:
         assert second.status_code == 200
         opened = time.monotonic()
         chunks = second.iter_bytes()

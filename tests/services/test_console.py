@@ -129,9 +129,9 @@ def test_views_are_audited_before_the_ticket_and_close_when_the_emergency_ends(
             opened = await console.open_view(CAMERA)
             session = opened.session
             assert opened.ticket.url.startswith(
-                f"{district_stack.server_url.rstrip('/')}/gateway/{CAMERA}.ts?ticket="
+                f"{district_stack.gateway_url}/streams/{CAMERA}/sub.ts?token="
             )
-            secret = opened.ticket.url.split("ticket=", 1)[1]
+            secret = opened.ticket.url.split("token=", 1)[1]
             assert secret and secret not in repr(opened.ticket)
 
             assert len(at_ticket) == 1
