@@ -5,11 +5,19 @@ machine it was measured on, so numbers are never quoted without their context.
 
 Metrics:
   ttff_p50_s   time from the click on a camera pin to the first painted frame of its
-               tile, median over N opens (default 20), through the real UI, district
-               server, stream gateway, camera simulator and libVLC. ttff_p90_s,
-               ttff_max_s and ttff_open_view_p50_s (the part before libVLC starts:
-               audit start made durable and delivered, stream ticket issued) come
-               with it.
+               tile, over N opens (default 20) at random phases of the camera's GOP,
+               for GOPs of 2 s and 4 s, through the real UI, district server, stream
+               gateway (RTSP from the camera-like simulator) and libVLC. With it:
+               ttff_p95_s, ttff_max_s, ttff_open_view_p50_s (the part before libVLC
+               starts), live_latency_p95_s (capture to paint, read from the picture's
+               capture-time strip), live_after_click_p50_s (click until the picture is
+               within 50 ms of its steady latency), and the baseline ttff_direct_p50_s
+               (libVLC on the camera's own stream, joined mid-GOP, no gateway).
+  revocation_to_cut_s
+               p95 over N runs: from the revoke request to the end of an open stream.
+  gateway_cpu_cores_per_50_viewers
+               the gateway's CPU with 50 viewers of one camera (one viewer as the
+               baseline), and upstream_sessions_per_camera (must be 1).
   open_view_p50_s
                Console.open_view (audit start durable locally and delivered, stream
                ticket issued) then close_view, headless, on a dispatcher's console
@@ -445,6 +453,137 @@ def bench_audit_outage(sessions: int) -> None:
         emit(f"audit_outage_{key}", result[key], "sessions", sessions=sessions)
 
 
+def _process_cpu_s(pid: int) -> float:
+    """User plus system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_revocation(runs: int) -> None:
+    """From the revoke request to the end of an open stream at the gateway, over HTTP."""
+    import threading
+
+    import httpx
+
+    from dispatch_console.district.launch import stop_process
+    from tests.gateway.flow import Viewer
+
+    data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    options = ("--audit-starts-per-minute", "1000000", "--insecure-allow-totp-reuse")
+    processes, server_url, _ = district_processes(data, *options)
+    cuts: list[float] = []
+    try:
+        police, safety = Viewer(server_url), Viewer(server_url, "safety")
+        for _ in range(runs):
+            declared = police.declare("lincoln-hs")
+            url = police.stream_url("lhs-cam-02")
+            ended = threading.Event()
+            started = threading.Event()
+
+            def read(url: str = url, ended: threading.Event = ended,
+                     started: threading.Event = started) -> None:  # fmt: skip
+                try:
+                    with httpx.stream("GET", url, timeout=30) as response:
+                        for _chunk in response.iter_raw():
+                            started.set()
+                except httpx.HTTPError:
+                    pass
+                ended.set()
+
+            threading.Thread(target=read, daemon=True).start()
+            assert started.wait(30), "the stream never started"
+            revoked = time.perf_counter()
+            answer = safety.http.post(
+                f"/api/v1/grants/{declared['grant']['id']}/revoke", headers=safety.headers
+            )
+            assert answer.status_code == 200, answer.text
+            assert ended.wait(10), "the stream was not cut"
+            cuts.append(time.perf_counter() - revoked)
+            safety.http.post("/api/v1/schools/lincoln-hs/clear", headers=safety.headers)
+            police.end_emergency(declared["emergency"]["id"], as_user=safety)
+        police.close()
+        safety.close()
+    finally:
+        for process in processes:
+            stop_process(process)  # type: ignore[arg-type]
+    emit("revocation_to_cut_p50_s", statistics.median(cuts), "s", runs=len(cuts))
+    emit("revocation_to_cut_s", percentile(cuts, 0.95), "s", runs=len(cuts), note="p95")
+
+
+def bench_fan_out(viewers: int) -> None:
+    """Gateway CPU with many viewers of one camera, and the camera sessions it opened.
+
+    Viewers are plain sockets in this process reading as fast as they can; the gateway's
+    CPU is read from /proc over 10 s, with one viewer as the baseline in the same run.
+    """
+    import socket
+    import threading
+
+    import httpx
+
+    from dispatch_console.district.launch import stop_process
+    from dispatch_console.domain.stream_tokens import link_key
+    from tests.gateway.flow import Viewer
+
+    data = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    options = ("--audit-starts-per-minute", "1000000", "--insecure-allow-totp-reuse")
+    processes, server_url, _ = district_processes(data, *options)
+    gateway_pid = processes[1].pid  # type: ignore[attr-defined]
+    key = link_key((data / "gateway.secret").read_bytes().strip())
+    stop = threading.Event()
+    results: dict[str, float] = {}
+
+    def reader(url: str) -> None:
+        target = httpx.URL(url)
+        with socket.create_connection((target.host, target.port or 80)) as sock:
+            sock.sendall(f"GET {target.raw_path.decode()} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            sock.settimeout(1)
+            while not stop.is_set():
+                try:
+                    if not sock.recv(65536):
+                        return
+                except TimeoutError:
+                    continue
+
+    def measure(count: int) -> float:
+        stop.clear()
+        threads = [
+            threading.Thread(target=reader, args=(police.stream_url("lhs-cam-02"),), daemon=True)
+            for _ in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(3)  # all connected and streaming
+        before, started = _process_cpu_s(gateway_pid), time.perf_counter()
+        time.sleep(10)
+        cores = (_process_cpu_s(gateway_pid) - before) / (time.perf_counter() - started)
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+        return cores
+
+    try:
+        police = Viewer(server_url)
+        police.declare("lincoln-hs")
+        time.sleep(5)  # the prewarm connects the school's cameras
+        results["one"] = measure(1)
+        results["many"] = measure(viewers)
+        gateway_url = police.stream_url("lhs-cam-02").split("/streams/")[0]
+        metrics = httpx.get(
+            f"{gateway_url}/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=5
+        ).json()
+        upstreams = [u for u in metrics["upstreams"] if u["camera_id"] == "lhs-cam-02"]
+        results["sessions"] = sum(u["connections_made"] for u in upstreams)
+        police.close()
+    finally:
+        for process in processes:
+            stop_process(process)  # type: ignore[arg-type]
+    emit("gateway_cpu_cores_per_50_viewers", results["many"] * 50 / viewers, "cores",
+         viewers=viewers, note="one camera, 640x360 H.264 15 fps over RTSP")  # fmt: skip
+    emit("gateway_cpu_cores_one_viewer", results["one"], "cores", note="baseline, same run")
+    emit("upstream_sessions_per_camera", results["sessions"], "sessions", viewers=viewers)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "audit_outage": lambda args: bench_audit_outage(args.opens * 100),
     "audit_kill9": lambda args: bench_audit_kill9(args.opens * 5),
@@ -452,6 +591,8 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     # The server allows 60 session starts per user per minute: stay under it.
     "open_view_p50_s": lambda args: bench_open_view(min(args.opens * 2, 55)),
     "audit_faults": lambda args: bench_audit_faults(args.opens * 5),
+    "revocation_to_cut_s": lambda args: bench_revocation(args.opens),
+    "gateway_cpu_cores_per_50_viewers": lambda args: bench_fan_out(50),
 }
 
 

@@ -26,6 +26,7 @@ from dispatch_console.services.district_client import DistrictClient
 from dispatch_console.services.errors import ConsoleError
 from dispatch_console.services.settings import Settings
 from dispatch_console.ui.controller import ConsoleController
+from dispatch_console.ui.gc_guard import GarbageCollectionGuard
 from dispatch_console.ui.main_window import MainWindow
 from dispatch_console.ui.operations import OperationRunner
 from dispatch_console.ui.sign_in import SignInWindow
@@ -170,8 +171,12 @@ def run_qt(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    with loop:
-        result = int(loop.run_until_complete(main()))
+    collector = GarbageCollectionGuard()
+    try:
+        with loop:
+            result = int(loop.run_until_complete(main()))
+    finally:
+        collector.stop()
     # libVLC players are released on worker threads; let them finish before exit.
     wait_for_releases(timeout=5.0)
     return result

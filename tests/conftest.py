@@ -26,6 +26,7 @@ from dispatch_console.district.launch import DistrictStack, start_district_stack
 from dispatch_console.district.seed import demo_account
 from dispatch_console.domain.totp import totp
 from dispatch_console.services.district_client import DistrictClient
+from dispatch_console.ui.gc_guard import GarbageCollectionGuard
 from tests.paths import SAMPLE_DISTRICT
 
 T = TypeVar("T")
@@ -89,6 +90,15 @@ class LoopRunner:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
         return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def qt_safe_garbage_collection(qapp: QApplication) -> Iterator[None]:
+    """As in the application: the cyclic collector runs only from its own Qt timer, never
+    inside another object's event handler (a crash seen in a qasync timerEvent)."""
+    collector = GarbageCollectionGuard()
+    yield
+    collector.stop()
 
 
 @pytest.fixture(scope="session")
