@@ -138,7 +138,7 @@ def bench_ttff(opens: int, gop_s: float) -> None:
                 painted: list[tuple[float, int]] = painted,
                 clicked: float = clicked,
             ) -> None:
-                image = tile.image()  # type: ignore[attr-defined]
+                image = tile.image  # type: ignore[attr-defined]  # a property
                 if image is None:
                     return
                 value = timestrip.read_rgb32(
