@@ -206,6 +206,13 @@ class AccessRequestOut(BaseModel):
     decided_at: str | None = None
 
 
+class CameraProblemOut(BaseModel):
+    """A camera a stream gateway cannot relay right now, in the gateway's own words."""
+
+    camera_id: str
+    reason: str
+
+
 class HoldOut(BaseModel):
     """A school whose grant the district revoked: new grants there need an approver."""
 
@@ -225,6 +232,11 @@ class AccessOut(BaseModel):
         default_factory=list,
         description="Schools where, after a revoke, every new grant waits for a district "
         "approver (no break-glass) until the district clears the hold.",
+    )
+    camera_problems: list[CameraProblemOut] = Field(
+        default_factory=list,
+        description="Cameras the stream gateways report offline, with their reason "
+        "(unreachable, credentials refused, not video ...).",
     )
 
 
@@ -922,6 +934,11 @@ def create_app(
             grants=[_grant_out(g) for g in grants],
             requests=[_request_out(r) for r in requests],
             holds=[_hold_out(h) for h in db.school_holds()],
+            camera_problems=[
+                CameraProblemOut(camera_id=camera_id, reason=state["reason"] or "offline")
+                for camera_id, state in sorted(ctx.links.camera_states.items())
+                if state.get("state") == "offline"
+            ],
         )
 
     @app.post(

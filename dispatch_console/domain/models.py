@@ -248,3 +248,6 @@ class AccessContext:
     grants: tuple[Grant, ...] = ()
     # Requests still waiting for a district approver (police see their agency's only).
     requests: tuple[AccessRequest, ...] = ()
+    # Cameras the gateways cannot relay now, with the gateway's reason. Not a policy
+    # input: an offline camera is still allowed, it just has no picture to give.
+    camera_problems: tuple[tuple[str, str], ...] = ()

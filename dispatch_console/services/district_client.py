@@ -189,7 +189,12 @@ class DistrictClient:
         # Pending requests came later to the API: a server without them has none to show.
         raw_requests = _list(body, "requests") if "requests" in body else []
         requests = tuple(access_request_from_json(r) for r in raw_requests)
-        return AccessContext(emergencies, grants, requests)
+        problems = tuple(
+            (str(p["camera_id"]), str(p["reason"]))
+            for p in (_list(body, "camera_problems") if "camera_problems" in body else [])
+            if isinstance(p, dict) and "camera_id" in p and "reason" in p
+        )
+        return AccessContext(emergencies, grants, requests, problems)
 
     async def declare_emergency(
         self, school_id: str, kind: EmergencyType, threat_basis: str

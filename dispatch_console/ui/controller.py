@@ -148,16 +148,21 @@ class ConsoleController(QObject):
 
     def pin_states(self, floor: Floor) -> dict[str, PinState]:
         open_cameras = {s.camera_id for s in self.console.views.values()}
+        offline = dict(self.console.access.camera_problems)
         states = {}
         for camera in floor.cameras:
             decision = self.console.decision(camera)
+            reason = decision.reason
             if camera.id in open_cameras:
                 look = PinLook.OPEN
+            elif decision.allowed and camera.id in offline:
+                # The gateway's own words, as it reported them to the district.
+                look, reason = PinLook.OFFLINE, f"Offline: {offline[camera.id]}"
             elif decision.allowed:
                 look = PinLook.UNLOCKED
             else:
                 look = PinLook.NEVER if decision.permanent else PinLook.LOCKED
-            states[camera.id] = PinState(look, decision.reason)
+            states[camera.id] = PinState(look, reason)
         return states
 
     def _refresh_pins(self) -> None:

@@ -93,12 +93,14 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.floors)
         left_layout.addWidget(self.map, 1)
         legend = QLabel(
-            "<span style='color:#1f8f4e'>●</span> unlocked &nbsp; "
-            "<span style='color:#9a9fa6'>●</span> locked (needs emergency + grant) &nbsp; "
-            "<span style='color:#b3261e'>●</span> never shared &nbsp; "
-            "<span style='color:#1565c0'>●</span> open in grid",
+            "<span style='color:#1f8f4e'>●</span>&nbsp;unlocked &nbsp; "
+            "<span style='color:#9a9fa6'>●</span>&nbsp;locked (needs emergency + grant) &nbsp; "
+            "<span style='color:#b3261e'>●</span>&nbsp;never shared &nbsp; "
+            "<span style='color:#1565c0'>●</span>&nbsp;open in grid &nbsp; "
+            "<span style='color:#e0a100'>●</span>&nbsp;offline (hover for why)",
             left,
         )
+        legend.setWordWrap(True)  # a narrow map column wraps it instead of widening
         left_layout.addWidget(legend)
 
         self.grid = VideoGrid(central)

@@ -33,6 +33,7 @@ class PinLook(Enum):
     LOCKED = "locked"  # locked now, may open under an emergency grant
     NEVER = "never"  # can never be shown to this user (a private room, say)
     OPEN = "open"  # its feed is in the grid
+    OFFLINE = "offline"  # allowed, but the gateway cannot reach the camera (reason says why)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ _PIN_COLOUR = {
     PinLook.LOCKED: theme.PIN_LOCKED,
     PinLook.NEVER: theme.PIN_NEVER,
     PinLook.OPEN: theme.PIN_OPEN,
+    PinLook.OFFLINE: theme.PIN_OFFLINE,
 }
 
 

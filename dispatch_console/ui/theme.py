@@ -24,6 +24,7 @@ PIN_UNLOCKED = QColor("#1f8f4e")
 PIN_LOCKED = QColor("#9a9fa6")
 PIN_NEVER = QColor("#b3261e")
 PIN_OPEN = QColor("#1565c0")
+PIN_OFFLINE = QColor("#e0a100")
 
 EMERGENCY = QColor("#b3261e")
 GRANTED = QColor("#1f8f4e")
