@@ -252,6 +252,8 @@ class Simulator:
             "codec": self.config.codec,
             "main": self.config.main,
             "rtsp": self.rtsp_url,
+            # Open HTTP viewer connections: tests check that players hang up.
+            "http_viewers": sum(len(state.viewers) for state in self._cameras.values()),
         }
 
     # ------------------------------------------------------------------ RTSP front

@@ -1,93 +1,82 @@
-"""Fixtures for the video tests: a real camera simulator on its own asyncio loop.
+"""Fixtures for the video tests: the camera simulator as a real child process.
 
-pytest-qt drives the Qt event loop and has no asyncio support, so the simulator runs on
-a private loop in a background thread, exactly as an external gateway would.
+It behaves like a camera (one continuous encoder per camera, keyframe every second
+here), so the player joins mid-GOP, as it would a real one.
 """
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 import socket
-import threading
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
+import httpx
 import pytest
 
-from dispatch_console.district.camsim import CameraSimulator, SimCamera
+from dispatch_console.district.launch import start_process, stop_process
 from dispatch_console.video.player import wait_for_releases
+from tests.paths import SAMPLE_DISTRICT
 
-T = TypeVar("T")
-
-CAMERAS = [
-    SimCamera("mh-e1", "Main Hall East — 1st floor"),
-    SimCamera("caf-1", "Cafeteria — west doors"),
-]
+CAMERAS = ("lhs-cam-02", "lhs-cam-05")  # Main Hall East, and the Cafeteria
 
 
-class ThreadedSimulator:
-    """A CameraSimulator running on an asyncio loop in a daemon thread."""
-
-    def __init__(self, cameras: list[SimCamera]) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="camsim", daemon=True)
-        self.sim = CameraSimulator(cameras)
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-        """Run a coroutine on the simulator's loop and wait for it, with a hard timeout."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def start(self) -> None:
-        self.thread.start()
-        self.call(self.sim.start())
-
-    def stop(self) -> None:
-        """Stop the simulator (kills its ffmpeg children) and end the loop's thread."""
-        try:
-            self.call(self.sim.stop())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(5)
-            if not self.thread.is_alive():
-                self.loop.close()
+@dataclass
+class Simulator:
+    url: str
+    process: subprocess.Popen[str]
 
     def url_for(self, camera_id: str) -> str:
-        return self.sim.url_for(camera_id)
+        return f"{self.url}/cameras/{camera_id}.ts"
 
     @property
     def active_streams(self) -> int:
-        return self.sim.active_streams
+        count: int = httpx.get(f"{self.url}/info", timeout=5).json()["http_viewers"]
+        return count
+
+    def hang_up(self, camera_id: str) -> None:
+        """Cut the camera's viewers, as a gateway that hangs up mid-stream."""
+        answer = httpx.post(f"{self.url}/control/{camera_id}", json={"mode": "refuse"}, timeout=5)
+        assert answer.status_code == 204
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def _start(cameras: tuple[str, ...]) -> Simulator:
+    process, url = start_process(
+        [
+            "camsim", "--port", "0", "--floorplans", str(SAMPLE_DISTRICT),
+            "--cameras", ",".join(cameras), "--gop", "1", "--no-rtsp",
+        ],
+        "CAMSIM_URL",
+    )  # fmt: skip
+    return Simulator(url, process)
 
 
 @pytest.fixture
-def start_simulator() -> Iterator[Callable[[list[SimCamera]], ThreadedSimulator]]:
-    """Start a simulator of the test's own (e.g. to stop it mid-stream); stopped after."""
-    started: list[ThreadedSimulator] = []
+def start_simulator() -> Iterator[Callable[[tuple[str, ...]], Simulator]]:
+    """Start a simulator of the test's own (e.g. to make it hang up); stopped after."""
+    started: list[Simulator] = []
 
-    def start(cameras: list[SimCamera]) -> ThreadedSimulator:
-        server = ThreadedSimulator(cameras)
-        started.append(server)
-        server.start()
-        return server
+    def start(cameras: tuple[str, ...]) -> Simulator:
+        simulator = _start(cameras)
+        started.append(simulator)
+        return simulator
 
     yield start
-    for server in started:
-        if server.thread.is_alive():
-            server.stop()
+    for simulator in started:
+        simulator.stop()
 
 
 @pytest.fixture(scope="module")
-def camsim() -> Iterator[ThreadedSimulator]:
+def camsim() -> Iterator[Simulator]:
     """One running camera simulator shared by the module's tests."""
-    # No skip: the test command installs ffmpeg, and a missing encoder must fail loudly.
-    assert shutil.which("ffmpeg"), "ffmpeg is missing (Debian package 'ffmpeg')"
-    server = ThreadedSimulator(CAMERAS)
-    server.start()
+    simulator = _start(CAMERAS)
     try:
-        yield server
+        yield simulator
     finally:
-        server.stop()
+        simulator.stop()
 
 
 @pytest.fixture

@@ -6,25 +6,18 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from dispatch_console.district.camsim import SimCamera
 from dispatch_console.video.player import VideoPlayer, redact_url
+from tests.video.conftest import Simulator
 
 pytestmark = pytest.mark.timeout(30)
 
 
-class StreamServer(Protocol):
-    """What the tests use of conftest's ThreadedSimulator."""
-
-    def url_for(self, camera_id: str) -> str: ...
-    def stop(self) -> None: ...
-    @property
-    def active_streams(self) -> int: ...
+EAST, CAFETERIA = "lhs-cam-02", "lhs-cam-05"
 
 
 def distinct_colours(image: QImage, step: int = 16) -> int:
@@ -38,14 +31,14 @@ def distinct_colours(image: QImage, step: int = 16) -> int:
     )
 
 
-def test_plays_a_live_stream_with_changing_pixels(qtbot: QtBot, camsim: StreamServer) -> None:
+def test_plays_a_live_stream_with_changing_pixels(qtbot: QtBot, camsim: Simulator) -> None:
     player = VideoPlayer()
     frames: list[QImage] = []
     player.frame_ready.connect(frames.append)
     try:
         started = time.perf_counter()
         with qtbot.waitSignal(player.first_frame, timeout=5000):
-            player.play(camsim.url_for("mh-e1"))
+            player.play(camsim.url_for(EAST))
         first_frame_s = time.perf_counter() - started
         qtbot.waitUntil(lambda: len(frames) >= 8, timeout=5000)
     finally:
@@ -63,8 +56,8 @@ def test_plays_a_live_stream_with_changing_pixels(qtbot: QtBot, camsim: StreamSe
     assert not player.is_playing
 
 
-def test_cameras_differ_in_colour(qtbot: QtBot, camsim: StreamServer) -> None:
-    players = {cam: VideoPlayer() for cam in ("mh-e1", "caf-1")}
+def test_cameras_differ_in_colour(qtbot: QtBot, camsim: Simulator) -> None:
+    players = {cam: VideoPlayer() for cam in (EAST, CAFETERIA)}
     try:
         for cam, player in players.items():
             with qtbot.waitSignal(player.first_frame, timeout=5000):
@@ -78,11 +71,11 @@ def test_cameras_differ_in_colour(qtbot: QtBot, camsim: StreamServer) -> None:
     assert east.pixel(320, 180) != cafeteria.pixel(320, 180)
 
 
-def test_stop_does_not_block_and_player_can_play_again(qtbot: QtBot, camsim: StreamServer) -> None:
+def test_stop_does_not_block_and_player_can_play_again(qtbot: QtBot, camsim: Simulator) -> None:
     player = VideoPlayer()
     frames: list[QImage] = []
     player.frame_ready.connect(frames.append)
-    url = camsim.url_for("caf-1")
+    url = camsim.url_for(CAFETERIA)
     for _round in range(2):
         with qtbot.waitSignal(player.first_frame, timeout=5000):
             player.play(url)
@@ -99,14 +92,14 @@ def test_stop_does_not_block_and_player_can_play_again(qtbot: QtBot, camsim: Str
     qtbot.waitUntil(lambda: camsim.active_streams == 0, timeout=5000)
 
 
-def test_play_replaces_the_current_stream(qtbot: QtBot, camsim: StreamServer) -> None:
+def test_play_replaces_the_current_stream(qtbot: QtBot, camsim: Simulator) -> None:
     player = VideoPlayer()
     stops: list[None] = []
     player.stopped.connect(lambda: stops.append(None))
     with qtbot.waitSignal(player.first_frame, timeout=5000):
-        player.play(camsim.url_for("mh-e1"))
+        player.play(camsim.url_for(EAST))
     with qtbot.waitSignal(player.first_frame, timeout=5000):
-        player.play(camsim.url_for("caf-1"))
+        player.play(camsim.url_for(CAFETERIA))
     assert len(stops) == 1  # the first session ended when the second began
     player.stop()
     assert len(stops) == 2
@@ -132,15 +125,13 @@ def test_dead_url_fails_with_a_clear_message(
 
 
 def test_gateway_hangup_is_reported(
-    qtbot: QtBot, start_simulator: Callable[[list[SimCamera]], StreamServer]
+    qtbot: QtBot, start_simulator: Callable[[tuple[str, ...]], Simulator]
 ) -> None:
-    server = start_simulator([SimCamera("mh-e1", "Main Hall East — 1st floor")])
+    server = start_simulator((EAST,))
     player = VideoPlayer()
-    try:
-        with qtbot.waitSignal(player.first_frame, timeout=5000):
-            player.play(server.url_for("mh-e1") + "?ticket=SECRET-TICKET")
-    finally:
-        server.stop()  # kills the encoder: the gateway hangs up mid-stream
+    with qtbot.waitSignal(player.first_frame, timeout=5000):
+        player.play(server.url_for(EAST) + "?ticket=SECRET-TICKET")
+    server.hang_up(EAST)  # the gateway hangs up mid-stream
     with qtbot.waitSignal(player.failed, timeout=10000) as failure:
         pass
     assert failure.args == ["Stream failed: camera gateway closed the connection"]
