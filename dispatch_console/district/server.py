@@ -350,6 +350,17 @@ class TicketOut(BaseModel):
     expires_at: str
 
 
+class AuditStartOut(AuditSessionOut):
+    """The stored start, and the stream link when one was asked for (``?stream=``)."""
+
+    stream_link: TicketOut | None = Field(
+        default=None, description="The session's signed stream link, when asked and allowed."
+    )
+    stream_refusal: str | None = Field(
+        default=None, description="Why no stream link was given, when one was asked for."
+    )
+
+
 class GatewayCheckIn(BaseModel):
     session_ids: list[Id] = Field(max_length=10_000)
 
@@ -1133,11 +1144,12 @@ def create_app(
 
     @app.put(
         f"{API_PREFIX}/audit/sessions/{{session_id}}/start",
-        summary="Record the start of a viewing session (idempotent)",
+        summary="Record the start of a viewing session (idempotent); with ?stream=, also "
+        "get its signed stream link in the same answer",
         status_code=201,
-        response_model=AuditSessionOut,
+        response_model=AuditStartOut,
         responses={
-            200: {"model": AuditSessionOut, "description": "Already recorded (a replay)."},
+            200: {"model": AuditStartOut, "description": "Already recorded (a replay)."},
             **_errors(401, 403, 409, 422),
             429: {
                 "model": Problem,
@@ -1150,7 +1162,26 @@ def create_app(
         session_id: PathId,
         body: AuditStartIn,
         user: CurrentUser,
+        credentials: Credentials,
         response: Response,
+        stream: Annotated[Literal["sub", "main"] | None, Query()] = None,
+    ) -> AuditStartOut:
+        """The start is recorded first; a link comes only for a recorded start, and a
+        refused link never undoes the record (the refusal is in the answer instead)."""
+        stored = _record_start(session_id, body, user, response)
+        answer = AuditStartOut(**stored.model_dump())
+        if stream is not None:
+            assert credentials is not None  # current_user checked it
+            try:
+                answer.stream_link = issue_stream_link(
+                    user, credentials.credentials, body.camera_id, session_id, stream
+                )
+            except HTTPException as exc:
+                answer.stream_refusal = str(exc.detail)
+        return answer
+
+    def _record_start(
+        session_id: str, body: AuditStartIn, user: User, response: Response
     ) -> AuditSessionOut:
         now = ctx.now()
         if body.session_id != session_id:
@@ -1323,32 +1354,29 @@ def create_app(
 
     # -- streams -------------------------------------------------------------------------
 
-    @app.post(
-        f"{API_PREFIX}/streams/tickets",
-        summary="Get a signed, one-minute stream link for a recorded viewing session; it "
-        "opens one stream at a time at a gateway serving the camera's school",
-        response_model=TicketOut,
-        responses=_errors(401, 403, 404, 409, 503),
-    )
-    def ticket(
-        body: TicketIn, user: CurrentUser, credentials: Credentials, request: Request
+    def issue_stream_link(
+        user: User, sign_in_token: str, camera_id: str, session_id: str, stream: str
     ) -> TicketOut:
+        """A signed stream link for a recorded session the policy allows now; 4xx/503 else.
+
+        The audit start (with ``?stream=``) and the stream-link endpoint both use it.
+        """
         now = ctx.now()
         try:
-            camera: Camera = ctx.district.camera(body.camera_id)
+            camera: Camera = ctx.district.camera(camera_id)
         except KeyError:
-            _fail(404, f"There is no camera {body.camera_id!r} in this district.")
-        session = db.audit_session(body.session_id)
+            _fail(404, f"There is no camera {camera_id!r} in this district.")
+        session = db.audit_session(session_id)
         if session is None or session["user_id"] != user.id or session["camera_id"] != camera.id:
             _fail(
                 409,
                 "No audit record, no video: record the start of viewing session "
-                f"{body.session_id} for camera {camera.id} before asking for its stream.",
+                f"{session_id} for camera {camera.id} before asking for its stream.",
             )
         if session["ended_at"] is not None:
             _fail(
                 409,
-                f"Viewing session {body.session_id} has already ended; "
+                f"Viewing session {session_id} has already ended; "
                 "start a new session to watch again.",
             )
         decision = can_view(user, camera, access_context(ctx, user, camera.school_id, now), now)
@@ -1359,7 +1387,7 @@ def create_app(
             if session["grant_id"] is None:
                 emergency = db.emergency(grant.emergency_id)
                 db.bind_session_grant(
-                    body.session_id,
+                    session_id,
                     grant.id,
                     grant.emergency_id,
                     emergency.threat_basis if emergency else "",
@@ -1367,7 +1395,7 @@ def create_app(
             elif session["grant_id"] != grant.id:
                 _fail(
                     409,
-                    f"Viewing session {body.session_id} was recorded under grant "
+                    f"Viewing session {session_id} was recorded under grant "
                     f"{session['grant_id']}, which is no longer in force; start a new "
                     "session to watch under the current grant.",
                 )
@@ -1380,7 +1408,6 @@ def create_app(
                 f"No stream gateway serving {camera.school_id} is connected to the district "
                 "server right now, so video cannot be relayed. Tell the district's IT.",
             )
-        assert credentials is not None  # current_user checked it
         expires_at = now + TICKET_LIFETIME
         grant_until = grant.expires_at if grant is not None else None
         token = stream_tokens.sign(
@@ -1388,9 +1415,9 @@ def create_app(
             stream_tokens.StreamClaims(
                 user_id=user.id,
                 camera_id=camera.id,
-                session_id=body.session_id,
+                session_id=session_id,
                 grant_id=grant.id if grant is not None else None,
-                stream=body.stream,
+                stream=stream,
                 expires_at=expires_at.timestamp(),
                 grant_until=grant_until.timestamp() if grant_until else None,
             ),
@@ -1401,13 +1428,26 @@ def create_app(
             auth.token_hash(token),
             user_id=user.id,
             camera_id=camera.id,
-            session_id=body.session_id,
+            session_id=session_id,
             issued_at=now,
             expires_at=expires_at,
-            token_hash=auth.token_hash(credentials.credentials),
+            token_hash=auth.token_hash(sign_in_token),
         )
-        url = f"{base}/streams/{quote(camera.id, safe='')}/{body.stream}.ts?token={token}"
+        url = f"{base}/streams/{quote(camera.id, safe='')}/{stream}.ts?token={token}"
         return TicketOut(url=url, expires_at=utc_ms(expires_at))
+
+    @app.post(
+        f"{API_PREFIX}/streams/tickets",
+        summary="Get a signed, one-minute stream link for a recorded viewing session; it "
+        "opens one stream at a time at a gateway serving the camera's school",
+        response_model=TicketOut,
+        responses=_errors(401, 403, 404, 409, 503),
+    )
+    def ticket(body: TicketIn, user: CurrentUser, credentials: Credentials) -> TicketOut:
+        assert credentials is not None  # current_user checked it
+        return issue_stream_link(
+            user, credentials.credentials, body.camera_id, body.session_id, body.stream
+        )
 
     # -- gateways ------------------------------------------------------------------------
 

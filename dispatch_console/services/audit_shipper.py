@@ -18,6 +18,7 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from .audit_outbox import AuditOutbox, OutboxItem
 from .district_client import (
@@ -65,6 +66,8 @@ class AuditShipper:
         self._flush_lock = asyncio.Lock()
         self._backoff_s = BASE_BACKOFF_S
         self.last_error: str | None = None
+        # The server's answers to starts delivered with a stream request, until taken.
+        self._start_answers: dict[str, dict[str, Any]] = {}
         # Set when something answered in the server's place: worth an operator's eyes even
         # though delivery is retried. Cleared by the next clean flush.
         self.alarm: str | None = None
@@ -99,10 +102,12 @@ class AuditShipper:
                 pass
             self._task = None
 
-    async def _deliver(self, item: OutboxItem) -> _Outcome:
+    async def _deliver(self, item: OutboxItem, stream: str | None = None) -> _Outcome:
         try:
             if item.kind == "start":
-                await self._client.audit_start(item.payload)
+                answer = await self._client.audit_start(item.payload, stream)
+                if stream is not None:
+                    self._start_answers[item.session_id] = answer
             else:
                 await self._client.audit_end(item.payload)
         except AuditStartMissing as exc:
@@ -136,17 +141,22 @@ class AuditShipper:
         await self._outbox.mark_delivered(item.seq, self._clock())
         return _Outcome.DELIVERED
 
-    async def deliver_start(self, session_id: str) -> bool:
+    async def deliver_start(
+        self, session_id: str, stream: str | None = None
+    ) -> tuple[bool, dict[str, Any] | None]:
         """Deliver this one session's start now, ahead of any backlog.
 
         Opening a feed needs only its own start on the server; waiting for a whole
         backlog after an outage once made the first click take minutes. The server's
-        idempotency makes a race with the background flush harmless.
+        idempotency makes a race with the background flush harmless. With ``stream``,
+        the server's answer (which then carries the stream link) comes back too; it is
+        None when the start had gone out already without asking for one.
         """
         item = await self._outbox.undelivered(session_id, "start")
         if item is None:
-            return True
-        return await self._deliver(item) is _Outcome.DELIVERED
+            return True, None
+        delivered = await self._deliver(item, stream) is _Outcome.DELIVERED
+        return delivered, self._start_answers.pop(session_id, None)
 
     async def flush(self) -> bool:
         """Deliver everything pending once; True when nothing deliverable is left."""

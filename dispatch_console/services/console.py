@@ -38,7 +38,7 @@ from dispatch_console.floorplan.loader import FloorPlanError, district_from_docu
 from .audit_outbox import AuditOutbox
 from .audit_shipper import DEFAULT_KEEP_DELIVERED, AuditShipper
 from .credentials import TokenStore
-from .district_client import Decided, Declared, DistrictClient, StreamTicket
+from .district_client import Decided, Declared, DistrictClient, StreamTicket, stream_link_of
 from .errors import (
     AccessDenied,
     BadServerAnswer,
@@ -332,12 +332,17 @@ class Console:
             # Only this session's own start must be on the server before its stream is
             # asked for; any backlog drains beside it.
             self.shipper.kick()
-            if not await self.shipper.deliver_start(session.session_id):
+            # One round trip on the click path: the start's answer carries the link.
+            delivered, answer = await self.shipper.deliver_start(session.session_id, "sub")
+            if not delivered:
                 raise ConsoleError(
                     "The viewing session could not be reported to the district"
                     + (f": {self.shipper.last_error}" if self.shipper.last_error else ".")
                 )
-            ticket = await self.client.stream_ticket(camera.id, session.session_id)
+            link = stream_link_of(answer) if answer is not None else None
+            # A start the background flush delivered first (or an older server) came
+            # back without a link: ask for it on its own.
+            ticket = link or await self.client.stream_ticket(camera.id, session.session_id)
         except ConsoleError as exc:
             signed_out = isinstance(exc, NotSignedIn)
             reason = EndReason.SIGNED_OUT if signed_out else EndReason.STREAM_FAILED

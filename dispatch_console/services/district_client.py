@@ -215,14 +215,18 @@ class DistrictClient:
             str(request["id"]) if isinstance(request, dict) and "id" in request else None,
         )
 
-    async def audit_start(self, record: dict[str, object]) -> dict[str, Any]:
+    async def audit_start(
+        self, record: dict[str, object], stream: str | None = None
+    ) -> dict[str, Any]:
         """Deliver a session's start; returns the server's record of it.
 
         Only that record counts as delivered: a proxy's empty 200 or ``{"status":"ok"}``
-        once made sessions vanish while the outbox believed them stored.
+        once made sessions vanish while the outbox believed them stored. With ``stream``
+        the same answer carries the session's stream link (or why there is none): one
+        round trip on the click path instead of two.
         """
         session_id = str(record["session_id"])
-        status, body = await self._audit_call("start", session_id, record)
+        status, body = await self._audit_call("start", session_id, record, stream)
         if status in (200, 201):
             return _audit_record(body, session_id, "start", need_end=False)
         if status in _AUDIT_REFUSALS:
@@ -244,12 +248,12 @@ class DistrictClient:
         raise _unexpected_audit_answer("end", status)
 
     async def _audit_call(
-        self, part: str, session_id: str, record: dict[str, object]
+        self, part: str, session_id: str, record: dict[str, object], stream: str | None = None
     ) -> tuple[int, Any]:
+        path = f"/audit/sessions/{session_id}/{part}"
+        params = {"stream": stream} if stream is not None else None
         try:
-            status, body = await self._call(
-                "PUT", f"/audit/sessions/{session_id}/{part}", json=record
-            )
+            status, body = await self._call("PUT", path, json=record, params=params)
         except BadServerAnswer as exc:  # HTML or other non-JSON below 500
             raise AuditUnexpectedAnswer(
                 f"The session {part} got an answer that is not JSON ({exc.detail}); something "
@@ -322,6 +326,19 @@ def _audit_record(body: Any, session_id: str, part: str, *, need_end: bool) -> d
             f"The district's record of session {session_id} does not carry its end."
         )
     return body
+
+
+def stream_link_of(start_answer: dict[str, Any]) -> StreamTicket | None:
+    """The stream link an audit start answer carries; AccessDenied with the server's
+    reason when it refused one; None when the answer has neither (an older server, or a
+    start delivered earlier without asking)."""
+    refusal = start_answer.get("stream_refusal")
+    if isinstance(refusal, str) and refusal:
+        raise AccessDenied(refusal)
+    link = start_answer.get("stream_link")
+    if isinstance(link, dict) and isinstance(link.get("url"), str):
+        return StreamTicket(link["url"], str(link.get("expires_at", "")))
+    return None
 
 
 def _unexpected_audit_answer(part: str, status: int) -> AuditUnexpectedAnswer:

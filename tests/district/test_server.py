@@ -257,7 +257,13 @@ def test_lockdown_waits_for_a_district_approver(district: District) -> None:
     )
     assert ended.status_code == 200 and ended.json()["ended_at"]
     access = district.http.get(f"{API}/access", headers=police).json()
-    assert access == {"emergencies": [], "grants": [], "requests": [], "holds": []}
+    assert access == {
+        "emergencies": [],
+        "grants": [],
+        "requests": [],
+        "holds": [],
+        "camera_problems": [],
+    }
     assert district.ticket(police, "lhs-cam-02", session["session_id"]).status_code == 403
 
 
@@ -469,3 +475,38 @@ def test_launch_starts_the_server_as_a_child_and_reports_failures(tmp_path: Path
     with pytest.raises(RuntimeError, match="exited with code 2") as failure:
         start_process(["district", "serve", "--port", "0"], READY_PREFIX, timeout=20)
     assert "--db" in str(failure.value)  # the child's stderr tail explains why
+
+
+def test_a_start_asking_for_its_stream_gets_the_link_in_the_same_answer(
+    district: District,
+) -> None:
+    """One round trip on the click path: the start is stored, then the link is signed;
+    a refused link never undoes the stored start."""
+    police = district.login("dispatcher")
+    me = district.http.get(f"{API}/auth/me", headers=police).json()
+
+    locked = start_record(me, "lhs-cam-02", district.clock())
+    answer = district.http.put(
+        f"{API}/audit/sessions/{locked['session_id']}/start?stream=sub", headers=police, json=locked
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["stream_link"] is None
+    assert "no emergency" in answer.json()["stream_refusal"]
+    assert answer.json()["session_id"] == locked["session_id"]  # recorded all the same
+
+    district.declare(police, "active_threat")
+    record = start_record(me, "lhs-cam-04", district.clock())
+    answer = district.http.put(
+        f"{API}/audit/sessions/{record['session_id']}/start?stream=sub", headers=police, json=record
+    )
+    assert answer.status_code == 201, answer.text
+    link = answer.json()["stream_link"]
+    assert link["url"].startswith(f"{district.gateway_url}/streams/lhs-cam-04/sub.ts?token=")
+    assert answer.json()["stream_refusal"] is None
+    with httpx.stream("GET", link["url"], timeout=20) as stream:
+        assert stream.status_code == 200
+    # Without ?stream= the answer is the record alone, as before.
+    plain = district.http.put(
+        f"{API}/audit/sessions/{record['session_id']}/start", headers=police, json=record
+    )
+    assert plain.status_code == 200 and plain.json()["stream_link"] is None

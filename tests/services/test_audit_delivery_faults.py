@@ -247,11 +247,13 @@ def test_the_shipper_survives_an_error_nobody_foresaw_and_says_so(
     class BrokenOnce(DistrictClient):
         failures = 1
 
-        async def audit_start(self, record: dict[str, object]) -> dict[str, Any]:
+        async def audit_start(
+            self, record: dict[str, object], stream: str | None = None
+        ) -> dict[str, Any]:
             if self.failures:
                 self.failures -= 1
                 raise sqlite3.OperationalError("database or disk is full")
-            return await super().audit_start(record)
+            return await super().audit_start(record, stream)
 
     async def scenario() -> None:
         dispatcher = await signed_in_client(district_stack.server_url, "dispatcher")

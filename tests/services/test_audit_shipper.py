@@ -63,8 +63,10 @@ class RecordingClient(DistrictClient):
         super().__init__(base_url)
         self.sent: list[tuple[str, str]] = []
 
-    async def audit_start(self, record: dict[str, object]) -> dict[str, Any]:
-        stored = await super().audit_start(record)
+    async def audit_start(
+        self, record: dict[str, object], stream: str | None = None
+    ) -> dict[str, Any]:
+        stored = await super().audit_start(record, stream)
         self.sent.append((str(record["session_id"]), "start"))
         return stored
 

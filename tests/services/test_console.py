@@ -104,14 +104,26 @@ def test_views_are_audited_before_the_ticket_and_close_when_the_emergency_ends(
         ended_views: list[ViewingSession] = []
         console.view_ended_listeners.append(ended_views.append)
 
-        # What the outbox file and the server held at the moment the ticket was asked for.
+        # For each stream link: what the outbox file held when the start (asking for the
+        # link) was sent, and what the server held once the link came back with it.
         at_ticket: list[tuple[list[tuple[str, str, dict[str, Any]]], dict[str, Any] | None]] = []
+        real_start = console.client.audit_start
+        separate_tickets: list[str] = []
         real_ticket = console.client.stream_ticket
 
+        async def spy_start(record: dict[str, object], stream: str | None = None) -> dict[str, Any]:
+            file_then = outbox_rows(path)
+            answer = await real_start(record, stream)
+            if stream is not None and answer.get("stream_link"):
+                session_id = str(record["session_id"])
+                at_ticket.append((file_then, await server_session(auditor, session_id)))
+            return answer
+
         async def spy_ticket(camera_id: str, session_id: str) -> StreamTicket:
-            at_ticket.append((outbox_rows(path), await server_session(auditor, session_id)))
+            separate_tickets.append(session_id)
             return await real_ticket(camera_id, session_id)
 
+        console.client.audit_start = spy_start  # type: ignore[method-assign]
         console.client.stream_ticket = spy_ticket  # type: ignore[method-assign]
 
         emergency_id: str | None = None
@@ -135,6 +147,7 @@ def test_views_are_audited_before_the_ticket_and_close_when_the_emergency_ends(
             assert secret and secret not in repr(opened.ticket)
 
             assert len(at_ticket) == 1
+            assert separate_tickets == []  # the link came with the start: one round trip
             file_then, server_then = at_ticket[0]
             assert [(sid, kind) for sid, kind, _ in file_then] == [(session.session_id, "start")]
             assert file_then[0][2] == session.start_record()
