@@ -54,17 +54,25 @@ def test_an_offline_camera_shows_the_gateways_reason_on_its_pin(
         declared = await desk.console.declare_emergency(
             "lincoln-hs", EmergencyType.EXPLOSION_OR_FIRE, "Smoke reported in the gym"
         )
+        if declared.grant is None:
+            # The shared server may hold the school after another test's revoke: then the
+            # declaration waits for an approver, as in real life.
+            assert declared.request_id is not None
+            await auditor.approve_request(declared.request_id)
+        await desk.console.refresh_access()
         try:
             # The grant's prewarm makes the gateway connect the camera and report it
             # online; report it offline only after that, or the gateway's report wins.
             await eventually(lambda: _gateway_state(district_stack) == "online", 30, "online")
-            _report(district_stack, "offline", REASON)
 
             def offline() -> bool:
+                # Again and again: the gateway's own "online" report may still be on its
+                # way to the district and would overwrite a single one.
+                _report(district_stack, "offline", REASON)
                 states = desk.controller.pin_states(_floor_of(desk, CAMERA))
                 return states[CAMERA].look is PinLook.OFFLINE
 
-            await eventually(offline, 5, "the offline pin")
+            await eventually(offline, 10, "the offline pin")
             state = desk.controller.pin_states(_floor_of(desk, CAMERA))[CAMERA]
             assert state.reason == f"Offline: {REASON}"
             _report(district_stack, "online", None)
