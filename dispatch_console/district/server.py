@@ -1,9 +1,10 @@
 """The reference district API: the security boundary for police access to school cameras.
 
-The console's locks are a convenience; this server is what actually decides. It hands out
-a stream ticket only when the viewing session's audit start is already stored ("no audit
+The console's locks are a convenience; this server is what actually decides. It signs a
+stream link only when the viewing session's audit start is already stored ("no audit
 record, no video") and the shared access policy (``dispatch_console.domain.policy``) allows
-the viewer right now, and its gateway cuts streams when that stops being true.
+the viewer right now, and it tells its stream gateways to cut the stream the moment that
+stops being true (``gateway_links``).
 
 The audit record is the server's, not the client's: who (user, name, agency, role), which
 camera (name, school, building, floor, room kind), which grant was in force and its
