@@ -56,6 +56,7 @@ class DistrictLink:
         self._open_sessions = open_sessions
         self.connected = False
         self.problem: str | None = None
+        self._client: httpx.AsyncClient | None = None
         self._statuses: asyncio.Queue[CameraStatus] = asyncio.Queue()
 
     def report(self, status: CameraStatus) -> None:
@@ -153,7 +154,7 @@ class DistrictLink:
             while not self._statuses.empty():
                 more = self._statuses.get_nowait()
                 batch[(more.camera_id, more.stream)] = more
-            client = getattr(self, "_client", None)
+            client = self._client
             if client is None:
                 continue
             try:

@@ -131,6 +131,7 @@ class CameraUpstream:
         self._stop = threading.Event()
         self._stop_reading = threading.Event()
         self._last_dts: int | None = None
+        self._status_was_online = False  # this connection delivered a keyframe
         self._cache = GopCache()
         self._viewers: list[Viewer] = []
         self._template: Any = None
@@ -270,8 +271,6 @@ class CameraUpstream:
             wait = delay * random.uniform(0.8, 1.2)
             delay = min(BACKOFF_MAX_S, delay * 2)
             self._stop.wait(wait)
-
-    _status_was_online = False
 
     def _pull_once(self) -> str:
         """Pull the stream until it fails; the reason it ended."""

@@ -87,8 +87,12 @@ def _gst_rtsp_server_installed() -> bool:
 def _rtsp_base(info: dict[str, object]) -> str:
     rtsp = info["rtsp"]
     if rtsp is None:
-        if not _gst_rtsp_server_installed():
-            pytest.skip("no GStreamer RTSP server for /usr/bin/python3 (python3-gi etc.)")
+        # No skip: the test command installs GStreamer's RTSP server, and the gateway's
+        # RTSP ingest is tested against it; its absence must fail loudly.
+        assert _gst_rtsp_server_installed(), (
+            "no GStreamer RTSP server for /usr/bin/python3: install python3-gi, "
+            "python3-gst-1.0 and gir1.2-gst-rtsp-server-1.0 (bash scripts/dev.sh test does)"
+        )
         pytest.fail("GStreamer's RTSP server is installed but the simulator reports no RTSP")
     assert isinstance(rtsp, str)
     return rtsp
