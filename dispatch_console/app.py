@@ -25,6 +25,7 @@ from dispatch_console.services.credentials import TokenStore
 from dispatch_console.services.district_client import DistrictClient
 from dispatch_console.services.errors import ConsoleError
 from dispatch_console.services.settings import Settings
+from dispatch_console.services.tls import settings_ssl_context
 from dispatch_console.ui.controller import ConsoleController
 from dispatch_console.ui.gc_guard import GarbageCollectionGuard
 from dispatch_console.ui.main_window import MainWindow
@@ -71,7 +72,7 @@ def _title(user: User) -> str:
 async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
     """Sign in, load the district and show a console window for that user."""
     warm_up()  # load libVLC's plugins on a worker thread, not at the first click
-    client = DistrictClient(settings.server_url)
+    client = DistrictClient(settings.server_url, verify=settings_ssl_context(settings))
     outbox = AuditOutbox(_outbox_path(settings, sign_in.username))
     console = Console(
         client,

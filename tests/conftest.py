@@ -61,6 +61,10 @@ def isolated_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     for key in list(os.environ):
         if key.startswith("DISPATCH_"):
             monkeypatch.delenv(key)
+    # Never this machine's /etc/dispatch-console, user settings or log folder.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("DISPATCH_SYSTEM_CONFIG", str(tmp_path / "etc" / "config.toml"))
     yield backend
     keyring.set_keyring(previous)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,11 +84,15 @@ _AUDIT_REFUSALS = frozenset({400, 403, 409, 413, 422})
 class DistrictClient:
     """One signed-in connection to one district server."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, *, timeout_s: float = 10.0, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        """``verify``: the TLS context from ``services.tls`` (OS store, CA bundle or pin)."""
         self.base_url = base_url.rstrip("/")
         self._token: str | None = None
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
+            verify=verify,
             timeout=httpx.Timeout(timeout_s, connect=5.0),
             headers={"User-Agent": f"dispatch-console/{__version__}"},
         )
