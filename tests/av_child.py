@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import av
 import httpx
@@ -105,7 +106,9 @@ def watch(url: str, seconds: float, timeout: float) -> dict[str, Any]:
             try:
                 # Not "nobuffer": it drops what the probe read, the cached GOP included.
                 container = av.open(
-                    source, format="mpegts", options={"probesize": "32768", "analyzeduration": "0"}
+                    source,
+                    format="mpjpeg" if urlsplit(url).path.endswith(".mjpg") else "mpegts",
+                    options={"probesize": "32768", "analyzeduration": "0"},
                 )
                 end: float | None = None
                 for frame in container.decode(video=0):

@@ -25,6 +25,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class GatewayLinks:
         self._evaluator: asyncio.Task[None] | None = None
         self._cut_sent: dict[str, None] = {}
         self.camera_states: dict[str, dict[str, Any]] = {}
+        self._containers: dict[tuple[str, str], str] = {}
 
     # ---------------------------------------------------------------- links
 
@@ -125,8 +127,24 @@ class GatewayLinks:
     def prewarm(self, camera_ids: list[str], hold_s: float) -> None:
         self.broadcast("prewarm", {"camera_ids": camera_ids, "stream": "sub", "hold_s": hold_s})
 
+    def container_of(self, camera_id: str, stream: str) -> str:
+        """How a gateway serves this camera stream: "ts" or "mjpg" (see gateway/relay.py).
+
+        The gateways report it once they have probed the camera (prewarm at grant time
+        makes that the usual case by the first click); until then the registry's source
+        address is the best guess.
+        """
+        reported = self._containers.get((camera_id, stream))
+        if reported is not None:
+            return reported
+        source = self._sources().get(camera_id, {}).get(stream, "")
+        return "mjpg" if _looks_like_mjpeg(source) else "ts"
+
     def update_states(self, statuses: list[dict[str, Any]]) -> None:
         for status in statuses:
+            container = status.get("container")
+            if container in ("ts", "mjpg"):
+                self._containers[(str(status["camera_id"]), str(status["stream"]))] = container
             if status.get("stream") == "sub":
                 self.camera_states[str(status["camera_id"])] = {
                     "state": status.get("state"),
@@ -157,6 +175,12 @@ class GatewayLinks:
                 log.info("cutting %d stream(s): %s", len(session_ids), reason)
                 for link in self._links.values():
                     link.queue.put_nowait(("cut", {"session_ids": session_ids, "reason": reason}))
+
+
+def _looks_like_mjpeg(source: str) -> bool:
+    """Whether a camera address names MJPEG (``.../video.mjpg``, Axis ``/mjpg/video.cgi``)."""
+    path = urlsplit(source).path.lower()
+    return "mjpg" in path or "mjpeg" in path
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:

@@ -381,6 +381,7 @@ class CameraStateIn(BaseModel):
     state: Literal["idle", "connecting", "online", "offline"]
     reason: str | None = Field(default=None, max_length=1000)
     since: float
+    container: Literal["ts", "mjpg"] | None = None
 
 
 class GatewayStatusIn(BaseModel):
@@ -1434,7 +1435,8 @@ def create_app(
             expires_at=expires_at,
             token_hash=auth.token_hash(sign_in_token),
         )
-        url = f"{base}/streams/{quote(camera.id, safe='')}/{stream}.ts?token={token}"
+        container = ctx.links.container_of(camera.id, stream)
+        url = f"{base}/streams/{quote(camera.id, safe='')}/{stream}.{container}?token={token}"
         return TicketOut(url=url, expires_at=utc_ms(expires_at))
 
     @app.post(

@@ -1,4 +1,8 @@
-"""One MPEG-TS muxer per viewer: repackaging without decoding or re-encoding.
+"""One muxer per viewer: repackaging without decoding or re-encoding.
+
+H.264 and H.265 go out as MPEG-TS; MJPEG goes out as it came, one JPEG per part of a
+``multipart/x-mixed-replace`` response, which libVLC's MJPEG demuxer plays (MPEG-TS has
+no standard mapping for JPEG pictures, and players disagree on the private ones).
 
 Each viewer gets its own muxer rather than a share of one byte stream, because each must
 start with a PAT, a PMT and a keyframe, with continuity counters of its own; a shared
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import av
 
@@ -28,6 +32,7 @@ MUXER_OPTIONS = {
     "max_delay": "0",
     "flush_packets": "1",
 }
+MJPEG_BOUNDARY = "dispatch-console-frame"
 
 
 class _Sink:
@@ -40,6 +45,48 @@ class _Sink:
         if data:
             self._deliver(bytes(data))
         return len(data)
+
+
+CONTENT_TYPES = {
+    "ts": "video/mp2t",
+    "mjpg": f"multipart/x-mixed-replace;boundary={MJPEG_BOUNDARY}",
+}
+
+
+class Muxer(Protocol):
+    def write(self, packet: MediaPacket) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def make_muxer(
+    container: str, template: Any, time_base: Fraction, deliver: Callable[[bytes], None]
+) -> Muxer:
+    """The muxer for a viewer of a stream relayed in this container ("ts" or "mjpg")."""
+    if container == "mjpg":
+        return MjpegMuxer(deliver)
+    return TsMuxer(template, time_base, deliver)
+
+
+class MjpegMuxer:
+    """Sends each JPEG picture as one part of a multipart response, with its length.
+
+    The length lets the player take each picture whole the moment it arrives instead of
+    scanning for the next boundary, which would hold every picture until the next came.
+    """
+
+    def __init__(self, deliver: Callable[[bytes], None]) -> None:
+        self._deliver = deliver
+
+    def write(self, packet: MediaPacket) -> None:
+        head = (
+            f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+            f"Content-Length: {len(packet.data)}\r\n\r\n"
+        ).encode("ascii")
+        self._deliver(head + packet.data + b"\r\n")
+
+    def close(self) -> None:
+        pass
 
 
 class TsMuxer:

@@ -1,4 +1,9 @@
-"""The gateway's HTTP side: consoles open ``/streams/{camera}/{sub|main}.ts?token=...``.
+"""The gateway's HTTP side: consoles open ``/streams/{camera}/{sub|main}.{ts|mjpg}?token=``.
+
+The extension is the container the console will be sent, so it can pick its demuxer
+before the first byte: ``.ts`` for H.264 and H.265 cameras, ``.mjpg`` for MJPEG ones.
+The district puts the right one in the link (the gateway reports each camera's); a
+request for the wrong one is refused with the right one named.
 
 Framework-free (``asyncio.start_server``) for the same reasons as the simulator: one
 route that streams for hours, sockets with TCP_NODELAY, and no access log that could
@@ -24,11 +29,14 @@ from dispatch_console.domain.stream_tokens import StreamClaims
 
 from .access import AccessGuard, Refused
 from .hub import CameraUnavailable, StreamHub
+from .muxer import CONTENT_TYPES
 from .viewer import SOFT_LIMIT_BYTES, Viewer
 
 log = logging.getLogger(__name__)
 
-_PATH_RE = re.compile(r"^/streams/(?P<camera>[A-Za-z0-9._-]{1,64})/(?P<stream>sub|main)\.ts$")
+_PATH_RE = re.compile(
+    r"^/streams/(?P<camera>[A-Za-z0-9._-]{1,64})/(?P<stream>sub|main)\.(?P<container>ts|mjpg)$"
+)
 _MAX_REQUEST_LINE = 4096
 _MAX_HEADER_LINES = 64
 _REQUEST_TIMEOUT_S = 10.0
@@ -40,6 +48,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
     503: "Service Unavailable",
 }
 
@@ -202,11 +211,12 @@ class RelayServer:
         except Refused as exc:
             await self._problem(writer, exc.status, exc.reason)
             return
-        await self._stream(claims, method, reader, writer)
+        await self._stream(claims, match["container"], method, reader, writer)
 
     async def _stream(
         self,
         claims: StreamClaims,
+        container: str,
         method: str,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
@@ -221,6 +231,15 @@ class RelayServer:
             upstream = await self.hub.attach(claims.camera_id, claims.stream, viewer)
         except CameraUnavailable as exc:
             await self._problem(writer, 404 if exc.unknown else 503, exc.reason, offline=True)
+            return
+        if upstream.container != container:
+            upstream.remove_viewer(viewer)
+            await self._problem(
+                writer,
+                409,
+                f"This camera's {claims.stream} stream is served as .{upstream.container}, "
+                f"not .{container}; ask the district for a new link.",
+            )
             return
         self._bound_buffers(writer)
         older = self._by_session.get(claims.session_id)
@@ -238,8 +257,9 @@ class RelayServer:
         hangup = asyncio.create_task(reader.read(1))
         try:
             writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nCache-Control: no-store\r\n"
-                b"X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+                f"HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPES[container]}\r\n"
+                "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                "Connection: close\r\n\r\n".encode("ascii")
             )
             if method == "HEAD":
                 await writer.drain()

@@ -13,7 +13,7 @@ to the district's IT, and retried with jittered exponential backoff. Reasons nev
 the source URL: it may carry credentials.
 
 Why PyAV rather than GStreamer: it repackages without decoding, handles RTSP over TCP
-with Basic and Digest authentication, HTTP MPEG-TS and MJPEG through one API, installs
+with Basic and Digest authentication, HTTP MPEG-TS and multipart MJPEG through one API, installs
 from PyPI as a wheel with its own FFmpeg (Debian's libVLC cannot play RTSP, and
 GStreamer's Python bindings are not installable into a venv), and a prototype measured
 first frames of 21-31 ms with it.
@@ -36,13 +36,14 @@ from typing import Any
 import av
 
 from .gop import GopCache, MediaPacket, join_slices, squeeze_to_live_edge
-from .muxer import TsMuxer
+from .muxer import make_muxer
 from .sources import redact
 from .viewer import Viewer
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_CODECS = {"h264": "H.264", "hevc": "H.265"}
+# The codecs relayed, with the container each reaches consoles in (see muxer.py).
+SUPPORTED_CODECS = {"h264": ("H.264", "ts"), "hevc": ("H.265", "ts"), "mjpeg": ("MJPEG", "mjpg")}
 OPEN_TIMEOUT_S = 8.0
 READ_TIMEOUT_S = 5.0
 BACKOFF_FIRST_S = 1.0
@@ -67,6 +68,7 @@ class CameraStatus:
     state: CameraState
     reason: str | None
     since: float  # time.time()
+    container: str | None = None  # how consoles get it ("ts", "mjpg"), once known
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class CameraStatus:
             "state": self.state.value,
             "reason": self.reason,
             "since": self.since,
+            "container": self.container,
         }
 
 
@@ -136,6 +139,7 @@ class CameraUpstream:
         self._viewers: list[Viewer] = []
         self._template: Any = None
         self._time_base = Fraction(1, 90000)
+        self.container: str | None = None  # known once the source has been probed
         self._status = CameraStatus(camera_id, stream, CameraState.IDLE, None, time.time())
         self._changed = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
@@ -194,7 +198,8 @@ class CameraUpstream:
         with self._lock:
             if self._template is None or not self._cache.has_keyframe or self._stop.is_set():
                 return False
-            viewer.muxer = TsMuxer(self._template, self._time_base, viewer.push)
+            assert self.container is not None  # set with the template
+            viewer.muxer = make_muxer(self.container, self._template, self._time_base, viewer.push)
             for packet in squeeze_to_live_edge(self._cache.snapshot()):
                 viewer.muxer.write(packet)
             self._viewers.append(viewer)
@@ -236,7 +241,9 @@ class CameraUpstream:
         with self._lock:
             if self._status.state is state and self._status.reason == reason:
                 return
-            self._status = CameraStatus(self.camera_id, self.stream, state, reason, time.time())
+            self._status = CameraStatus(
+                self.camera_id, self.stream, state, reason, time.time(), self.container
+            )
             self._changed.notify_all()
             status = self._status
         if state is CameraState.OFFLINE:
@@ -293,16 +300,20 @@ class CameraUpstream:
         try:
             stream = self._video_stream(container)
             codec = stream.codec_context.name
+            whole_pictures = SUPPORTED_CODECS[codec][1] == "mjpg"
             with self._lock:
                 self._template = stream
                 self._time_base = stream.time_base or Fraction(1, 90000)
+                self.container = SUPPORTED_CODECS[codec][1]
             reader = threading.Thread(
                 target=self._read,
-                args=(container, stream, packets),
+                args=(container, stream, packets, whole_pictures),
                 name=f"demux-{self.camera_id}-{self.stream}",
                 daemon=True,
             )
             reader.start()
+            if whole_pictures:
+                return self._pass_through(packets)
             return self._assemble(packets, codec)
         except Unsupported as exc:
             return str(exc)
@@ -318,15 +329,32 @@ class CameraUpstream:
             except Exception:  # closing a broken source must not hide its reason
                 log.debug("closing %s failed", self._shown, exc_info=True)
 
-    def _read(self, container: Any, stream: Any, packets: queue.Queue[MediaPacket | str]) -> None:
-        """Demux (blocking) and queue packets; a string is the reason the stream ended."""
+    def _read(
+        self,
+        container: Any,
+        stream: Any,
+        packets: queue.Queue[MediaPacket | str],
+        whole_pictures: bool,
+    ) -> None:
+        """Demux (blocking) and queue packets; a string is the reason the stream ended.
+
+        With ``whole_pictures`` (MJPEG: every packet a whole picture that decodes on its
+        own) the packets are numbered as they come: multipart JPEG carries no timestamps.
+        """
+        count = 0
         try:
             for packet in container.demux(stream):
                 if self._stop.is_set() or self._stop_reading.is_set():
                     return
-                if packet.size == 0 or packet.dts is None:
+                if packet.size == 0:
                     continue
-                media = MediaPacket(bytes(packet), packet.pts, packet.dts, packet.is_keyframe)
+                if whole_pictures:
+                    count += 1
+                    media = MediaPacket(bytes(packet), count, count, True)
+                elif packet.dts is None:
+                    continue
+                else:
+                    media = MediaPacket(bytes(packet), packet.pts, packet.dts, packet.is_keyframe)
                 packets.put(media, timeout=self._read_timeout)
             end = "The camera closed the stream."
         except queue.Full:
@@ -337,6 +365,19 @@ class CameraUpstream:
             packets.put(end, timeout=self._read_timeout)
         except queue.Full:
             pass
+
+    def _pass_through(self, packets: queue.Queue[MediaPacket | str]) -> str:
+        """Cache and fan out whole pictures as they come; the reason the stream ended."""
+        while True:
+            try:
+                item = packets.get(timeout=0.5)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return "The gateway closed the camera's stream."
+                continue
+            if isinstance(item, str):
+                return item
+            self._emit(item)
 
     def _assemble(self, packets: queue.Queue[MediaPacket | str], codec: str) -> str:
         """Join each picture's slices, then cache and fan out; the reason the stream ended.
@@ -419,6 +460,7 @@ class CameraUpstream:
         name = stream.codec_context.name if stream.codec_context else "unknown"
         if name not in SUPPORTED_CODECS:
             raise Unsupported(
-                f"The camera sends {name} video; the gateway relays H.264 and H.265 only."
+                f"The camera sends {name} video; the gateway relays "
+                f"{', '.join(label for label, _ in SUPPORTED_CODECS.values())} only."
             )
         return stream

@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 # Measured with libVLC 3.0.24 against the gateway: 80-100 ms keeps the picture live;
 # below about 50 ms late frames are dropped and the picture freezes instead.
 DEFAULT_NETWORK_CACHING_MS = 100
+# libVLC's demuxer for each container a gateway link can name (MPEG-TS for H.264 and
+# H.265 cameras, multipart JPEG for MJPEG ones); other URLs are probed.
+DEMUXERS = {"ts": "ts", "mjpg": "mjpeg"}
 _BUFFER_ALIGN = 32  # libVLC requires picture planes aligned on 32 bytes
 
 
@@ -509,9 +512,10 @@ class VideoPlayer(QObject):
         self, instance: Any, session: _Session, url: str, extra_options: Sequence[str]
     ) -> None:
         options: list[str] = []
-        if urlsplit(url).path.endswith(".ts"):
-            # Skip demuxer probing: the gateway serves MPEG-TS.
-            options.append(":demux=ts")
+        # Skip demuxer probing: the link's extension says what the gateway sends.
+        demuxer = DEMUXERS.get(urlsplit(url).path.rpartition(".")[2])
+        if demuxer is not None:
+            options.append(f":demux={demuxer}")
         if self._network_caching_ms is not None:
             options.append(f":network-caching={int(self._network_caching_ms)}")
         options.extend(self._media_options)

@@ -15,12 +15,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
 
 from dispatch_console.district.db import Database
 from dispatch_console.district.launch import DistrictStack, camsim_rtsp, start_process, stop_process
@@ -30,6 +32,7 @@ from dispatch_console.district.server import create_app
 from dispatch_console.domain.stream_tokens import link_key
 from dispatch_console.gateway.sources import Credentials
 from dispatch_console.services.stream_probe import gateway_refusal
+from dispatch_console.video.player import VideoPlayer
 from tests.gateway.flow import Viewer
 from tests.gateway.harness import TEST_SECRET, ThreadedGateway
 from tests.gateway.video import watch
@@ -69,6 +72,7 @@ def _rig(
     camsim_args: list[str],
     source: str = "rtsp",
     gateway_args: tuple[str, ...] = (),
+    camera_sources: Callable[[str], dict[str, dict[str, str]]] | None = None,
 ) -> Iterator[Rig]:
     camsim, camsim_url = start_process(
         ["camsim", "--port", "0", "--floorplans", str(SAMPLE_DISTRICT), *camsim_args],
@@ -83,6 +87,7 @@ def _rig(
             db=db,
             floorplans_dir=SAMPLE_DISTRICT,
             camsim_url=base,
+            camera_sources=camera_sources(camsim_url) if camera_sources else None,
             gateway_secret=TEST_SECRET,
             allow_totp_reuse=True,
         )
@@ -299,6 +304,72 @@ def test_a_failing_camera_goes_offline_with_its_reason_and_comes_back(
             break
         assert time.monotonic() < deadline, f"still offline: {back.body!r}"
         time.sleep(0.5)
+
+
+# -- MJPEG cameras ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mjpeg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """A registry whose camera lhs-cam-02 is an MJPEG-over-HTTP camera."""
+    yield from _rig(
+        tmp_path_factory.mktemp("mjpeg"),
+        ["--no-rtsp", "--cameras", "lhs-cam-02"],
+        source="http",
+        camera_sources=lambda camsim: {"lhs-cam-02": {"sub": f"{camsim}/cameras/lhs-cam-02.mjpg"}},
+    )
+
+
+def test_mjpeg_cameras_reach_consoles_as_multipart_jpeg(mjpeg: Rig) -> None:
+    viewer = Viewer(mjpeg.server_url)
+    viewer.declare("lincoln-hs")
+    try:
+        url = viewer.stream_url("lhs-cam-02")
+        assert url.split("?")[0].endswith("/streams/lhs-cam-02/sub.mjpg")
+        with httpx.stream("GET", url, timeout=30) as answer:
+            assert answer.status_code == 200, answer.read()
+            assert answer.headers["content-type"].startswith("multipart/x-mixed-replace;boundary=")
+        seen = watch(viewer.stream_url("lhs-cam-02"), 1.0, timeout=40)
+        assert seen.status == 200, seen.body
+        assert len(seen.pictures) >= 8
+        assert mjpeg.upstream("lhs-cam-02")["state"] == "online"
+        # Every picture is a keyframe: a viewer joining now starts on the cached one.
+        again = watch(viewer.stream_url("lhs-cam-02"), 0.05)
+        assert again.first_picture_s < 0.3
+    finally:
+        viewer.close()
+
+
+def test_a_link_naming_the_wrong_container_is_refused_with_the_right_one(mjpeg: Rig) -> None:
+    viewer = Viewer(mjpeg.server_url)
+    viewer.declare("lincoln-hs")
+    try:
+        url = viewer.stream_url("lhs-cam-02").replace("/sub.mjpg?", "/sub.ts?")
+        answer = httpx.get(url, timeout=30)
+        assert answer.status_code == 409
+        assert ".mjpg" in answer.headers["x-refusal-reason"]
+    finally:
+        viewer.close()
+
+
+def test_the_console_player_shows_an_mjpeg_camera(qtbot: QtBot, mjpeg: Rig) -> None:
+    """libVLC gets the multipart stream with its own demuxer, not the TS one."""
+    viewer = Viewer(mjpeg.server_url)
+    viewer.declare("lincoln-hs")
+    player = VideoPlayer()
+    frames: list[QImage] = []
+    player.frame_ready.connect(frames.append)
+    failures: list[str] = []
+    player.failed.connect(failures.append)
+    try:
+        player.play(viewer.stream_url("lhs-cam-02"))
+        qtbot.waitUntil(lambda: len(frames) >= 5 or bool(failures), timeout=15000)
+        assert not failures
+        assert (frames[-1].width(), frames[-1].height()) == (640, 360)
+        assert frames[0] != frames[-1], "the picture did not change"
+    finally:
+        player.stop()
+        viewer.close()
 
 
 # -- the main stack and its logs ---------------------------------------------------------
