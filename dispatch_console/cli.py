@@ -115,6 +115,12 @@ def _gateway(argv: list[str]) -> int:
     return serve.main(argv[1:])
 
 
+def _floorplan(argv: list[str]) -> int:
+    from dispatch_console.floorplan import commands
+
+    return commands.main(argv)
+
+
 def _demo(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="dispatch-console demo",
@@ -197,14 +203,21 @@ def die_with_parent() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     die_with_parent()
-    commands = {"demo": _demo, "district": _district, "gateway": _gateway, "camsim": _camsim}
+    commands = {
+        "demo": _demo,
+        "district": _district,
+        "gateway": _gateway,
+        "camsim": _camsim,
+        "floorplan": _floorplan,
+    }
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(
         prog="dispatch-console",
         description="Live school cameras for police dispatch, only under an emergency grant. "
         "Without a command, opens the console's sign-in window.",
-        epilog="commands: demo | district serve | gateway serve | camsim  (each has --help)",
+        epilog="commands: demo | district serve | gateway serve | camsim | "
+        "floorplan check | floorplan import-imdf  (each has --help)",
     )
     parser.add_argument("--version", action="version", version=f"dispatch-console {__version__}")
     parser.add_argument(

@@ -36,6 +36,9 @@ class RoomKind(StrEnum):
     NURSE = "nurse"
     COUNSELING = "counseling"
     OFFICE = "office"
+    # Anything an import could not place (an unknown IMDF category, a storeroom ...).
+    # Not a common area, so private: the policy shares only what it names.
+    OTHER = "other"
 
 
 class EmergencyType(StrEnum):
@@ -100,6 +103,50 @@ class Room:
 
 
 @dataclass(frozen=True)
+class Wall:
+    """A wall drawn as a polyline; it blocks a camera's view except where an opening is."""
+
+    id: str
+    path: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A door or open passage: the stretch of wall between its two ends does not block."""
+
+    id: str
+    kind: str  # "door" or "opening"
+    ends: tuple[Point, Point]
+
+
+@dataclass(frozen=True)
+class Background:
+    """A floor-plan drawing (PNG, JPEG, SVG or PDF) placed under the plan.
+
+    ``bounds`` is where the image's top-left and bottom-right corners fall in the plan,
+    in metres: the two-point placement that lines a drawing up with the rooms.
+    """
+
+    image: str
+    bounds: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class StreamProfile:
+    """One of a camera's streams ("main" full resolution, "sub" for grids).
+
+    Addresses are not here: they live in the district's camera registry, which only
+    gateways receive. The plan says what the camera offers, not where to fetch it.
+    """
+
+    name: str
+    codec: str = ""
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+
+
+@dataclass(frozen=True)
 class Camera:
     id: str
     name: str
@@ -116,6 +163,14 @@ class Camera:
     # What the district's configuration says; the policy still overrides it for
     # cameras standing in private rooms.
     configured_shareable: bool = True
+    # The name the audit record and the tiles use ("Main Hall East — 1st floor");
+    # the plan may give one, else the camera's name stands in.
+    logical_name: str = ""
+    streams: tuple[StreamProfile, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        return self.logical_name or self.name
 
 
 @dataclass(frozen=True)
@@ -127,6 +182,9 @@ class Floor:
     cameras: tuple[Camera, ...]
     width_m: float
     height_m: float
+    walls: tuple[Wall, ...] = ()
+    openings: tuple[Opening, ...] = ()
+    background: Background | None = None
 
 
 @dataclass(frozen=True)

@@ -4,160 +4,194 @@ The file says whether the district *wants* a camera shared; the room polygon tha
 the camera's position says whether it *may* be. A shareable camera standing in a private
 room is reported (as a warning naming file and camera) and stays locked for police.
 
-Format (one JSON file per school, listed by ``district.json``)::
+The format is described by ``floorplans/floorplan.schema.json``::
 
     district.json  {"id", "name", "schools": ["lincoln-high.json", ...]}
     <school>.json  {"id", "name", "address", "buildings": [{"id", "name", "floors": [
                       {"id", "name", "level", "width_m", "height_m",
-                       "rooms":   [{"id", "name", "kind", "outline": [[x, y], ...]}],
-                       "cameras": [{"id", "name", "position": [x, y], "heading_deg",
-                                    "fov_deg", "range_m", "shareable"}]}]}]}
+                       "background"?: {"image", "bounds": [x0, y0, x1, y1]},
+                       "rooms":    [{"id", "name", "kind", "outline": [[x, y], ...]}],
+                       "walls"?:   [{"id", "path": [[x, y], ...]}],
+                       "openings"?: [{"id", "kind": "door"|"opening", "ends": [[x, y], [x, y]]}],
+                       "cameras":  [{"id", "name", "logical_name"?, "position": [x, y],
+                                    "heading_deg", "fov_deg", "range_m", "shareable"?,
+                                    "streams"?: {"main"?: {...}, "sub"?: {...}}}]}]}]}
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from shapely import make_valid
 from shapely.geometry import Point as ShapelyPoint
 from shapely.geometry import Polygon
-from shapely.validation import explain_validity
 
 from dispatch_console.domain.models import (
+    Background,
     Building,
     Camera,
     District,
     Floor,
+    Opening,
     Room,
     RoomKind,
     School,
+    StreamProfile,
+    Wall,
 )
 from dispatch_console.domain.policy import COMMON_AREAS
 
-T = TypeVar("T")
+from .outlines import room_polygon
+from .reading import (
+    FloorPlanError,
+    Problem,
+    Reader,
+    boolean,
+    coordinate,
+    integer,
+    items,
+    number,
+    outline,
+    point,
+    points,
+    read_json,
+    text,
+)
+
+__all__ = [
+    "FloorPlanError",
+    "Problem",
+    "Validation",
+    "district_document",
+    "district_from_document",
+    "load_district",
+    "validate_document",
+]
+
+OPENING_KINDS = ("door", "opening")
+STREAM_NAMES = ("main", "sub")
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    feature: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.feature}: {self.message}"
-
-
-class FloorPlanError(Exception):
-    """The floor plans could not be loaded; every problem found is listed, not just the first."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"The floor plans have {len(problems)} problem(s):\n{lines}")
-
-
-class _Reader:
-    """Collects problems while walking one file, so a user sees them all at once."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []
-
-    def error(self, feature: str, message: str) -> None:
-        self.problems.append(Problem(self.file, feature, message))
-
-    def warn(self, feature: str, message: str) -> None:
-        self.warnings.append(Problem(self.file, feature, message))
-
-    def field(
-        self, obj: Mapping[str, Any], key: str, feature: str, convert: Callable[[Any], T]
-    ) -> T | None:
-        if key not in obj:
-            self.error(feature, f'missing field "{key}"')
-            return None
-        try:
-            return convert(obj[key])
-        except (TypeError, ValueError) as exc:
-            self.error(feature, f'field "{key}" is invalid ({obj[key]!r}): {exc}')
-            return None
-
-
-def _point(value: Any) -> tuple[float, float]:
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        raise ValueError("expected [x, y]")
-    return float(value[0]), float(value[1])
-
-
-def _outline(value: Any) -> tuple[tuple[float, float], ...]:
-    if not isinstance(value, list) or len(value) < 3:
-        raise ValueError("expected at least three [x, y] corners")
-    return tuple(_point(v) for v in value)
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("expected non-empty text")
-    return value.strip()
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("expected true or false")
-    return value
-
-
-def _list(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        raise ValueError("expected a list")
-    return value
-
-
-def _read_json(path: Path) -> Any:
+def _kind(value: Any) -> RoomKind:
+    if not isinstance(value, str):
+        raise ValueError("expected a room kind")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FloorPlanError([Problem(str(path), "file", "not found")]) from None
-    except json.JSONDecodeError as exc:
-        raise FloorPlanError(
-            [Problem(str(path), "file", f"not valid JSON: {exc.msg} (line {exc.lineno})")]
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FloorPlanError([Problem(str(path), "file", f"cannot be read: {exc}")]) from None
+        return RoomKind(value)
+    except ValueError:
+        known = ", ".join(k.value for k in RoomKind)
+        raise ValueError(f"unknown room kind; one of {known}") from None
 
 
-def _room(reader: _Reader, raw: Any, floor_id: str) -> tuple[Room, Polygon] | None:
+def _ends(value: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("expected two [x, y] ends")
+    first, second = point(value[0]), point(value[1])
+    if first == second:
+        raise ValueError("the two ends are the same point")
+    return first, second
+
+
+def _bounds(value: Any) -> tuple[float, float, float, float]:
+    if not isinstance(value, list) or len(value) != 4:
+        raise ValueError("expected [x0, y0, x1, y1]")
+    x0, y0, x1, y1 = (coordinate(v) for v in value)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError("the bottom-right corner must lie right of and below the top-left")
+    return x0, y0, x1, y1
+
+
+def _stream(name: str, value: Any) -> StreamProfile:
+    if not isinstance(value, dict):
+        raise ValueError('expected an object such as {"codec": "h264", "width": 640}')
+    if any(key in value for key in ("url", "uri", "address")):
+        raise ValueError(
+            "stream addresses belong in the district's camera registry, not in the floor plan "
+            "that every console receives"
+        )
+    codec = value.get("codec", "")
+    if not isinstance(codec, str):
+        raise ValueError("codec must be text")
+    width = integer(value.get("width", 0))
+    height = integer(value.get("height", 0))
+    fps = number(value.get("fps", 0))
+    if width < 0 or height < 0 or fps < 0:
+        raise ValueError("width, height and fps cannot be negative")
+    return StreamProfile(name, codec, width, height, fps)
+
+
+def _streams(value: Any) -> tuple[StreamProfile, ...]:
+    if not isinstance(value, dict):
+        raise ValueError('expected {"main": {...}, "sub": {...}}')
+    unknown = sorted(set(value) - set(STREAM_NAMES))
+    if unknown:
+        raise ValueError(f"unknown stream(s) {', '.join(map(str, unknown))}; main and sub only")
+    return tuple(_stream(name, value[name]) for name in STREAM_NAMES if name in value)
+
+
+def _room(reader: Reader, raw: Any, floor_id: str) -> tuple[Room, Polygon] | None:
     if not isinstance(raw, dict):
         reader.error(f"floor {floor_id}", "a room entry is not an object")
         return None
-    room_id = reader.field(raw, "id", f"room on floor {floor_id}", _text)
+    room_id = reader.field(raw, "id", f"room on floor {floor_id}", text)
     feature = f"room {room_id}"
-    name = reader.field(raw, "name", feature, _text)
-    kind = reader.field(raw, "kind", feature, RoomKind)
-    outline = reader.field(raw, "outline", feature, _outline)
-    if room_id is None or name is None or kind is None or outline is None:
+    name = reader.field(raw, "name", feature, text)
+    kind = reader.field(raw, "kind", feature, _kind)
+    ring = reader.field(raw, "outline", feature, outline)
+    if room_id is None or name is None or kind is None or ring is None:
         return None
-    polygon = Polygon(outline)
-    if not polygon.is_valid:
-        repaired = make_valid(polygon)
-        reason = explain_validity(polygon)
-        if repaired.geom_type != "Polygon" or repaired.area <= 0:
-            reader.error(feature, f"outline is not a usable polygon ({reason})")
-            return None
-        reader.warn(feature, f"outline was repaired ({reason})")
-        polygon = repaired
-    if polygon.area <= 0:
-        reader.error(feature, "outline has no area")
+    verdict = room_polygon(ring)
+    if verdict.polygon is None:
+        reader.error(feature, verdict.error)
         return None
-    return Room(room_id, name, kind, outline), polygon
+    if verdict.warning:
+        reader.warn(feature, verdict.warning)
+    return Room(room_id, name, kind, verdict.ring), verdict.polygon
+
+
+def _wall(reader: Reader, raw: Any, floor_id: str) -> Wall | None:
+    if not isinstance(raw, dict):
+        reader.error(f"floor {floor_id}", "a wall entry is not an object")
+        return None
+    wall_id = reader.field(raw, "id", f"wall on floor {floor_id}", text)
+    path = reader.field(raw, "path", f"wall {wall_id}", lambda v: points(v, 2))
+    if wall_id is None or path is None:
+        return None
+    if len(set(path)) < 2:
+        reader.error(f"wall {wall_id}", "path has no length (all its points are the same)")
+        return None
+    return Wall(wall_id, path)
+
+
+def _opening(reader: Reader, raw: Any, floor_id: str) -> Opening | None:
+    if not isinstance(raw, dict):
+        reader.error(f"floor {floor_id}", "an opening entry is not an object")
+        return None
+    opening_id = reader.field(raw, "id", f"opening on floor {floor_id}", text)
+    feature = f"opening {opening_id}"
+    kind = reader.optional(raw, "kind", feature, text) or "door"
+    ends = reader.field(raw, "ends", feature, _ends)
+    if kind not in OPENING_KINDS:
+        reader.error(feature, f"kind must be one of {', '.join(OPENING_KINDS)}, got {kind!r}")
+        return None
+    if opening_id is None or ends is None:
+        return None
+    return Opening(opening_id, kind, ends)
+
+
+def _background(reader: Reader, raw: Any, feature: str) -> Background | None:
+    if not isinstance(raw, dict):
+        reader.error(feature, 'field "background" must be an object {"image", "bounds"}')
+        return None
+    image = reader.field(raw, "image", f"{feature} background", text)
+    bounds = reader.field(raw, "bounds", f"{feature} background", _bounds)
+    if image is None or bounds is None:
+        return None
+    return Background(image, bounds)
 
 
 def _camera(
-    reader: _Reader,
+    reader: Reader,
     raw: Any,
     ids: tuple[str, str, str],
     rooms: list[tuple[Room, Polygon]],
@@ -166,24 +200,29 @@ def _camera(
     if not isinstance(raw, dict):
         reader.error(f"floor {floor_id}", "a camera entry is not an object")
         return None
-    camera_id = reader.field(raw, "id", f"camera on floor {floor_id}", _text)
+    camera_id = reader.field(raw, "id", f"camera on floor {floor_id}", text)
     feature = f"camera {camera_id}"
-    name = reader.field(raw, "name", feature, _text)
-    position = reader.field(raw, "position", feature, _point)
-    heading = reader.field(raw, "heading_deg", feature, float)
-    fov = reader.field(raw, "fov_deg", feature, float)
-    range_m = reader.field(raw, "range_m", feature, float)
-    shareable = _bool(raw["shareable"]) if isinstance(raw.get("shareable"), bool) else None
-    if "shareable" in raw and shareable is None:
-        reader.error(feature, 'field "shareable" must be true or false')
-    if None in (camera_id, name, position, heading, fov, range_m) or position is None:
+    name = reader.field(raw, "name", feature, text)
+    logical_name = reader.optional(raw, "logical_name", feature, text) or ""
+    position = reader.field(raw, "position", feature, point)
+    heading = reader.field(raw, "heading_deg", feature, number)
+    fov = reader.field(raw, "fov_deg", feature, number)
+    range_m = reader.field(raw, "range_m", feature, number)
+    shareable = reader.optional(raw, "shareable", feature, boolean)
+    streams = reader.optional(raw, "streams", feature, _streams) or ()
+    if (
+        camera_id is None
+        or name is None
+        or position is None
+        or heading is None
+        or fov is None
+        or range_m is None
+    ):
         return None
-    assert camera_id is not None and name is not None
-    assert heading is not None and fov is not None and range_m is not None
     if not 0 < fov <= 360:
-        reader.error(feature, f"fov_deg must be in (0, 360], got {fov}")
-    if range_m <= 0:
-        reader.error(feature, f"range_m must be positive, got {range_m}")
+        reader.error(feature, f"fov_deg must be in (0, 360], got {fov:g}")
+    if not 0 < range_m <= 1000:
+        reader.error(feature, f"range_m must be more than 0 and at most 1000, got {range_m:g}")
     where = ShapelyPoint(position)
     holders = [(room, poly) for room, poly in rooms if poly.covers(where)]
     if not holders:
@@ -214,45 +253,71 @@ def _camera(
         room_id=room.id,
         room_kind=room.kind,
         configured_shareable=configured,
+        logical_name=logical_name,
+        streams=streams,
     )
 
 
-def _floor(reader: _Reader, raw: Any, school_id: str, building_id: str) -> Floor | None:
+def _listed(reader: Reader, raw: dict[str, Any], key: str, feature: str) -> list[Any]:
+    return reader.optional(raw, key, feature, items) or []
+
+
+def _floor(reader: Reader, raw: Any, school_id: str, building_id: str) -> Floor | None:
     if not isinstance(raw, dict):
         reader.error(f"building {building_id}", "a floor entry is not an object")
         return None
-    floor_id = reader.field(raw, "id", f"floor in building {building_id}", _text)
+    floor_id = reader.field(raw, "id", f"floor in building {building_id}", text)
     feature = f"floor {floor_id}"
-    name = reader.field(raw, "name", feature, _text)
-    level = reader.field(raw, "level", feature, int)
-    width = reader.field(raw, "width_m", feature, float)
-    height = reader.field(raw, "height_m", feature, float)
-    raw_rooms = reader.field(raw, "rooms", feature, _list) or []
-    raw_cameras = reader.field(raw, "cameras", feature, _list) or []
+    name = reader.field(raw, "name", feature, text)
+    level = reader.field(raw, "level", feature, integer)
+    width = reader.field(raw, "width_m", feature, coordinate)
+    height = reader.field(raw, "height_m", feature, coordinate)
+    raw_rooms = reader.field(raw, "rooms", feature, items) or []
+    raw_cameras = reader.field(raw, "cameras", feature, items) or []
+    raw_walls = _listed(reader, raw, "walls", feature)
+    raw_openings = _listed(reader, raw, "openings", feature)
+    background = None
+    if raw.get("background") is not None:
+        background = _background(reader, raw["background"], feature)
     if floor_id is None or name is None or level is None or width is None or height is None:
         return None
+    if width <= 0 or height <= 0:
+        reader.error(feature, f"width_m and height_m must be positive, got {width:g} × {height:g}")
     rooms = [r for r in (_room(reader, item, floor_id) for item in raw_rooms) if r]
+    walls = tuple(w for w in (_wall(reader, item, floor_id) for item in raw_walls) if w)
+    openings = tuple(o for o in (_opening(reader, item, floor_id) for item in raw_openings) if o)
     ids = (school_id, building_id, floor_id)
     cameras = [c for c in (_camera(reader, item, ids, rooms) for item in raw_cameras) if c]
-    return Floor(floor_id, name, level, tuple(r for r, _ in rooms), tuple(cameras), width, height)
+    return Floor(
+        floor_id,
+        name,
+        level,
+        tuple(r for r, _ in rooms),
+        tuple(cameras),
+        width,
+        height,
+        walls,
+        openings,
+        background,
+    )
 
 
-def _school(raw: Any, file: str) -> tuple[School | None, _Reader]:
-    reader = _Reader(file)
+def _school(raw: Any, file: str) -> tuple[School | None, Reader]:
+    reader = Reader(file)
     if not isinstance(raw, dict):
         reader.error("file", "expected a JSON object describing one school")
         return None, reader
-    school_id = reader.field(raw, "id", "school", _text)
-    name = reader.field(raw, "name", f"school {school_id}", _text)
+    school_id = reader.field(raw, "id", "school", text)
+    name = reader.field(raw, "name", f"school {school_id}", text)
     address = raw.get("address", "")
     buildings: list[Building] = []
-    for raw_building in reader.field(raw, "buildings", f"school {school_id}", _list) or []:
+    for raw_building in reader.field(raw, "buildings", f"school {school_id}", items) or []:
         if not isinstance(raw_building, dict):
             reader.error(f"school {school_id}", "a building entry is not an object")
             continue
-        building_id = reader.field(raw_building, "id", "building", _text)
-        building_name = reader.field(raw_building, "name", f"building {building_id}", _text)
-        raw_floors = reader.field(raw_building, "floors", f"building {building_id}", _list)
+        building_id = reader.field(raw_building, "id", "building", text)
+        building_name = reader.field(raw_building, "name", f"building {building_id}", text)
+        raw_floors = reader.field(raw_building, "floors", f"building {building_id}", items)
         if school_id is None or building_id is None or building_name is None:
             continue
         floors = [
@@ -293,7 +358,7 @@ def district_document(directory: Path | str) -> dict[str, Any]:
     """
     root = Path(directory)
     index_path = root / "district.json"
-    index = _read_json(index_path)
+    index = read_json(index_path)
     if not isinstance(index, dict):
         raise FloorPlanError([Problem(str(index_path), "file", "expected a JSON object")])
     schools: list[Any] = []
@@ -304,7 +369,7 @@ def district_document(directory: Path | str) -> dict[str, Any]:
             problems.append(Problem(str(index_path), "schools", f"{entry!r} is not a file name"))
             continue
         try:
-            school = _read_json(root / entry)
+            school = read_json(root / entry)
         except FloorPlanError as exc:
             problems.extend(exc.problems)
             continue
@@ -316,15 +381,24 @@ def district_document(directory: Path | str) -> dict[str, Any]:
     return {**index, "schools": schools, "source": str(index_path)}
 
 
-def district_from_document(document: Any, source: str = "district document") -> District:
-    """Validate a district document (schools inline); raises FloorPlanError listing all problems."""
+@dataclass(frozen=True)
+class Validation:
+    """Everything validation found: the district (None when errors stop it) and findings."""
+
+    district: District | None
+    problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+
+def validate_document(document: Any, source: str = "district document") -> Validation:
+    """Validate a district document (schools inline) without raising: the checker's core."""
     if not isinstance(document, dict):
-        raise FloorPlanError([Problem(source, "file", "expected a JSON object")])
+        return Validation(None, (Problem(source, "file", "expected a JSON object"),), ())
     source = str(document.get("source", source))
-    reader = _Reader(source)
-    district_id = reader.field(document, "id", "district", _text)
-    name = reader.field(document, "name", "district", _text)
-    raw_schools = reader.field(document, "schools", "district", _list) or []
+    reader = Reader(source)
+    district_id = reader.field(document, "id", "district", text)
+    name = reader.field(document, "name", "district", text)
+    raw_schools = reader.field(document, "schools", "district", items) or []
     problems = list(reader.problems)
     warnings: list[Problem] = []
     schools: list[School] = []
@@ -342,8 +416,17 @@ def district_from_document(document: Any, source: str = "district document") -> 
     district = District(district_id or "?", name or "?", tuple(schools))
     problems.extend(_duplicates(district, source))
     if problems:
-        raise FloorPlanError(problems)
-    return District(district.id, district.name, district.schools, tuple(map(str, warnings)))
+        return Validation(None, tuple(problems), tuple(warnings))
+    district = District(district.id, district.name, district.schools, tuple(map(str, warnings)))
+    return Validation(district, (), tuple(warnings))
+
+
+def district_from_document(document: Any, source: str = "district document") -> District:
+    """Validate a district document (schools inline); raises FloorPlanError listing all problems."""
+    validation = validate_document(document, source)
+    if validation.district is None:
+        raise FloorPlanError(list(validation.problems))
+    return validation.district
 
 
 def load_district(directory: Path | str) -> District:

@@ -1,0 +1,108 @@
+"""Checking a floor's background drawing without trusting it.
+
+Backgrounds are scans and CAD exports from anywhere. SVG is XML, and XML can carry entity
+bombs and external entities that read local files or fetch URLs: it is parsed with
+``defusedxml`` with document type declarations refused outright, and nothing it refers to
+is fetched. Raster and PDF files are only identified by their first bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path, PurePosixPath
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from dispatch_console.domain.models import Background
+
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
+SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
+_MAGIC = {
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".pdf": (b"%PDF-",),
+}
+_LINK_ATTRIBUTES = ("href", "{http://www.w3.org/1999/xlink}href")
+
+
+def image_path(plan_file: Path, background: Background) -> tuple[Path | None, str]:
+    """Where the image is, relative to the plan file; refuses paths that leave its folder."""
+    relative = PurePosixPath(background.image.replace("\\", "/"))
+    if relative.is_absolute() or ".." in relative.parts or ":" in background.image:
+        return None, (
+            f"image {background.image!r} must be a file name relative to the plan's folder "
+            "(no absolute paths, no '..', no URLs)"
+        )
+    return plan_file.parent / Path(*relative.parts), ""
+
+
+def _svg_findings(data: bytes) -> tuple[list[str], list[str]]:
+    errors: list[str] = []
+    warnings: list[str] = []
+    try:
+        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        return [
+            f"SVG refused: {type(exc).__name__} (document types and entities are not allowed)"
+        ], []
+    except (ParseError, ValueError) as exc:
+        return [f"SVG is not well-formed XML: {exc}"], []
+    if root.tag != f"{SVG_NAMESPACE}svg":
+        errors.append(f"not an SVG document (root element is {root.tag!r})")
+        return errors, warnings
+    external = 0
+    for element in root.iter():
+        for attribute in _LINK_ATTRIBUTES:
+            link = element.get(attribute, "")
+            if link and not link.startswith(("#", "data:")):
+                external += 1
+    if external:
+        warnings.append(
+            f"SVG refers to {external} outside resource(s); they are never fetched, so they "
+            "will be missing from the drawing"
+        )
+    return errors, warnings
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+def check_background(plan_file: Path, background: Background) -> tuple[list[str], list[str]]:
+    """(errors, warnings) about one floor's background image."""
+    path, refusal = image_path(plan_file, background)
+    if path is None:
+        return [refusal], []
+    suffix = path.suffix.lower()
+    if suffix != ".svg" and suffix not in _MAGIC:
+        return [f"image {background.image!r}: use PNG, JPEG, SVG or PDF"], []
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            return [f"image {background.image!r} is {size} bytes; at most {MAX_IMAGE_BYTES}"], []
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [f"image {background.image!r} not found next to the plan"], []
+    except OSError as exc:
+        return [f"image {background.image!r} cannot be read: {exc}"], []
+    if suffix == ".svg":
+        return _svg_findings(data)
+    if not data.startswith(_MAGIC[suffix]):
+        return [f"image {background.image!r} is not a {suffix[1:].upper()} file"], []
+    warnings: list[str] = []
+    pixels = _png_size(data) if suffix == ".png" else None
+    if pixels is not None and pixels[0] > 0 and pixels[1] > 0:
+        x0, y0, x1, y1 = background.bounds
+        image_ratio = pixels[0] / pixels[1]
+        plan_ratio = (x1 - x0) / (y1 - y0)
+        if abs(image_ratio / plan_ratio - 1) > 0.05:
+            warnings.append(
+                f"image is {pixels[0]}×{pixels[1]} px but its bounds are "
+                f"{x1 - x0:g}×{y1 - y0:g} m: the drawing would be stretched"
+            )
+    return [], warnings
