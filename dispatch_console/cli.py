@@ -13,6 +13,22 @@ import tempfile
 from pathlib import Path
 
 from dispatch_console import __version__
+from dispatch_console.services.config_files import ConfigError
+
+# The police package leaves these out; they come with ``pip install .[district]``.
+PARTS_NOT_IN_POLICE_PACKAGE = (
+    "dispatch_console.district",
+    "dispatch_console.gateway",
+    "dispatch_console.camsim",
+    "fastapi",
+    "uvicorn",
+    "av",
+)
+NOT_INSTALLED = (
+    "not part of this installation (the police console package carries the console only); "
+    "the reference district server, gateway and simulator come with "
+    "`pip install dispatch-console[district]`"
+)
 
 DEFAULT_FLOORPLANS = Path(__file__).resolve().parent.parent / "floorplans" / "riverside"
 
@@ -180,6 +196,18 @@ def _demo(argv: list[str]) -> int:
         stack.stop()
 
 
+def _selftest(argv: list[str]) -> int:
+    from dispatch_console.support import selftest
+
+    return selftest.main(argv)
+
+
+def _support_bundle(argv: list[str]) -> int:
+    from dispatch_console.support import bundle
+
+    return bundle.main(argv)
+
+
 def die_with_parent() -> None:
     """When a launcher asked for it, end with the launcher, even if it is killed.
 
@@ -210,14 +238,24 @@ def main(argv: list[str] | None = None) -> int:
         "camsim": _camsim,
         "floorplan": _floorplan,
     }
+    commands |= {"selftest": _selftest, "support-bundle": _support_bundle}
     if argv and argv[0] in commands:
-        return commands[argv[0]](argv[1:])
+        try:
+            return commands[argv[0]](argv[1:])
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith(PARTS_NOT_IN_POLICE_PACKAGE):
+                raise
+            print(f"dispatch-console {argv[0]}: {NOT_INSTALLED}", file=sys.stderr)
+            return 2
+        except ConfigError as exc:  # an invalid settings file: one line, no traceback
+            print(f"dispatch-console: invalid configuration: {exc}", file=sys.stderr)
+            return 2
     parser = argparse.ArgumentParser(
         prog="dispatch-console",
         description="Live school cameras for police dispatch, only under an emergency grant. "
         "Without a command, opens the console's sign-in window.",
-        epilog="commands: demo | district serve | gateway serve | camsim | "
-        "floorplan check | floorplan import-imdf  (each has --help)",
+        epilog="commands: selftest | support-bundle | demo | district serve | gateway serve | "
+        "camsim  (each has --help)",
     )
     parser.add_argument("--version", action="version", version=f"dispatch-console {__version__}")
     parser.add_argument(
@@ -230,6 +268,25 @@ def main(argv: list[str] | None = None) -> int:
     if not has_display():
         print(NO_DISPLAY_HELP.format(command=""), file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = Settings.from_env(server_url=args.server.rstrip("/") if args.server else None)
+    try:
+        settings = Settings.from_env(server_url=_server_argument(args.server))
+    except ConfigError as exc:  # an invalid settings file: one line, no traceback
+        print(f"dispatch-console: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    from dispatch_console.support.logs import setup_logging
+
+    log_file = setup_logging()
+    logging.getLogger(__name__).info("dispatch-console %s; log %s", __version__, log_file)
     return run_qt(lambda: run_signed_in(settings))
+
+
+def _server_argument(value: str | None) -> str | None:
+    """``--server``, checked like ``district_api_url`` in a settings file."""
+    if value is None:
+        return None
+    from dispatch_console.services.config_keys import parse_url
+
+    try:
+        return parse_url(value)
+    except ValueError as exc:
+        raise ConfigError("--server", "district_api_url", str(exc)) from None

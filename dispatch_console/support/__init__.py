@@ -1,0 +1,1 @@
+"""What police IT uses to support an installation: self-test, logs and the support bundle."""
