@@ -43,6 +43,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -88,7 +89,7 @@ def bench_ttff(opens: int, gop_s: float) -> None:
     from dispatch_console.app import close_console, open_console, run_qt
     from dispatch_console.camsim import timestrip
     from dispatch_console.demo import demo_sign_in
-    from dispatch_console.district.launch import stop_process
+    from dispatch_console.district.launch import camsim_rtsp, stop_process
     from dispatch_console.domain.models import EmergencyType
     from dispatch_console.services.settings import Settings
     from dispatch_console.video.player import VideoPlayer
@@ -180,8 +181,21 @@ def bench_ttff(opens: int, gop_s: float) -> None:
             player.stop()
         return 0
 
+    def source_ages() -> list[float]:
+        """The camera's own pictures' age as they arrive (the simulator's RTSP stream,
+        decoded by FFmpeg at once), measured after the clicks so as not to load them."""
+        rtsp = camsim_rtsp(camsim_url)
+        url = f"{rtsp}/cameras/{camera_id}" if rtsp else f"{camsim_url}/cameras/{camera_id}.ts"
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "source_latency.py"), url, "5"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        ages: list[int] = json.loads(done.stdout)
+        return [age / 1000 for age in ages[15:]]  # from 1 s in, as the tiles' settled ones
+
     try:
         run_qt(main)
+        source = source_ages()
     finally:
         for process in processes:
             stop_process(process)  # type: ignore[arg-type]
@@ -198,6 +212,14 @@ def bench_ttff(opens: int, gop_s: float) -> None:
     if steady:
         emit("live_latency_p95_s", percentile(steady, 0.95), "s", **extra,
              note="capture to paint, from the strip, 2-3 s after the first picture")  # fmt: skip
+    if source:
+        emit("live_latency_source_p95_s", percentile(source, 0.95), "s", **extra,
+             note="baseline: the camera's own RTSP pictures' age on arrival, decoded at "
+             "once by FFmpeg (the simulator's encoder and RTSP server)")  # fmt: skip
+    if steady and source:
+        emit("live_latency_added_p50_s", statistics.median(steady) - statistics.median(source),
+             "s", **extra, note="what the gateway and the console add: the tile's median "
+             "age minus the source's, same run")  # fmt: skip
     if live_after:
         emit("live_after_click_p50_s", statistics.median(live_after), "s", **extra)
 
