@@ -7,14 +7,16 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: libVLC with its decoders and HTTP access, ffmpeg for the camera
 # simulator, the DejaVu font it burns labels with, GStreamer's RTSP server (with Debian's
-# Python bindings) for the simulator's RTSP front, Xvfb, and the libraries Qt's xcb and
-# offscreen platforms load.
+# Python bindings) for the simulator's RTSP front, Xvfb, a D-Bus session and GNOME keyring
+# (the installed package's self-test checks the OS keyring), and the libraries Qt's xcb
+# and offscreen platforms load.
 APT_PACKAGES=(
   python3 python3-venv python3-pip
   libvlc5 vlc-plugin-base ffmpeg fonts-dejavu-core
   python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   xvfb xauth
+  dbus-daemon gnome-keyring
   libegl1 libgl1 libopengl0 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6
   libdbus-1-3 libglib2.0-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0
   libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
