@@ -79,28 +79,37 @@ def wall_segments(floor: Floor) -> list[LineString]:
     return segments
 
 
-def _shadow(origin: Point, a: Point, b: Point, reach: float) -> list[Polygon]:
-    """The region hidden behind segment a-b as seen from origin, out to ``reach``."""
-    ox, oy = origin
-    angle_a = math.atan2(a[1] - oy, a[0] - ox)
-    angle_b = math.atan2(b[1] - oy, b[0] - ox)
-    subtended = abs((angle_b - angle_a + math.pi) % (2 * math.pi) - math.pi)
-    pieces = max(1, math.ceil(subtended / MAX_SHADOW_ANGLE))
-    # The far edge of each piece must stay beyond the range even at its middle.
-    far = reach / math.cos(min(subtended / pieces, MAX_SHADOW_ANGLE) / 2) + 1.0
-    quads = []
-    for i in range(pieces):
-        p = (a[0] + (b[0] - a[0]) * i / pieces, a[1] + (b[1] - a[1]) * i / pieces)
-        q = (a[0] + (b[0] - a[0]) * (i + 1) / pieces, a[1] + (b[1] - a[1]) * (i + 1) / pieces)
-        corners = [p, q]
-        for px, py in (q, p):
-            dx, dy = px - ox, py - oy
-            length = math.hypot(dx, dy)
-            corners.append((ox + dx / length * far, oy + dy / length * far))
-        quad = Polygon(corners)
-        if quad.is_valid and quad.area > 0:
-            quads.append(quad)
-    return quads
+def _angle(origin: Point, a: Point, b: Point) -> float:
+    """The angle segment a-b subtends at origin (radians, 0..pi)."""
+    angle_a = math.atan2(a[1] - origin[1], a[0] - origin[0])
+    angle_b = math.atan2(b[1] - origin[1], b[0] - origin[0])
+    return abs((angle_b - angle_a + math.pi) % (2 * math.pi) - math.pi)
+
+
+def _shadow(origin: Point, a: Point, b: Point, reach: float, depth: int = 0) -> list[Polygon]:
+    """The region hidden behind segment a-b as seen from origin, out to ``reach``.
+
+    Each quad's far edge is a chord; it stays beyond ``reach`` only if the piece subtends
+    a modest angle, so wide pieces are halved until they do.
+    """
+    subtended = _angle(origin, a, b)
+    if subtended > MAX_SHADOW_ANGLE and depth < 12:
+        middle = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+        return _shadow(origin, a, middle, reach, depth + 1) + _shadow(
+            origin, middle, b, reach, depth + 1
+        )
+    far = reach / math.cos(min(subtended, MAX_SHADOW_ANGLE) / 2) + 1.0
+    corners = [a, b]
+    for px, py in (b, a):
+        dx, dy = px - origin[0], py - origin[1]
+        length = math.hypot(dx, dy)
+        if length == 0:
+            return []
+        # A corner already beyond the range is pushed out past itself, never pulled in.
+        out = max(far, length + 1.0)
+        corners.append((origin[0] + dx / length * out, origin[1] + dy / length * out))
+    quad = Polygon(corners)
+    return [quad] if quad.is_valid and quad.area > 0 else []
 
 
 def visible_area(camera: Camera, walls: STRtree, segments: Sequence[LineString]) -> Polygon:

@@ -26,6 +26,9 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.policy import AccessAction, grant_in_force
 from dispatch_console.domain.session import ViewingSession
+from dispatch_console.floorplan.camera_search import find_cameras
+from dispatch_console.floorplan.coverage import cameras_covering
+from dispatch_console.floorplan.visibility import VisibilityIndex
 from dispatch_console.services.console import Console, OpenedView
 from dispatch_console.services.district_client import Decided
 from dispatch_console.services.errors import ConsoleError
@@ -65,12 +68,18 @@ class ConsoleController(QObject):
         self._player_factory = player_factory
         self.players: dict[str, VideoPlayer] = {}
         self._floors: list[Floor] = []
+        # Visible areas per floor, built when a floor is first shown and kept.
+        self.visibility = VisibilityIndex()
         self._statuses: tuple[EmergencyStatus, ...] = ()
         self._closing = False
         runner.failed.connect(self._show_failure)
         window.school.currentIndexChanged.connect(self._on_school_changed)
         window.floors.currentChanged.connect(self._on_floor_changed)
         window.map.camera_clicked.connect(self.open_camera)
+        window.map.spot_chosen.connect(self.open_cameras_covering)
+        window.search.returnPressed.connect(self._on_search)
+        window.floor_up.activated.connect(lambda: self._step_floor(+1))
+        window.floor_down.activated.connect(lambda: self._step_floor(-1))
         window.emergency.declare_requested.connect(self._on_declare)
         window.access.action_requested.connect(self._on_access_action)
         window.close_requested.connect(self.shutdown)
@@ -144,7 +153,82 @@ class ConsoleController(QObject):
     def _on_floor_changed(self, index: int) -> None:
         if 0 <= index < len(self._floors):
             floor = self._floors[index]
-            self.window.map.show_floor(floor, self.pin_states(floor))
+            visible = self.visibility.floor(floor)
+            areas = {camera.id: visible.outline(camera.id) for camera in floor.cameras}
+            self.window.map.show_floor(floor, self.pin_states(floor), areas)
+            school = self._school()
+            if school is not None:
+                building = next(b for b in school.buildings if floor in b.floors)
+                self.window.show_breadcrumb(
+                    [school.name, building.name, floor.name], self._school_state(school)
+                )
+
+    def _step_floor(self, step: int) -> None:
+        """Page Up / Page Down: the next floor up or down (tabs run from the lowest)."""
+        tabs = self.window.floors
+        index = tabs.currentIndex() + step
+        if 0 <= index < tabs.count():
+            tabs.setCurrentIndex(index)
+
+    def _school_state(self, school: School) -> str:
+        now = datetime.now(UTC)
+        emergency = next(
+            (
+                e
+                for e in self.console.access.emergencies
+                if e.school_id == school.id and e.is_active(now)
+            ),
+            None,
+        )
+        return "no emergency" if emergency is None else emergency.type.label.upper()
+
+    # -- "which cameras see this spot" and search -------------------------------------
+
+    def open_cameras_covering(self, x: float, y: float) -> None:
+        """Open every camera this user may watch that sees the spot, nearest first."""
+        floor = self.window.map.floor
+        user = self.console.user
+        if floor is None or user is None or self._closing:
+            return
+        self.window.map.mark_spot((x, y))
+        covering = cameras_covering(
+            self.visibility, floor, (x, y), user, self.console.access, datetime.now(UTC)
+        )
+        if not covering:
+            self.window.show_message(
+                "No camera you may open sees that spot (walls considered).", "warning"
+            )
+            return
+        already = {s.camera_id for s in self.console.views.values()}
+        wanted = [c for c in covering if c.id not in already]
+        free = self.window.grid.SLOTS - len(self.console.views)
+        opening, left_out = wanted[: max(free, 0)], wanted[max(free, 0) :]
+        for camera in opening:
+            self.runner.run(self.console.open_view(camera.id), self._play)
+        names = ", ".join(c.display_name for c in covering)
+        text = f"{len(covering)} camera(s) see that spot, nearest first: {names}."
+        if left_out:
+            text += f" The grid is full: {', '.join(c.name for c in left_out)} not opened."
+        self.window.show_message(text, "warning" if left_out else "info")
+
+    def _on_search(self) -> None:
+        district = self.console.district
+        query = self.window.search.text()
+        if district is None or not query.strip():
+            return
+        found = find_cameras(district, query)
+        if not found:
+            self.window.show_message(f"No camera matches {query.strip()!r}.", "warning")
+            return
+        camera = found[0]
+        school_index = self.window.school.findData(camera.school_id)
+        if school_index != self.window.school.currentIndex():
+            self.window.school.setCurrentIndex(school_index)
+        floor_index = next(i for i, f in enumerate(self._floors) if f.id == camera.floor_id)
+        self.window.floors.setCurrentIndex(floor_index)
+        self.window.map.centre_on_camera(camera.id)
+        more = f" ({len(found) - 1} more match)" if len(found) > 1 else ""
+        self.window.show_message(f"Found {camera.display_name}{more}.")
 
     def pin_states(self, floor: Floor) -> dict[str, PinState]:
         open_cameras = {s.camera_id for s in self.console.views.values()}

@@ -7,11 +7,12 @@ full above its viewing-session board, the police desk compactly above the floor 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QSplitter,
     QTabBar,
@@ -54,6 +55,12 @@ class MainWindow(QMainWindow):
         header.addWidget(self.who, 1)
         header.addWidget(QLabel("School:", central))
         header.addWidget(self.school)
+        self.search = QLineEdit(central)
+        self.search.setPlaceholderText("Find camera: name, room or number (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(260)
+        header.addWidget(self.search)
+        QShortcut(QKeySequence.StandardKey.Find, self, self.search.setFocus)
 
         # Stays up for as long as the district server cannot be reached.
         self.connection = QLabel(central)
@@ -82,6 +89,11 @@ class MainWindow(QMainWindow):
 
         self.floors = QTabBar(central)
         self.floors.setExpanding(False)
+        # Page Up / Page Down step through floors wherever the focus is in this window.
+        self.floor_up = QShortcut(QKeySequence(Qt.Key.Key_PageUp), self)
+        self.floor_down = QShortcut(QKeySequence(Qt.Key.Key_PageDown), self)
+        self.breadcrumb = QLabel(central)
+        self.breadcrumb.setStyleSheet("color: #3c4043;")
         self.map = FloorPlanView(central)
         # The district desk works this list; police glance at it (read-only, compact).
         self.access = AccessPanel(central, compact=not with_watch_board)
@@ -90,14 +102,17 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(0, 0, 0, 0)
         if not with_watch_board:
             left_layout.addWidget(self.access)
+        left_layout.addWidget(self.breadcrumb)
         left_layout.addWidget(self.floors)
         left_layout.addWidget(self.map, 1)
         legend = QLabel(
             "<span style='color:#1f8f4e'>●</span>&nbsp;unlocked &nbsp; "
-            "<span style='color:#9a9fa6'>●</span>&nbsp;locked (needs emergency + grant) &nbsp; "
-            "<span style='color:#b3261e'>●</span>&nbsp;never shared &nbsp; "
-            "<span style='color:#1565c0'>●</span>&nbsp;open in grid &nbsp; "
-            "<span style='color:#e0a100'>●</span>&nbsp;offline (hover for why)",
+            "<span style='color:#9a9fa6'>■</span>&nbsp;locked (needs emergency + grant) &nbsp; "
+            "<span style='color:#b3261e'>⊖</span>&nbsp;never shared &nbsp; "
+            "<span style='color:#1565c0'>◉</span>&nbsp;open in grid &nbsp; "
+            "<span style='color:#e0a100'>▲</span>&nbsp;offline (hover for why) &nbsp; "
+            "shading: what each camera sees, walls considered. Click a spot (or right-click) "
+            "to open the cameras that see it. Keys: PgUp/PgDn floor, +/− zoom, 0 fit.",
             left,
         )
         legend.setWordWrap(True)  # a narrow map column wraps it instead of widening
@@ -138,6 +153,10 @@ class MainWindow(QMainWindow):
             layout.addWidget(vertical, 1)
         else:
             layout.addWidget(splitter, 1)
+
+    def show_breadcrumb(self, parts: list[str], school_state: str) -> None:
+        """Where the map is (school › building › floor) and the school's emergency state."""
+        self.breadcrumb.setText(f"{' › '.join(parts)}   ·   {school_state}")
 
     def show_message(self, text: str, level: str = "info", timeout_ms: int = 15000) -> None:
         self.message.setText(text)

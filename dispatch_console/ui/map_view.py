@@ -1,24 +1,44 @@
-"""The floor plan with its camera pins; it draws what it is given and reports clicks."""
+"""The floor plan with its camera pins; it draws what it is given and reports clicks.
+
+Pins show their state by shape as well as colour (a dispatcher may be colour-blind, and a
+screen in a bright room washes colours out): available is a plain dot, locked a square,
+never-shared a barred circle, open in the grid a ringed dot, offline a triangle. Each
+camera's shaded area is what it sees with walls considered, when the caller provides it.
+A click on an empty spot, or "Show cameras covering here" in the context menu, reports the
+spot in plan metres; which cameras cover it is decided elsewhere.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QFont, QMouseEvent, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QContextMenuEvent,
+    QFont,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+)
 from PySide6.QtWidgets import (
-    QGraphicsEllipseItem,
     QGraphicsItem,
+    QGraphicsLineItem,
     QGraphicsPathItem,
     QGraphicsPolygonItem,
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
+    QMenu,
     QWidget,
 )
 
-from dispatch_console.domain.models import Camera, Floor, Room
+from dispatch_console.domain.models import Camera, Floor, Point, Room
 from dispatch_console.domain.policy import COMMON_AREAS
 from dispatch_console.floorplan.geometry import label_point
 
@@ -26,6 +46,10 @@ from . import theme
 
 CAMERA_ID = 0  # QGraphicsItem data key holding a pin's camera id
 PIN_RADIUS_M = 1.1
+# A press and release closer than this (pixels) is a click on the spot, not a drag.
+CLICK_SLOP_PX = 4
+ZOOM_STEP = 1.25
+COVERING_ACTION = "Show cameras covering here"
 
 
 class PinLook(Enum):
@@ -51,14 +75,37 @@ _PIN_COLOUR = {
 }
 
 
+def _pin_shape(look: PinLook, r: float) -> QPainterPath:
+    """The pin's outline around (0, 0): one distinct shape per state."""
+    path = QPainterPath()
+    if look is PinLook.LOCKED:
+        path.addRect(QRectF(-r * 0.9, -r * 0.9, 1.8 * r, 1.8 * r))
+    elif look is PinLook.OFFLINE:
+        path.addPolygon(QPolygonF([QPointF(0, -r * 1.2), QPointF(r * 1.1, r * 0.8),
+                                   QPointF(-r * 1.1, r * 0.8), QPointF(0, -r * 1.2)]))  # fmt: skip
+    elif look is PinLook.NEVER:
+        path.addEllipse(QPointF(0, 0), r, r)
+        bar = r * 0.3
+        path.addPolygon(QPolygonF([QPointF(-r * 0.7, -bar), QPointF(r * 0.7, -bar),
+                                   QPointF(r * 0.7, bar), QPointF(-r * 0.7, bar)]))  # fmt: skip
+    elif look is PinLook.OPEN:
+        path.addEllipse(QPointF(0, 0), r * 1.25, r * 1.25)
+        path.addEllipse(QPointF(0, 0), r * 0.75, r * 0.75)
+        path.addEllipse(QPointF(0, 0), r * 0.45, r * 0.45)
+    else:
+        path.addEllipse(QPointF(0, 0), r, r)
+    return path
+
+
 def _scaled(point: tuple[float, float]) -> QPointF:
     return QPointF(point[0] * theme.PIXELS_PER_METRE, point[1] * theme.PIXELS_PER_METRE)
 
 
 class FloorPlanView(QGraphicsView):
-    """Signals ``camera_clicked(camera_id)`` when a pin is clicked."""
+    """Signals ``camera_clicked(camera_id)`` for a pin, ``spot_chosen(x_m, y_m)`` for a spot."""
 
     camera_clicked = Signal(str)
+    spot_chosen = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,24 +114,36 @@ class FloorPlanView(QGraphicsView):
         self.setBackgroundBrush(QBrush(Qt.GlobalColor.white))
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setMinimumSize(420, 300)
-        self._pins: dict[str, QGraphicsEllipseItem] = {}
+        self._pins: dict[str, QGraphicsPathItem] = {}
         self._wedges: dict[str, QGraphicsPathItem] = {}
         self._cameras: dict[str, Camera] = {}
         self._states: dict[str, PinState] = {}
         self.floor: Floor | None = None
+        self._press: QPoint | None = None
+        self._spot_marker: QGraphicsPathItem | None = None
+        self._zoom = 1.0
 
-    def show_floor(self, floor: Floor, pins: dict[str, PinState]) -> None:
+    def show_floor(
+        self,
+        floor: Floor,
+        pins: dict[str, PinState],
+        areas: Mapping[str, Sequence[Point]] | None = None,
+    ) -> None:
+        """Draw a floor; ``areas`` are the cameras' visible outlines (else plain cones)."""
         scene = self.scene()
         scene.clear()
         self._pins.clear()
         self._wedges.clear()
         self._states.clear()
+        self._spot_marker = None
         self._cameras = {c.id: c for c in floor.cameras}
         self.floor = floor
         for room in floor.rooms:
             self._add_room(scene, room)
+        self._add_walls(scene, floor)
         for camera in floor.cameras:
-            self._add_camera(scene, camera, pins.get(camera.id))
+            area = areas.get(camera.id) if areas is not None else None
+            self._add_camera(scene, camera, pins.get(camera.id), area)
         margin = 2 * theme.PIXELS_PER_METRE
         scene.setSceneRect(
             QRectF(
@@ -108,16 +167,99 @@ class FloorPlanView(QGraphicsView):
 
     def pin_position(self, camera_id: str) -> QPointF:
         """Where a pin is, in viewport coordinates (for tests and the benchmark)."""
-        return QPointF(self.mapFromScene(self._pins[camera_id].rect().center()))
+        return QPointF(self.mapFromScene(self._pins[camera_id].pos()))
+
+    def pin_outline(self, camera_id: str) -> QPainterPath:
+        """The shape a pin is drawn with now (its state shows in the shape, not only colour)."""
+        return self._pins[camera_id].path()
+
+    def area_outline(self, camera_id: str) -> QPainterPath:
+        """The shaded area drawn for a camera (its visible area, in scene units)."""
+        return self._wedges[camera_id].path()
+
+    def to_plan(self, viewport_point: QPoint) -> Point:
+        """Where a viewport pixel lies on the plan, in metres."""
+        scene = self.mapToScene(viewport_point)
+        return scene.x() / theme.PIXELS_PER_METRE, scene.y() / theme.PIXELS_PER_METRE
 
     def fit(self) -> None:
         self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoom = 1.0
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom around the view's centre, between the whole floor and 12× closer."""
+        wanted = min(max(self._zoom * factor, 1.0), 12.0)
+        if wanted == 1.0:
+            self.fit()
+            return
+        self.scale(wanted / self._zoom, wanted / self._zoom)
+        self._zoom = wanted
+
+    def centre_on_camera(self, camera_id: str) -> None:
+        pin = self._pins.get(camera_id)
+        if pin is not None:
+            if self._zoom < 2.5:
+                self.zoom_by(2.5 / self._zoom)
+            self.centerOn(pin)
+
+    def mark_spot(self, spot: Point) -> None:
+        """A crosshair where the dispatcher asked "who sees this"."""
+        scene = self.scene()
+        if self._spot_marker is not None:
+            scene.removeItem(self._spot_marker)
+        centre = _scaled(spot)
+        r = PIN_RADIUS_M * theme.PIXELS_PER_METRE * 1.6
+        path = QPainterPath()
+        path.addEllipse(centre, r, r)
+        path.moveTo(centre.x() - 2 * r, centre.y())
+        path.lineTo(centre.x() + 2 * r, centre.y())
+        path.moveTo(centre.x(), centre.y() - 2 * r)
+        path.lineTo(centre.x(), centre.y() + 2 * r)
+        marker = QGraphicsPathItem(path)
+        marker.setPen(QPen(theme.EMERGENCY, 3))
+        marker.setZValue(5)
+        scene.addItem(marker)
+        self._spot_marker = marker
+
+    def wheelEvent(self, event: object) -> None:
+        delta = event.angleDelta().y()  # type: ignore[attr-defined]
+        if delta:
+            self.zoom_by(ZOOM_STEP if delta > 0 else 1 / ZOOM_STEP)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_by(ZOOM_STEP)
+        elif key == Qt.Key.Key_Minus:
+            self.zoom_by(1 / ZOOM_STEP)
+        elif key in (Qt.Key.Key_0, Qt.Key.Key_F):
+            self.fit()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def context_menu(self, viewport_point: QPoint) -> QMenu:
+        """The right-click menu for a spot (built separately so tests can trigger it)."""
+        menu = QMenu(self)
+        x, y = self.to_plan(viewport_point)
+        action = menu.addAction(COVERING_ACTION)
+        action.triggered.connect(lambda: self.spot_chosen.emit(x, y))
+        menu.addAction("Fit floor", self.fit)
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        menu = self.context_menu(event.pos())
+        menu.exec(event.globalPos())
+        menu.deleteLater()
 
     def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]
-        self.fit()
+        if self._zoom == 1.0:
+            self.fit()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._press = None
         if event.button() == Qt.MouseButton.LeftButton:
             for item in self.items(event.position().toPoint()):
                 camera_id = item.data(CAMERA_ID)
@@ -125,7 +267,17 @@ class FloorPlanView(QGraphicsView):
                     self.camera_clicked.emit(camera_id)
                     event.accept()
                     return
+            self._press = event.position().toPoint()
         super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        press, self._press = self._press, None
+        super().mouseReleaseEvent(event)
+        if press is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        moved = event.position().toPoint() - press
+        if abs(moved.x()) + abs(moved.y()) <= CLICK_SLOP_PX and self.floor is not None:
+            self.spot_chosen.emit(*self.to_plan(press))
 
     def _add_room(self, scene: QGraphicsScene, room: Room) -> None:
         polygon = QPolygonF([_scaled(p) for p in room.outline])
@@ -139,35 +291,65 @@ class FloorPlanView(QGraphicsView):
         item.setToolTip(f"{room.name} ({room.kind.value.replace('_', ' ')})")
         scene.addItem(item)
         label = QGraphicsSimpleTextItem(room.name)
-        font = QFont()
-        font.setPointSizeF(9)
-        label.setFont(font)
         label.setBrush(QBrush(theme.ROOM_TEXT))
+        _fit_label(label, room.name, polygon.boundingRect().width() - 4)
         x, y = label_point(room)
         rect = label.boundingRect()
-        if rect.width() > polygon.boundingRect().width() - 4:
-            label.setText(room.name if len(room.name) <= 6 else "…")  # name stays in the tooltip
-            rect = label.boundingRect()
         label.setPos(_scaled((x, y)) - QPointF(rect.width() / 2, rect.height() / 2))
         scene.addItem(label)
 
-    def _add_camera(self, scene: QGraphicsScene, camera: Camera, state: PinState | None) -> None:
+    def _add_walls(self, scene: QGraphicsScene, floor: Floor) -> None:
+        pen = QPen(theme.WALL, 3)
+        pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+        for wall in floor.walls:
+            path = QPainterPath(_scaled(wall.path[0]))
+            for point in wall.path[1:]:
+                path.lineTo(_scaled(point))
+            item = QGraphicsPathItem(path)
+            item.setPen(pen)
+            item.setZValue(0.5)
+            scene.addItem(item)
+        gap = QPen(Qt.GlobalColor.white, 4)
+        gap.setCapStyle(Qt.PenCapStyle.FlatCap)
+        for opening in floor.openings:
+            line = QGraphicsLineItem(
+                _scaled(opening.ends[0]).x(), _scaled(opening.ends[0]).y(),
+                _scaled(opening.ends[1]).x(), _scaled(opening.ends[1]).y(),
+            )  # fmt: skip
+            line.setPen(gap)
+            line.setZValue(0.6)
+            line.setToolTip(f"{opening.kind.capitalize()} {opening.id}")
+            scene.addItem(line)
+
+    def _add_camera(
+        self,
+        scene: QGraphicsScene,
+        camera: Camera,
+        state: PinState | None,
+        area: Sequence[Point] | None,
+    ) -> None:
         centre = _scaled(camera.position)
-        reach = camera.range_m * theme.PIXELS_PER_METRE
-        path = QPainterPath(centre)
-        # Qt angles run counter-clockwise with y up; plan headings run clockwise (y down).
-        path.arcTo(
-            QRectF(centre.x() - reach, centre.y() - reach, 2 * reach, 2 * reach),
-            -camera.heading_deg - camera.fov_deg / 2,
-            camera.fov_deg,
-        )
-        path.closeSubpath()
+        if area is not None:
+            path = QPainterPath()
+            if len(area) >= 3:
+                path.addPolygon(QPolygonF([_scaled(p) for p in area]))
+                path.closeSubpath()
+        else:
+            reach = camera.range_m * theme.PIXELS_PER_METRE
+            path = QPainterPath(centre)
+            # Qt angles run counter-clockwise with y up; plan headings run clockwise (y down).
+            path.arcTo(
+                QRectF(centre.x() - reach, centre.y() - reach, 2 * reach, 2 * reach),
+                -camera.heading_deg - camera.fov_deg / 2,
+                camera.fov_deg,
+            )
+            path.closeSubpath()
         wedge = QGraphicsPathItem(path)
         wedge.setPen(QPen(Qt.PenStyle.NoPen))
         wedge.setZValue(1)
         scene.addItem(wedge)
-        r = PIN_RADIUS_M * theme.PIXELS_PER_METRE
-        pin = QGraphicsEllipseItem(centre.x() - r, centre.y() - r, 2 * r, 2 * r)
+        pin = QGraphicsPathItem()
+        pin.setPos(centre)
         pin.setData(CAMERA_ID, camera.id)
         pin.setZValue(2)
         pin.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -179,19 +361,44 @@ class FloorPlanView(QGraphicsView):
 
     def _style_pin(
         self,
-        pin: QGraphicsEllipseItem,
+        pin: QGraphicsPathItem,
         wedge: QGraphicsPathItem,
         camera: Camera,
         state: PinState,
     ) -> None:
         self._states[camera.id] = state
         colour = _PIN_COLOUR[state.look]
+        pin.setPath(_pin_shape(state.look, PIN_RADIUS_M * theme.PIXELS_PER_METRE))
         pin.setBrush(QBrush(colour))
         pin.setPen(QPen(Qt.GlobalColor.white, 2))
         shade = colour.lighter(130)
         shade.setAlpha(55 if state.look in (PinLook.UNLOCKED, PinLook.OPEN) else 30)
         wedge.setBrush(QBrush(shade))
-        tip = f"<b>{camera.name}</b>"
+        tip = f"<b>{camera.display_name}</b>"
         if state.reason:
             tip += f"<br>{state.reason}"
         pin.setToolTip(tip)
+
+
+def _fit_label(label: QGraphicsSimpleTextItem, name: str, width: float) -> None:
+    """Fit a room's name in its room: wrap at a space, then shrink; never cut it to "…".
+
+    Labels are scene items, so a name shrunk to fit a small room grows legible on zoom.
+    """
+    font = QFont()
+    font.setPointSizeF(9)
+    label.setFont(font)
+    if label.boundingRect().width() <= width:
+        return
+    words = name.split()
+    if len(words) > 1:
+        best = min(
+            range(1, len(words)),
+            key=lambda i: abs(len(" ".join(words[:i])) - len(" ".join(words[i:]))),
+        )
+        label.setText(" ".join(words[:best]) + "\n" + " ".join(words[best:]))
+    size = 9.0
+    while label.boundingRect().width() > width and size > 2.0:
+        size *= 0.85
+        font.setPointSizeF(size)
+        label.setFont(font)
