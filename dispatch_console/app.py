@@ -9,7 +9,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -144,11 +144,18 @@ async def run_signed_in(settings: Settings) -> int:
     return 0
 
 
-def has_display() -> bool:
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
+def has_display(system: str | None = None, env: Mapping[str, str] | None = None) -> bool:
+    """Whether Qt can show windows here. Only X11 and Wayland sessions can lack one:
+    a signed-in Windows or macOS user always has a desktop (and no ``DISPLAY``).
+    ``system`` and ``env`` default to this process's; tests pass others."""
+    system = sys.platform if system is None else system
+    env = os.environ if env is None else env
+    if system in ("win32", "darwin"):
+        return True
+    platform = env.get("QT_QPA_PLATFORM", "")
     if platform and not platform.startswith("xcb") and not platform.startswith("wayland"):
         return True  # offscreen, minimal, vnc...: the user chose it deliberately
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
 NO_DISPLAY_HELP = """\

@@ -11,7 +11,8 @@ Threading rules (libVLC is not re-entrant, see python-vlc #77):
 * libVLC calls our video callbacks on its video-output thread and our event handlers on
   its event thread. Those functions make no Qt or PySide call at all: they copy the
   picture into plain bytes, store it in the session under its lock and wake the GUI
-  thread by writing one byte to a pipe that a QSocketNotifier watches. Earlier designs
+  thread by writing one byte to a socket pair that a QSocketNotifier watches (a socket,
+  not a pipe: Windows can watch only sockets). Earlier designs
   that emitted a PySide signal, or created a QImage/QEvent on libVLC's threads, crashed
   the interpreter now and then (shiboken wrapper work on a foreign thread racing the GUI
   thread's). They never call into libVLC and never touch widgets.
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
+import socket
 import threading
 import weakref
 import zlib
@@ -199,47 +200,49 @@ def _endpoint(url: str) -> str:
 
 
 class _Bridge(QObject):
-    """Wakes the GUI thread for libVLC's threads through a pipe.
+    """Wakes the GUI thread for libVLC's threads through a connected socket pair.
 
-    libVLC's threads write a byte to the pipe (a plain system call, no Python-Qt
+    libVLC's threads write a byte to one end (a plain system call, no Python-Qt
     binding involved); the read end's QSocketNotifier fires on the GUI thread, which then
     drains the player. Owned by Python (no Qt parent) and kept alive by every session
-    that may still write to it, so its pipe is open for as long as anyone can wake it.
+    that may still write to it, so its sockets are open for as long as anyone can wake
+    it. A socket pair rather than ``os.pipe``: Qt's notifier on Windows watches sockets
+    only, and ``socket.socketpair`` works on every platform.
     It holds its player weakly: a player that is gone simply gets no more calls.
     """
 
     def __init__(self, player: VideoPlayer) -> None:
         super().__init__()
         self._player = weakref.ref(player)
-        self._read_fd, self.write_fd = os.pipe()
-        os.set_blocking(self._read_fd, False)
-        os.set_blocking(self.write_fd, False)
-        weakref.finalize(self, _close_fds, self._read_fd, self.write_fd)
-        self._notifier = QSocketNotifier(self._read_fd, QSocketNotifier.Type.Read, self)
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        weakref.finalize(self, _close_sockets, self._reader, self._writer)
+        self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._on_wake)
 
     def wake(self) -> None:
-        """Any thread: ask the GUI thread to drain (never blocks; a full pipe is awake)."""
+        """Any thread: ask the GUI thread to drain (never blocks; a full buffer is awake)."""
         try:
-            os.write(self.write_fd, b"\0")
-        except BlockingIOError:
+            self._writer.send(b"\0")
+        except (BlockingIOError, InterruptedError):
             pass
 
     def _on_wake(self) -> None:
         try:
-            while os.read(self._read_fd, 4096):
+            while self._reader.recv(4096):
                 pass
-        except BlockingIOError:
+        except (BlockingIOError, InterruptedError):
             pass
         player = self._player()
         if player is not None:
             player._drain()
 
 
-def _close_fds(*fds: int) -> None:
-    for fd in fds:
+def _close_sockets(*sockets: socket.socket) -> None:
+    for sock in sockets:
         try:
-            os.close(fd)
+            sock.close()
         except OSError:
             pass
 
