@@ -137,6 +137,17 @@ CREATE TABLE IF NOT EXISTS audit_sessions (
     end_received_at   TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_sessions_started ON audit_sessions(started_at);
+-- What desks are told as it happens (see events.py); kept so a desk that reconnects,
+-- even to a restarted server, resumes where it left off.
+CREATE TABLE IF NOT EXISTS events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    subject  TEXT NOT NULL,
+    data     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_subject ON events(subject, kind);
 CREATE INDEX IF NOT EXISTS audit_sessions_user ON audit_sessions(user_id, started_at);
 CREATE INDEX IF NOT EXISTS audit_sessions_open ON audit_sessions(ended_at, started_at);
 CREATE TABLE IF NOT EXISTS stream_tickets (
@@ -210,6 +221,16 @@ class SchoolHold:
     grant_id: str
     held_at: datetime
     held_by: str
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    at: str
+    kind: str
+    audience: str
+    subject: str
+    data: dict[str, Any]
 
 
 class AuditStartRefused(Exception):
@@ -982,3 +1003,55 @@ class Database:
             (session_id,),
         )
         return self._ticket(rows[0]) if rows else None
+
+    # -- events --------------------------------------------------------------------------
+
+    def append_event(
+        self, at: datetime, kind: str, audience: str, subject: str, data: Mapping[str, Any]
+    ) -> int:
+        """Store an event; its id (ever increasing) is what a desk resumes from."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO events(at, kind, audience, subject, data) VALUES (?, ?, ?, ?, ?)",
+                (utc_ms(at), kind, audience, subject, json.dumps(dict(data), sort_keys=True)),
+            )
+            event_id = cursor.lastrowid
+        assert event_id is not None
+        return event_id
+
+    def events_after(self, event_id: int, limit: int) -> list[StoredEvent]:
+        rows = self._query(
+            "SELECT id, at, kind, audience, subject, data FROM events WHERE id > ? "
+            "ORDER BY id LIMIT ?",
+            (event_id, limit),
+        )
+        return [
+            StoredEvent(
+                r["id"], r["at"], r["kind"], r["audience"], r["subject"], json.loads(r["data"])
+            )
+            for r in rows
+        ]
+
+    def event_id_range(self) -> tuple[int, int]:
+        """The first and last event ids kept (0, 0 when there are none)."""
+        row = self._query("SELECT MIN(id) AS first, MAX(id) AS last FROM events")[0]
+        return int(row["first"] or 0), int(row["last"] or 0)
+
+    def has_event(self, kind: str, subject: str) -> bool:
+        rows = self._query(
+            "SELECT 1 FROM events WHERE subject = ? AND kind = ? LIMIT 1", (subject, kind)
+        )
+        return bool(rows)
+
+    def trim_events(self, keep: int) -> None:
+        """Forget all but the last ``keep`` events (a desk further behind resyncs)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", (keep,))
+
+    def grants_expired_between(self, start: datetime, end: datetime) -> list[Grant]:
+        """Unrevoked grants whose time ran out in [start, end)."""
+        rows = self._query(
+            "SELECT * FROM grants WHERE revoked_at IS NULL AND expires_at >= ? AND expires_at < ?",
+            (utc_ms(start), utc_ms(end)),
+        )
+        return [self._grant(r) for r in rows]

@@ -140,16 +140,28 @@ class GatewayLinks:
         source = self._sources().get(camera_id, {}).get(stream, "")
         return "mjpg" if _looks_like_mjpeg(source) else "ts"
 
-    def update_states(self, statuses: list[dict[str, Any]]) -> None:
+    def update_states(self, statuses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Take the gateways' reports; the cameras that went offline or came back online.
+
+        Only those two changes are news for desks: connecting and idle come and go with
+        viewers, and say nothing about the camera.
+        """
+        changes: list[dict[str, Any]] = []
         for status in statuses:
             container = status.get("container")
             if container in ("ts", "mjpg"):
                 self._containers[(str(status["camera_id"]), str(status["stream"]))] = container
-            if status.get("stream") == "sub":
-                self.camera_states[str(status["camera_id"])] = {
-                    "state": status.get("state"),
-                    "reason": status.get("reason"),
-                }
+            if status.get("stream") != "sub":
+                continue
+            camera_id = str(status["camera_id"])
+            now = {"state": status.get("state"), "reason": status.get("reason")}
+            before = self.camera_states.get(camera_id, {})
+            self.camera_states[camera_id] = now
+            went_offline = now["state"] == "offline" and now != before
+            came_back = now["state"] == "online" and before.get("state") == "offline"
+            if went_offline or came_back:
+                changes.append({"camera_id": camera_id, **now})
+        return changes
 
     # ---------------------------------------------------------------- cuts
 

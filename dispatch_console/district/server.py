@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -52,6 +54,9 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.policy import (
     DEFAULT_GRANT_DURATION,
+    DISTRICT_ONLY,
+    EVERYONE,
+    agency_audience,
     can_view,
     is_break_glass,
     is_police,
@@ -63,6 +68,7 @@ from dispatch_console.floorplan.loader import district_document, district_from_d
 
 from . import auth
 from .db import AuditStartRefused, Database, SchoolHold, Ticket, UserRecord
+from .events import EventHub
 from .gateway_links import GatewayLinks
 from .limits import (
     CLOCK_SKEW,
@@ -107,6 +113,10 @@ MAX_OPEN_SESSIONS = 64
 # The end's duration must agree with its own start and end times, to this tolerance.
 DURATION_TOLERANCE_MS = 1000
 MAX_DURATION_MS = 366 * 24 * 3600 * 1000
+# Desks are told this long before a grant expires, so police can ask for more time.
+GRANT_EXPIRY_NOTICE = timedelta(minutes=5)
+# Expiries further back than this are not announced any more (a server down that long).
+EXPIRED_NOTICE_WINDOW = timedelta(hours=1)
 
 Clock = Callable[[], datetime]
 
@@ -130,6 +140,7 @@ class ServerContext:
     # ever see them (they may name credentials-protected cameras).
     camera_sources: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     links: GatewayLinks = field(default_factory=lambda: GatewayLinks(dict), repr=False)
+    events: EventHub | None = field(default=None, repr=False)
     throttle: auth.AddressThrottle = field(default_factory=auth.AddressThrottle)
     allow_totp_reuse: bool = False
     audit_starts_per_minute: int = AUDIT_STARTS_PER_MINUTE
@@ -137,6 +148,17 @@ class ServerContext:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def announce(
+        self, kind: str, audience: str, subject: str, data: dict[str, Any] | None = None
+    ) -> None:
+        """Tell the desks (see events.py); a failure to store it never fails the change."""
+        if self.events is None:
+            return
+        try:
+            self.events.publish(kind, audience, subject, data)
+        except Exception:
+            log.exception("could not store the %s event for %s", kind, subject)
 
 
 # ---------------------------------------------------------------------------------------
@@ -510,6 +532,48 @@ def may_declare(user: User, school_id: str) -> bool:
     return user.role is Role.SCHOOL_ADMIN and school_id in user.schools
 
 
+def announce_grant(ctx: ServerContext, kind: str, grant: Grant) -> None:
+    ctx.announce(
+        kind,
+        agency_audience(grant.agency),
+        grant.id,
+        {
+            "school_id": grant.school_id,
+            "emergency_id": grant.emergency_id,
+            "expires_at": utc_ms(grant.expires_at),
+        },
+    )
+
+
+class GrantClock:
+    """Announces what no request does: a grant about to expire, and one that expired.
+
+    Called by every event stream before it looks for events, at most once a second in
+    all; each grant's notice is announced once (the stored events say whether it was).
+    """
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self._ctx = ctx
+        self._lock = threading.Lock()
+        self._last = 0.0
+
+    def tick(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._last < 1.0:
+                return
+            self._last = time.monotonic()
+            ctx, db = self._ctx, self._ctx.db
+            now = ctx.now()
+            for grant in in_force_grants(ctx, now):
+                if grant.expires_at - now <= GRANT_EXPIRY_NOTICE and not db.has_event(
+                    "grant.expiring", grant.id
+                ):
+                    announce_grant(ctx, "grant.expiring", grant)
+            for grant in db.grants_expired_between(now - EXPIRED_NOTICE_WINDOW, now):
+                if not db.has_event("grant.expired", grant.id):
+                    announce_grant(ctx, "grant.expired", grant)
+
+
 def in_force_grants(ctx: ServerContext, now: datetime, school_id: str | None = None) -> list[Grant]:
     """Grants unrevoked, unexpired, and whose emergency is still active."""
     grants = ctx.db.unexpired_grants(now, school_id)
@@ -775,6 +839,7 @@ def create_app(
     elif camsim_url:
         ctx.camera_sources = sources_from_camsim(district, camsim_url)
     ctx.links = GatewayLinks(lambda: ctx.camera_sources)
+    ctx.events = EventHub(db, ctx.now)
     db.purge_expired_tokens(ctx.now())
 
     app = FastAPI(
@@ -1017,8 +1082,22 @@ def create_app(
                 status="pending",
             )
         db.insert_emergency(emergency, grant, request)
+        ctx.announce(
+            "emergency.declared",
+            EVERYONE,
+            emergency.id,
+            {"school_id": emergency.school_id, "type": emergency.type.value},
+        )
         if grant is not None:
+            announce_grant(ctx, "grant.issued", grant)
             prewarm(ctx, grant)
+        if request is not None:
+            ctx.announce(
+                "request.pending",
+                agency_audience(request.agency),
+                request.id,
+                {"school_id": request.school_id, "emergency_id": emergency.id},
+            )
         log.info(
             "emergency %s declared at %s (%s) by %s%s",
             emergency.id,
@@ -1043,6 +1122,7 @@ def create_app(
         ended = db.end_emergency(emergency_id, ctx.now())
         if ended is None:
             _fail(404, f"There is no emergency {emergency_id!r}.")
+        ctx.announce("emergency.ended", EVERYONE, ended.id, {"school_id": ended.school_id})
         return _emergency_out(ended)
 
     def _decide(request_id: str, user: User, approve: bool) -> DecisionOut:
@@ -1071,7 +1151,14 @@ def create_app(
         )
         if decided is None:
             _fail(409, "This access request was decided by someone else a moment ago.")
+        ctx.announce(
+            f"request.{decided.status}",
+            agency_audience(decided.agency),
+            decided.id,
+            {"school_id": decided.school_id, "emergency_id": decided.emergency_id},
+        )
         if grant is not None:
+            announce_grant(ctx, "grant.issued", grant)
             prewarm(ctx, grant)
         return DecisionOut(
             request=_request_out(decided), grant=_grant_out(grant) if grant else None
@@ -1107,6 +1194,8 @@ def create_app(
         if grant is None:
             _fail(404, f"There is no grant {grant_id!r}.")
         log.info("grant %s revoked by %s; %s on hold", grant.id, user.username, grant.school_id)
+        announce_grant(ctx, "grant.revoked", grant)
+        ctx.announce("school.held", EVERYONE, grant.school_id, {"grant_id": grant.id})
         return _grant_out(grant)
 
     @app.post(
@@ -1123,6 +1212,7 @@ def create_app(
         if not db.clear_hold(school_id, ctx.now(), user.display_name):
             _fail(409, f"{school_id} is not on hold; there is nothing to clear.")
         log.info("hold on %s cleared by %s", school_id, user.username)
+        ctx.announce("school.hold_cleared", EVERYONE, school_id)
         return get_access(user)
 
     @app.post(
@@ -1140,6 +1230,7 @@ def create_app(
             _fail(409, "This grant is no longer in force; approve a new request instead.")
         grant = replace(grant, expires_at=grant.expires_at + timedelta(minutes=body.minutes))
         db.save_grant(grant)
+        announce_grant(ctx, "grant.extended", grant)
         return _grant_out(grant)
 
     # -- audit ---------------------------------------------------------------------------
@@ -1272,8 +1363,15 @@ def create_app(
             )
         if outcome == "replayed":
             response.status_code = 200
-        elif late:
+            return _session_out(stored)
+        if late:
             log.info("late audit start %s (client time %s)", session_id, utc_ms(client_start))
+        ctx.announce(
+            "viewing.started",
+            DISTRICT_ONLY,
+            session_id,
+            {"camera_id": camera.id, "school_id": camera.school_id, "agency": user.agency},
+        )
         return _session_out(stored)
 
     @app.put(
@@ -1326,6 +1424,12 @@ def create_app(
         )
         if stored is None:  # pragma: no cover - the start cannot vanish
             _fail(404, f"Viewing session {session_id} has no recorded start.")
+        ctx.announce(
+            "viewing.ended",
+            DISTRICT_ONLY,
+            session_id,
+            {"camera_id": stored["camera_id"], "end_reason": body.end_reason.value},
+        )
         return _session_out(stored)
 
     @app.get(
@@ -1519,8 +1623,44 @@ def create_app(
         include_in_schema=False,
     )
     def gateway_status(body: GatewayStatusIn) -> Response:
-        ctx.links.update_states([s.model_dump() for s in body.statuses])
+        for change in ctx.links.update_states([s.model_dump() for s in body.statuses]):
+            ctx.announce(f"camera.{change['state']}", EVERYONE, change["camera_id"], change)
         return Response(status_code=204)
+
+    @app.get(
+        f"{API_PREFIX}/events",
+        summary="The signed-in user's live event stream (server-sent events): emergencies, "
+        "requests, grants, camera states, and for district roles viewing sessions. Resume "
+        "with Last-Event-ID; a 'resync' event means fetch the state again",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "The event stream."},
+            **_errors(401, 422),
+        },
+    )
+    async def events(
+        user: CurrentUser,
+        credentials: Credentials,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    ) -> Response:
+        assert credentials is not None and ctx.events is not None  # current_user checked it
+        resume: int | None = None
+        if last_event_id is not None and last_event_id.strip():
+            if not last_event_id.strip().isdigit():
+                _fail(422, "Last-Event-ID must be the id of an event this server sent.")
+            resume = int(last_event_id.strip())
+        token = credentials.credentials
+
+        def still_signed_in() -> bool:
+            return auth.user_for_token(db, token, ctx.now()) is not None
+
+        return StreamingResponse(
+            ctx.events.stream(user, resume, still_signed_in, ticker=grant_clock.tick),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    grant_clock = GrantClock(ctx)
 
     install_problem_openapi(app)
     return app

@@ -155,6 +155,28 @@ def is_police(user: User) -> bool:
     return policy is not None and policy.police
 
 
+# Who hears of an event on the live event stream (see district/events.py).
+EVERYONE = "all"
+DISTRICT_ONLY = "district"
+
+
+def agency_audience(agency: str) -> str:
+    """The audience of an event about one agency's request or grant."""
+    return f"agency:{agency}"
+
+
+def may_hear(user: User, audience: str) -> bool:
+    """Whether the user's desk is told of an event meant for this audience.
+
+    Police hear what /access would show them: every school's emergencies and camera
+    states, and their own agency's requests and grants, but not who is watching what
+    (viewing sessions are for the district's eyes). District roles hear everything.
+    """
+    if not is_police(user):
+        return True
+    return audience == EVERYONE or audience == agency_audience(user.agency)
+
+
 class AccessAction(StrEnum):
     """What a district approver can do to one emergency's access."""
 

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from dispatch_console.district.db import Database
 from dispatch_console.district.launch import DistrictStack
-from dispatch_console.district.seed import demo_account, seed_demo
+from dispatch_console.district.seed import demo_account
 from dispatch_console.district.serve import READY_PREFIX, ThreadedServer
 from dispatch_console.district.server import app_context, create_app
 from dispatch_console.domain.session import utc_ms, uuid7
@@ -40,16 +40,6 @@ REGISTRY = load_district(SAMPLE_DISTRICT)
 pytestmark = pytest.mark.timeout(90)
 
 API = "/api/v1"
-
-
-@pytest.fixture(scope="module")
-def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Seed once (scrypt is deliberately slow) and copy the file for every test."""
-    path = tmp_path_factory.mktemp("seed") / "district.db"
-    db = Database(path)
-    seed_demo(db)
-    db.close()
-    return path
 
 
 @dataclass

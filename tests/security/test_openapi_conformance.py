@@ -140,6 +140,9 @@ def test_every_answer_matches_the_published_schema(
     # lazy loader does not work with this pytest): valid and invalid requests alike.
     operations = [result.ok() for result in district_api.get_all_operations()]
     assert len(operations) >= 20
+    # The live event stream never ends, so a generated call would never return; its
+    # refusals (no token, bad Last-Event-ID) are checked in tests/district/test_events.py.
+    operations = [op for op in operations if op.path != f"{API}/events"]
     for operation in operations:
         modes = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
         strategy = st.one_of(*(operation.as_strategy(generation_mode=m) for m in modes))
