@@ -89,7 +89,7 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
         await client.aclose()
         outbox.close()
         raise
-    console.watch_access(settings.access_poll_s)
+    console.follow_live_updates(settings.live_updates_max_backoff_s)
     window = MainWindow(_title(user), with_watch_board=not is_police(user))
     runner = OperationRunner(window)
     runner.install_exception_hooks()

@@ -22,8 +22,9 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 from PySide6.QtWidgets import QApplication
 
+from dispatch_console.district.db import Database
 from dispatch_console.district.launch import DistrictStack, start_district_stack
-from dispatch_console.district.seed import demo_account
+from dispatch_console.district.seed import demo_account, seed_demo
 from dispatch_console.domain.totp import totp
 from dispatch_console.services.district_client import DistrictClient
 from dispatch_console.ui.gc_guard import GarbageCollectionGuard
@@ -179,3 +180,13 @@ async def signed_in_client(server_url: str, username: str) -> DistrictClient:
     client = DistrictClient(server_url)
     await client.login(account.username, account.password, totp(account.totp_secret, time.time()))
     return client
+
+
+@pytest.fixture(scope="session")
+def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seed once (scrypt is deliberately slow) and copy the file for every test."""
+    path = tmp_path_factory.mktemp("seed") / "district.db"
+    db = Database(path)
+    seed_demo(db)
+    db.close()
+    return path

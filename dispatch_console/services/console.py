@@ -47,6 +47,7 @@ from .errors import (
     ServerUnreachable,
     SignInFailed,
 )
+from .live_updates import MAX_BACKOFF_S, LiveUpdates
 from .stream_probe import gateway_refusal
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class Console:
         # listeners hear of every change, so the UI can say it and say when it is over.
         self.connection_problem: str | None = None
         self.connection_listeners: list[Callable[[str | None], None]] = []
-        self._watch_task: asyncio.Task[None] | None = None
+        self.live: LiveUpdates | None = None
 
     # -- sign-in and start-up ---------------------------------------------------------
 
@@ -143,18 +144,13 @@ class Console:
         await self.refresh_access()
         return recovered
 
-    def watch_access(self, interval_s: float) -> None:
-        """Keep the access state fresh so feeds close by themselves when a grant ends."""
-        if self._watch_task is None:
-            self._watch_task = asyncio.create_task(self._watch(interval_s), name="access-watch")
-
-    async def _watch(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.refresh_access()
-            except ConsoleError:
-                pass  # refresh_access reported it (once, not every poll)
+    def follow_live_updates(self, max_backoff_s: float = MAX_BACKOFF_S) -> LiveUpdates:
+        """Keep the access state fresh from the district's event stream, so feeds close
+        by themselves when a grant ends and approvals show as they happen."""
+        if self.live is None:
+            self.live = LiveUpdates(self, max_backoff_s=max_backoff_s)
+            self.live.start()
+        return self.live
 
     async def _lose_sign_in(self) -> None:
         if self.sign_in_lost:
@@ -463,9 +459,8 @@ class Console:
 
     async def shutdown(self, flush_timeout_s: float = 3.0, logout_timeout_s: float = 2.0) -> None:
         """Close every view as an application exit and try briefly to deliver the trail."""
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            self._watch_task = None
+        if self.live is not None:
+            await self.live.stop()
         await self.close_all(EndReason.APPLICATION_EXIT)
         try:
             await asyncio.wait_for(self.shipper.flush(), flush_timeout_s)

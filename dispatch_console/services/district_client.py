@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +29,11 @@ from .errors import (
     ServerUnreachable,
     SignInFailed,
 )
+from .sse import EventStreamError, EventStreamParser, ServerEvent
 
 API = "/api/v1"
+# The event stream sends a heartbeat every 15 s: silence this long means it is dead.
+EVENTS_READ_TIMEOUT_S = 40.0
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,51 @@ class DistrictClient:
                 f"The district server failed on {method} {path} (HTTP {status}): {_detail(body)}"
             )
         return status, body
+
+    async def events(self, last_event_id: int | None) -> AsyncIterator[ServerEvent]:
+        """The live event stream, from after ``last_event_id`` (or from now).
+
+        Yields a ``connected`` event once the server has accepted the stream, then the
+        server's events. Ends, or raises ServerUnreachable, NotSignedIn or BadServerAnswer,
+        when the stream does; the caller reconnects.
+        """
+        if self._token is None:
+            raise NotSignedIn("This console is not signed in to the district server.")
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        timeout = httpx.Timeout(10.0, read=EVENTS_READ_TIMEOUT_S)
+        try:
+            async with self._http.stream(
+                "GET", f"{API}/events", headers=headers, timeout=timeout
+            ) as response:
+                status = response.status_code
+                if status == 401:
+                    self._token = None
+                    raise NotSignedIn("The district server ended this sign-in.", "Sign in again.")
+                kind = response.headers.get("content-type", "")
+                if status != 200 or not kind.startswith("text/event-stream"):
+                    raise BadServerAnswer(
+                        f"The live event stream answered HTTP {status} ({kind or 'no type'}) "
+                        "instead of events.",
+                        "The server may be older than this console, or behind a proxy.",
+                    )
+                yield ServerEvent(None, "connected", {})
+                parser = EventStreamParser()
+                async for line in response.aiter_lines():
+                    event = parser.feed(line)
+                    if event is not None:
+                        yield event
+        except EventStreamError as exc:
+            raise BadServerAnswer(f"The live event stream is garbled: {exc}.") from None
+        except httpx.TimeoutException:
+            raise ServerUnreachable(
+                f"The live event stream went silent (no heartbeat for {EVENTS_READ_TIMEOUT_S:g} s)."
+            ) from None
+        except httpx.TransportError as exc:
+            raise ServerUnreachable(
+                f"The live event stream from {self.base_url} broke ({type(exc).__name__})."
+            ) from None
 
     async def login(self, username: str, password: str, otp: str) -> User:
         status, body = await self._call(

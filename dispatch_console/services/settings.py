@@ -45,7 +45,9 @@ class Settings:
     workstation_id: str = ""
     # See video.player.DEFAULT_NETWORK_CACHING_MS: 100 ms is the measured sweet spot.
     network_caching_ms: int = 100
-    access_poll_s: float = 1.0
+    # While the district's live updates are down: the longest wait between reconnects,
+    # each of which also refreshes the access state (the slow poll).
+    live_updates_max_backoff_s: float = 10.0
     # Days a delivered audit record stays in the local outbox before it is pruned.
     audit_keep_delivered_days: float = 7.0
     # TLS to the district: the OS certificate store unless IT names a CA bundle, and
@@ -103,7 +105,7 @@ def load_settings(
             continue
         key = by_field.get(field_name)
         if key is None:
-            extra[field_name] = value  # not a configurable key (e.g. access_poll_s)
+            extra[field_name] = value  # not a configurable key (e.g. live_updates_max_backoff_s)
         elif key.name in locked:
             log.warning("%s is locked by the system configuration; ignoring %r", key.name, value)
         else:

@@ -25,13 +25,14 @@ from dispatch_console.domain.models import (
     School,
 )
 from dispatch_console.domain.policy import AccessAction, grant_in_force
-from dispatch_console.domain.session import ViewingSession
+from dispatch_console.domain.session import ViewingSession, parse_utc
 from dispatch_console.floorplan.camera_search import find_cameras
 from dispatch_console.floorplan.coverage import cameras_covering
 from dispatch_console.floorplan.visibility import VisibilityIndex
 from dispatch_console.services.console import Console, OpenedView
 from dispatch_console.services.district_client import Decided
 from dispatch_console.services.errors import ConsoleError
+from dispatch_console.services.sse import ServerEvent
 from dispatch_console.video.player import VideoPlayer
 
 from .emergency_panel import Banner
@@ -58,7 +59,7 @@ class ConsoleController(QObject):
         runner: OperationRunner,
         *,
         player_factory: Callable[[], VideoPlayer],
-        board_refresh_ms: int = 2000,
+        board_refresh_ms: int = 30000,
         access_panel_refresh_ms: int = 15000,
     ) -> None:
         super().__init__(window)
@@ -89,6 +90,9 @@ class ConsoleController(QObject):
         console.view_closing_listeners.append(self._stop_player)
         console.view_ended_listeners.append(self._on_view_ended)
         console.sign_in_lost_listeners.append(self._ask_to_sign_in_again)
+        if console.live is not None:
+            console.live.problem_listeners.append(self._on_live_updates_problem)
+            console.live.event_listeners.append(self._on_live_event)
         self.sign_in_window: SignInWindow | None = None
         self._board_timer = QTimer(self)
         self._board_timer.setInterval(board_refresh_ms)
@@ -451,6 +455,35 @@ class ConsoleController(QObject):
             self.window.show_message(f"{session.camera_name}: {_END_MESSAGES[reason]}", "warning")
 
     # -- district board -------------------------------------------------------------------
+
+    # -- live updates ---------------------------------------------------------------------
+
+    def _on_live_updates_problem(self, problem: str | None) -> None:
+        live = self.console.live
+        self.window.show_live_updates_problem(problem, live.max_backoff_s if live else 0)
+
+    def _on_live_event(self, event: ServerEvent) -> None:
+        # The board lists viewing sessions: it reads them again when one starts or ends
+        # (and after a reconnect), instead of every two seconds.
+        if event.kind.startswith("viewing.") or event.kind in ("connected", "resync"):
+            self._refresh_board()
+        if event.kind == "grant.expiring":
+            names = (
+                {s.id: s.name for s in self.console.district.schools}
+                if (self.console.district)
+                else {}
+            )
+            school_id = str(event.data.get("school_id", ""))
+            school = names.get(school_id, school_id)
+            until = parse_utc(str(event.data["expires_at"])).astimezone().strftime("%H:%M")
+            if self.console.is_police:
+                text = (
+                    f"Police access at {school} ends at {until}. If you still need the "
+                    "cameras, ask the district to extend it now."
+                )
+            else:
+                text = f"The police grant at {school} ends at {until}."
+            self.window.show_message(text, "warning", timeout_ms=60000)
 
     def _refresh_board(self) -> None:
         board = self.window.board

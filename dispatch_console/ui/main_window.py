@@ -79,6 +79,14 @@ class MainWindow(QMainWindow):
             " font-weight: bold; border-radius: 3px; }"
         )
         self.audit_problem.hide()
+        # The server answers but its live updates do not arrive: changes show late.
+        self.live_updates = QLabel(central)
+        self.live_updates.setWordWrap(True)
+        self.live_updates.setStyleSheet(
+            "QLabel { background: #6b5800; color: white; padding: 6px 10px;"
+            " font-weight: bold; border-radius: 3px; }"
+        )
+        self.live_updates.hide()
         self.emergency = EmergencyPanel(central)
         self.message = QLabel(central)
         self.message.setWordWrap(True)
@@ -131,6 +139,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(header)
         layout.addWidget(self.connection)
         layout.addWidget(self.audit_problem)
+        layout.addWidget(self.live_updates)
         layout.addWidget(self.emergency)
         layout.addWidget(self.message)
         self.board: WatchBoard | None = None
@@ -176,6 +185,17 @@ class MainWindow(QMainWindow):
             "no new feed can open until the connection is back."
         )
         self.connection.show()
+
+    def show_live_updates_problem(self, problem: str | None, retry_s: float) -> None:
+        if problem is None:
+            self.live_updates.hide()
+            return
+        self.live_updates.setText(
+            f"Live updates from the district are interrupted ({problem.rstrip('.')}). "
+            f"Reconnecting and re-checking access at least every {retry_s:g} s meanwhile: "
+            "approvals and revocations may show a few seconds late."
+        )
+        self.live_updates.show()
 
     def show_audit_problem(self, problem: str | None) -> None:
         if problem is None:

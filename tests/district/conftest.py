@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from dispatch_console.district.db import Database
-from dispatch_console.district.seed import seed_demo
-
 
 def _ffmpeg_children() -> list[int]:
     """PIDs of ffmpeg processes whose parent is this test process, zombies included.
@@ -39,13 +36,3 @@ def ffmpeg_children() -> Callable[[], list[int]]:
     """Return a function listing this process's ffmpeg children (Linux /proc only)."""
     assert Path("/proc/self/stat").exists(), "these checks read /proc (Linux)"
     return _ffmpeg_children
-
-
-@pytest.fixture(scope="session")
-def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Seed once (scrypt is deliberately slow) and copy the file for every test."""
-    path = tmp_path_factory.mktemp("seed") / "district.db"
-    db = Database(path)
-    seed_demo(db)
-    db.close()
-    return path

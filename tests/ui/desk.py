@@ -32,8 +32,10 @@ def distinct_colours(image: QImage, step: int = 16) -> int:
 
 
 def desk_settings(server_url: str, data_dir: Path) -> Settings:
-    """Workstation settings for a test desk: polls access twice a second."""
-    return Settings.from_env(server_url=server_url, data_dir=data_dir, access_poll_s=0.5)
+    """Workstation settings for a test desk: reconnects live updates within a second."""
+    return Settings.from_env(
+        server_url=server_url, data_dir=data_dir, live_updates_max_backoff_s=1.0
+    )
 
 
 async def open_desk(settings: Settings, username: str) -> ConsoleWindow:

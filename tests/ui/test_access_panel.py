@@ -133,7 +133,10 @@ def test_the_safety_office_approves_and_ends_a_lockdown_from_its_panel(
             click(district_row.end)
             await eventually(lambda: row(district) is None, 5, "the row to leave the district desk")
             await eventually(lambda: row(police) is None, 3, "the row to leave the police desk")
-            assert "Emergency ended" in district.window.message.text()
+            # The live event may clear the row before the action's own answer is shown.
+            await eventually(
+                lambda: "Emergency ended" in district.window.message.text(), 3, "the message"
+            )
             assert window.map.pin_state(SHAREABLE[0]).look is PinLook.LOCKED
         finally:
             if emergency_id:
