@@ -18,6 +18,11 @@ Metrics:
   gateway_cpu_cores_per_50_viewers
                the gateway's CPU with 50 viewers of one camera (one viewer as the
                baseline), and upstream_sessions_per_camera (must be 1).
+  approval_propagation_s
+               two real desks in one process (bench/desk_bench.py), N runs: click Approve
+               on the district desk -> the dispatcher's pins unlocked, and a police click
+               on a pin -> the session's row on the district board (audit_notify_*),
+               both carried by the live event stream; GET /health as the baseline.
   open_view_p50_s
                Console.open_view (audit start durable locally and delivered, stream
                ticket issued) then close_view, headless, on a dispatcher's console
@@ -53,6 +58,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -619,7 +625,16 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "audit_faults": lambda args: bench_audit_faults(args.opens * 5),
     "revocation_to_cut_s": lambda args: bench_revocation(args.opens),
     "gateway_cpu_cores_per_50_viewers": lambda args: bench_fan_out(50),
+    "approval_propagation_s": lambda args: bench_desk_propagation(
+        args.opens, emit, percentile, district_processes
+    ),
 }
+
+
+def bench_desk_propagation(runs: int, *args: Any) -> None:
+    from bench.desk_bench import bench_desk_propagation as run
+
+    run(runs, *args)
 
 
 def _map_group(metrics: set[str]) -> None:

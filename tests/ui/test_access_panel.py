@@ -3,7 +3,7 @@
 A dispatcher declares a lockdown (not break-glass) at Jefferson Elementary through the
 real UI: both desks list it as waiting for district approval and the dispatcher's pins stay
 locked. The safety officer clicks Approve in their panel and the dispatcher's pins unlock
-within about two seconds (the dispatcher's console polls every 0.5 s); then they end the
+as the approval's event reaches the dispatcher's console; then they end the
 emergency (two clicks: "End emergency", "Confirm end") and it leaves both panels.
 """
 
