@@ -6,6 +6,10 @@ never-shared a barred circle, open in the grid a ringed dot, offline a triangle.
 camera's shaded area is what it sees with walls considered, when the caller provides it.
 A click on an empty spot, or "Show cameras covering here" in the context menu, reports the
 spot in plan metres; which cameras cover it is decided elsewhere.
+
+The static plan (rooms, walls, doors, labels, visible areas) is a scene of its own, drawn
+as cached tiles under the live scene of pins and overlays (``plan_tiles``): panning and
+zooming copy pixels instead of rasterising translucent polygons on every frame.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
+    QColor,
     QContextMenuEvent,
     QFont,
+    QHelpEvent,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -35,6 +41,7 @@ from PySide6.QtWidgets import (
     QGraphicsSimpleTextItem,
     QGraphicsView,
     QMenu,
+    QToolTip,
     QWidget,
 )
 
@@ -43,6 +50,7 @@ from dispatch_console.domain.policy import COMMON_AREAS
 from dispatch_console.floorplan.geometry import label_point
 
 from . import theme
+from .plan_tiles import TILE_PX, PlanTiles, level_key
 
 CAMERA_ID = 0  # QGraphicsItem data key holding a pin's camera id
 PIN_RADIUS_M = 1.1
@@ -50,6 +58,10 @@ PIN_RADIUS_M = 1.1
 CLICK_SLOP_PX = 4
 ZOOM_STEP = 1.25
 COVERING_ACTION = "Show cameras covering here"
+# The crisp plan is rendered this long after the zoom stops changing; until then the
+# nearest zoom level already rendered is scaled, so a wheel spin stays smooth.
+SETTLE_MS = 120
+PAPER = QColor(Qt.GlobalColor.white)
 
 
 class PinLook(Enum):
@@ -107,11 +119,28 @@ class FloorPlanView(QGraphicsView):
     camera_clicked = Signal(str)
     spot_chosen = Signal(float, float)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, cache_plan: bool = True) -> None:
+        """``cache_plan=False`` draws the plan's vectors on every repaint (the benchmark's
+        and the tests' reference for what the tiles must look like)."""
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setBackgroundBrush(QBrush(Qt.GlobalColor.white))
+        self.setBackgroundBrush(QBrush(PAPER))
+        # The static plan, drawn under the live scene (pins, spot marker) by drawBackground.
+        self._plan = QGraphicsScene(self)
+        self._cache_plan = cache_plan
+        self.tiles = PlanTiles(self._plan, PAPER)
+        self._settled_level: int | None = None
+        self._crisp_level: int | None = None  # the zoom level last drawn crisp
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(SETTLE_MS)
+        self._settle_timer.timeout.connect(self.settle)
+        # Once the crisp level is on screen, the tiles around it are rendered while idle.
+        self._prefetch_timer = QTimer(self)
+        self._prefetch_timer.setSingleShot(True)
+        self._prefetch_timer.setInterval(30)
+        self._prefetch_timer.timeout.connect(self.prefetch)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setMinimumSize(420, 300)
         self._pins: dict[str, QGraphicsPathItem] = {}
@@ -132,6 +161,8 @@ class FloorPlanView(QGraphicsView):
         """Draw a floor; ``areas`` are the cameras' visible outlines (else plain cones)."""
         scene = self.scene()
         scene.clear()
+        self._plan.clear()
+        self.tiles.clear()
         self._pins.clear()
         self._wedges.clear()
         self._states.clear()
@@ -139,27 +170,93 @@ class FloorPlanView(QGraphicsView):
         self._cameras = {c.id: c for c in floor.cameras}
         self.floor = floor
         for room in floor.rooms:
-            self._add_room(scene, room)
-        self._add_walls(scene, floor)
+            self._add_room(self._plan, room)
+        self._add_walls(self._plan, floor)
         for camera in floor.cameras:
             area = areas.get(camera.id) if areas is not None else None
             self._add_camera(scene, camera, pins.get(camera.id), area)
         margin = 2 * theme.PIXELS_PER_METRE
-        scene.setSceneRect(
-            QRectF(
-                -margin,
-                -margin,
-                floor.width_m * theme.PIXELS_PER_METRE + 2 * margin,
-                floor.height_m * theme.PIXELS_PER_METRE + 2 * margin,
-            )
+        bounds = QRectF(
+            -margin,
+            -margin,
+            floor.width_m * theme.PIXELS_PER_METRE + 2 * margin,
+            floor.height_m * theme.PIXELS_PER_METRE + 2 * margin,
         )
+        scene.setSceneRect(bounds)
+        self._plan.setSceneRect(bounds)
         self.fit()
+        self.viewport().update()
 
     def set_pins(self, pins: dict[str, PinState]) -> None:
         for camera_id, state in pins.items():
             pin = self._pins.get(camera_id)
             if pin is not None:
                 self._style_pin(pin, self._wedges[camera_id], self._cameras[camera_id], state)
+
+    def plan_items(self) -> list[QGraphicsItem]:
+        """The static plan's items (rooms, labels, walls, doors, visible areas)."""
+        return self._plan.items()
+
+    def settle(self) -> None:
+        """Render the plan crisp at the current zoom (the timer calls it once zooming stops)."""
+        self._settled_level = level_key(self.transform().m11())
+        self.viewport().update()
+
+    def prefetch(self) -> None:
+        """Render the plan one tile beyond each edge of the view, for the next pan."""
+        if self.floor is None or not self._cache_plan:
+            return
+        transform = self.viewportTransform()
+        if self._crisp_level != level_key(transform.m11()):
+            return  # zoomed since: the next crisp frame schedules its own
+        margin = TILE_PX
+        self.tiles.prefetch(
+            transform.m11(),
+            QPoint(round(transform.dx()), round(transform.dy())),
+            self.viewport().rect().adjusted(-margin, -margin, margin, margin),
+            self.viewport().devicePixelRatioF(),
+        )
+
+    def drawBackground(self, painter: QPainter, exposed: QRectF | QRect) -> None:
+        """Paper, then the static plan: cached tiles, or its vectors when not caching."""
+        rect = QRectF(exposed)
+        transform = self.viewportTransform()
+        device = transform.mapRect(rect).toAlignedRect() & self.viewport().rect()
+        painter.save()
+        painter.resetTransform()
+        painter.fillRect(device, PAPER)
+        if self.floor is not None and self._cache_plan:
+            scale = transform.m11()
+            origin = QPoint(round(transform.dx()), round(transform.dy()))
+            crisp = self.tiles.draw(
+                painter,
+                scale,
+                origin,
+                device,
+                self.viewport().devicePixelRatioF(),
+                exact=self._settled_level == level_key(scale),
+            )
+            self._crisp_level = level_key(scale) if crisp else None
+            (self._prefetch_timer if crisp else self._settle_timer).start()
+        painter.restore()
+        if self.floor is not None and not self._cache_plan:
+            self._plan.render(painter, rect, rect)
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        """Tooltips of the static plan (rooms, doors) when no pin is under the pointer."""
+        if (
+            event.type() == QEvent.Type.ToolTip
+            and isinstance(event, QHelpEvent)
+            and not any(item.toolTip() for item in self.items(event.pos()))
+        ):
+            where = self.mapToScene(event.pos())
+            tips = [i.toolTip() for i in self._plan.items(where) if i.toolTip()]
+            if tips:
+                QToolTip.showText(event.globalPos(), tips[0], self.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
 
     def pin_state(self, camera_id: str) -> PinState:
         """How a pin is drawn now, and the reason its tooltip gives."""
@@ -347,7 +444,7 @@ class FloorPlanView(QGraphicsView):
         wedge = QGraphicsPathItem(path)
         wedge.setPen(QPen(Qt.PenStyle.NoPen))
         wedge.setZValue(1)
-        scene.addItem(wedge)
+        self._plan.addItem(wedge)
         pin = QGraphicsPathItem()
         pin.setPos(centre)
         pin.setData(CAMERA_ID, camera.id)
@@ -373,7 +470,11 @@ class FloorPlanView(QGraphicsView):
         pin.setPen(QPen(Qt.GlobalColor.white, 2))
         shade = colour.lighter(130)
         shade.setAlpha(55 if state.look in (PinLook.UNLOCKED, PinLook.OPEN) else 30)
-        wedge.setBrush(QBrush(shade))
+        if wedge.brush().color() != shade:
+            wedge.setBrush(QBrush(shade))
+            # The shading is part of the cached plan: it must be rendered again.
+            self.tiles.clear()
+            self.viewport().update()
         tip = f"<b>{camera.display_name}</b>"
         if state.reason:
             tip += f"<br>{state.reason}"

@@ -84,7 +84,7 @@ def test_the_shading_is_the_visible_area_not_a_cone_through_walls(view: FloorPla
 
 
 def test_room_names_are_never_cut_to_an_ellipsis(view: FloorPlanView) -> None:
-    labels = [i for i in view.scene().items() if isinstance(i, QGraphicsSimpleTextItem)]
+    labels = [i for i in view.plan_items() if isinstance(i, QGraphicsSimpleTextItem)]
     texts = {label.text().replace("\n", " ") for label in labels}
     assert {room.name for room in FLOOR.rooms} <= texts
     assert not any("…" in text for text in texts)
