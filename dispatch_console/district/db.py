@@ -37,7 +37,7 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.session import parse_utc, utc_ms
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -181,6 +181,11 @@ _ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("audit_sessions", "late", "INTEGER NOT NULL DEFAULT 0"),
     ("audit_sessions", "client_record", "TEXT"),
     ("stream_tickets", "token_hash", "TEXT"),
+    ("grants", "buildings", "TEXT NOT NULL DEFAULT '[]'"),
+    ("grants", "cameras", "TEXT NOT NULL DEFAULT '[]'"),
+    ("grants", "reviewed_by", "TEXT"),
+    ("grants", "reviewed_at", "TEXT"),
+    ("grants", "review_note", "TEXT"),
 )
 
 
@@ -611,6 +616,11 @@ class Database:
             break_glass=bool(row["break_glass"]),
             needs_review=bool(row["needs_review"]),
             revoked_at=_dt(row["revoked_at"]),
+            buildings=tuple(json.loads(row["buildings"] or "[]")),
+            cameras=tuple(json.loads(row["cameras"] or "[]")),
+            reviewed_by=row["reviewed_by"],
+            reviewed_at=_dt(row["reviewed_at"]),
+            review_note=row["review_note"],
         )
 
     @staticmethod
@@ -631,8 +641,9 @@ class Database:
     def _write_grant(conn: sqlite3.Connection, grant: Grant) -> None:
         conn.execute(
             "INSERT OR REPLACE INTO grants(id, emergency_id, school_id, agency, granted_at,"
-            " expires_at, approved_by, break_glass, needs_review, revoked_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " expires_at, approved_by, break_glass, needs_review, revoked_at, buildings,"
+            " cameras, reviewed_by, reviewed_at, review_note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 grant.id,
                 grant.emergency_id,
@@ -644,6 +655,11 @@ class Database:
                 int(grant.break_glass),
                 int(grant.needs_review),
                 _ms(grant.revoked_at),
+                json.dumps(list(grant.buildings)),
+                json.dumps(list(grant.cameras)),
+                grant.reviewed_by,
+                _ms(grant.reviewed_at),
+                grant.review_note,
             ),
         )
 
@@ -1047,6 +1063,23 @@ class Database:
         """Forget all but the last ``keep`` events (a desk further behind resyncs)."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", (keep,))
+
+    def review_grant(self, grant_id: str, by: str, at: datetime, note: str) -> Grant | None:
+        """Record the district's review of a break-glass grant (the first review stands)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE grants SET needs_review = 0, reviewed_by = ?, reviewed_at = ?,"
+                " review_note = ? WHERE id = ? AND break_glass = 1 AND reviewed_at IS NULL",
+                (by, utc_ms(at), note, grant_id),
+            )
+            row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+        return None if row is None else self._grant(row)
+
+    def grants_to_review(self) -> list[Grant]:
+        rows = self._query(
+            "SELECT * FROM grants WHERE break_glass = 1 AND reviewed_at IS NULL ORDER BY granted_at"
+        )
+        return [self._grant(r) for r in rows]
 
     def grants_expired_between(self, start: datetime, end: datetime) -> list[Grant]:
         """Unrevoked grants whose time ran out in [start, end)."""

@@ -56,12 +56,15 @@ from dispatch_console.domain.policy import (
     DEFAULT_GRANT_DURATION,
     DISTRICT_ONLY,
     EVERYONE,
+    GrantTermsError,
     agency_audience,
     can_view,
+    grant_duration,
+    grant_scope,
     is_break_glass,
     is_police,
     may_approve,
-    police_shareable,
+    scope_cameras,
 )
 from dispatch_console.domain.session import utc_ms
 from dispatch_console.floorplan.loader import district_document, district_from_document
@@ -215,6 +218,13 @@ class GrantOut(BaseModel):
     break_glass: bool
     needs_review: bool
     revoked_at: str | None
+    buildings: list[str] = Field(
+        default_factory=list, description="Buildings in scope; with cameras empty too: all."
+    )
+    cameras: list[str] = Field(default_factory=list, description="Cameras in scope.")
+    reviewed_by: str | None = None
+    reviewed_at: str | None = None
+    review_note: str | None = None
 
 
 class AccessRequestOut(BaseModel):
@@ -289,6 +299,24 @@ class DecisionOut(BaseModel):
 
 class ExtendIn(BaseModel):
     minutes: int = Field(ge=1, le=MAX_EXTENSION_MINUTES)
+
+
+_ScopeId = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ApproveIn(BaseModel):
+    """What the approver grants: the whole school unless buildings or cameras are named
+    (a camera is covered if its building or itself is listed), for a chosen time."""
+
+    minutes: int | None = Field(
+        default=None, description="How long the grant lasts (5 to 720; default 60)."
+    )
+    buildings: list[_ScopeId] = Field(default_factory=list, max_length=100)
+    cameras: list[_ScopeId] = Field(default_factory=list, max_length=1000)
+
+
+class ReviewIn(BaseModel):
+    note: str = Field(min_length=1, max_length=2000, description="What the review found.")
 
 
 class AuditStartIn(BaseModel):
@@ -463,6 +491,11 @@ def _grant_out(g: Grant) -> GrantOut:
         break_glass=g.break_glass,
         needs_review=g.needs_review,
         revoked_at=_ms(g.revoked_at),
+        buildings=list(g.buildings),
+        cameras=list(g.cameras),
+        reviewed_by=g.reviewed_by,
+        reviewed_at=_ms(g.reviewed_at),
+        review_note=g.review_note,
     )
 
 
@@ -641,7 +674,7 @@ def prewarm(ctx: ServerContext, grant: Grant) -> None:
     Opening a camera takes one to two seconds; done at grant time, the dispatcher's first
     click is served from the gateway's cache.
     """
-    cameras = [c.id for c in ctx.district.school(grant.school_id).cameras() if police_shareable(c)]
+    cameras = [c.id for c in scope_cameras(ctx.district.school(grant.school_id), grant)]
     hold_s = max(0.0, (grant.expires_at - ctx.now()).total_seconds())
     ctx.links.prewarm(cameras, hold_s)
 
@@ -1125,7 +1158,9 @@ def create_app(
         ctx.announce("emergency.ended", EVERYONE, ended.id, {"school_id": ended.school_id})
         return _emergency_out(ended)
 
-    def _decide(request_id: str, user: User, approve: bool) -> DecisionOut:
+    def _decide(
+        request_id: str, user: User, approve: bool, terms: ApproveIn | None = None
+    ) -> DecisionOut:
         now = ctx.now()
         pending = db.access_request(request_id)
         if pending is None:
@@ -1137,14 +1172,24 @@ def create_app(
             emergency = db.emergency(pending.emergency_id)
             if emergency is None or not emergency.is_active(now):
                 _fail(409, "The emergency has ended, so there is nothing left to grant.")
+            terms = terms or ApproveIn()
+            try:
+                duration = grant_duration(terms.minutes)
+                buildings, cameras = grant_scope(
+                    ctx.district.school(pending.school_id), terms.buildings, terms.cameras
+                )
+            except GrantTermsError as exc:
+                _fail(422, str(exc))
             grant = Grant(
                 id=_new_id("gr"),
                 emergency_id=pending.emergency_id,
                 school_id=pending.school_id,
                 agency=pending.agency,
                 granted_at=now,
-                expires_at=now + DEFAULT_GRANT_DURATION,
+                expires_at=now + duration,
                 approved_by=user.display_name,
+                buildings=buildings,
+                cameras=cameras,
             )
         decided = db.decide_request(
             request_id, "approved" if approve else "denied", user.display_name, now, grant
@@ -1166,12 +1211,13 @@ def create_app(
 
     @app.post(
         f"{API_PREFIX}/requests/{{request_id}}/approve",
-        summary="Approve a police access request (issues a 60-minute grant)",
+        summary="Approve a police access request: a grant for the whole school or the "
+        "buildings and cameras named, for the minutes chosen (default 60)",
         response_model=DecisionOut,
-        responses=_errors(401, 403, 404, 409),
+        responses=_errors(401, 403, 404, 409, 422),
     )
-    def approve(request_id: PathId, user: Approver) -> DecisionOut:
-        return _decide(request_id, user, approve=True)
+    def approve(request_id: PathId, user: Approver, body: ApproveIn | None = None) -> DecisionOut:
+        return _decide(request_id, user, approve=True, terms=body)
 
     @app.post(
         f"{API_PREFIX}/requests/{{request_id}}/deny",
@@ -1214,6 +1260,44 @@ def create_app(
         log.info("hold on %s cleared by %s", school_id, user.username)
         ctx.announce("school.hold_cleared", EVERYONE, school_id)
         return get_access(user)
+
+    @app.post(
+        f"{API_PREFIX}/grants/{{grant_id}}/review",
+        summary="Record the district's review of a break-glass grant (who, when, a note)",
+        response_model=GrantOut,
+        responses=_errors(401, 403, 404, 409, 422),
+    )
+    def review(grant_id: PathId, body: ReviewIn, user: Approver) -> GrantOut:
+        note = body.note.strip()
+        if not note:
+            _fail(422, "Write what the review found: the note is the district's record.")
+        grant = db.grant(grant_id)
+        if grant is None:
+            _fail(404, f"There is no grant {grant_id!r}.")
+        if not grant.break_glass:
+            _fail(409, "Only break-glass grants wait for review; an approver issued this one.")
+        if grant.reviewed_at is not None:
+            _fail(
+                409,
+                f"This grant was reviewed by {grant.reviewed_by} at "
+                f"{utc_ms(grant.reviewed_at)}; that review stands.",
+            )
+        reviewed = db.review_grant(grant_id, user.display_name, ctx.now(), note)
+        assert reviewed is not None
+        if reviewed.reviewed_by != user.display_name:
+            _fail(409, f"This grant was reviewed by {reviewed.reviewed_by} a moment ago.")
+        log.info("break-glass grant %s reviewed by %s", grant_id, user.username)
+        ctx.announce("grant.reviewed", DISTRICT_ONLY, grant_id, {"school_id": grant.school_id})
+        return _grant_out(reviewed)
+
+    @app.get(
+        f"{API_PREFIX}/grants/to-review",
+        summary="Break-glass grants the district has not reviewed yet, oldest first",
+        response_model=list[GrantOut],
+        responses=_errors(401, 403),
+    )
+    def to_review(user: Approver) -> list[GrantOut]:
+        return [_grant_out(g) for g in db.grants_to_review()]
 
     @app.post(
         f"{API_PREFIX}/grants/{{grant_id}}/extend",

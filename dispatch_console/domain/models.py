@@ -260,7 +260,7 @@ class Emergency:
 
 @dataclass(frozen=True)
 class Grant:
-    """Police access to one school's shareable cameras, tied to one emergency."""
+    """Police access to a school's shareable cameras (all, or a scope), for one emergency."""
 
     id: str
     emergency_id: str
@@ -272,6 +272,18 @@ class Grant:
     break_glass: bool = False
     needs_review: bool = False
     revoked_at: datetime | None = None
+    # The scope: some buildings and/or listed cameras of the school; both empty means
+    # the whole school. Whether a camera is covered is the policy's call (grant_covers).
+    buildings: tuple[str, ...] = ()
+    cameras: tuple[str, ...] = ()
+    # A break-glass grant's review, as the district recorded it.
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review_note: str | None = None
+
+    @property
+    def whole_school(self) -> bool:
+        return not self.buildings and not self.cameras
 
     def is_in_force(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:

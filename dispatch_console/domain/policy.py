@@ -6,11 +6,21 @@ same functions before it hands out a stream ticket, which is what actually prote
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from .models import AccessContext, Camera, EmergencyType, Grant, Role, RoomKind, User
+from .models import (
+    AccessContext,
+    Camera,
+    EmergencyType,
+    Grant,
+    Role,
+    RoomKind,
+    School,
+    User,
+)
 
 # Rooms the agreement lets police see. Anything else is private; new room kinds are
 # private until someone decides otherwise here.
@@ -84,13 +94,28 @@ def police_shareable(camera: Camera) -> Decision:
     return Decision(True, "Common-area camera.")
 
 
+def grant_covers(grant: Grant, camera: Camera) -> bool:
+    """Whether the grant's scope includes the camera: its school, then (if the grant is
+    scoped) one of its buildings or one of its listed cameras."""
+    if grant.school_id != camera.school_id:
+        return False
+    if grant.whole_school:
+        return True
+    return camera.building_id in grant.buildings or camera.id in grant.cameras
+
+
 def grant_in_force(
-    context: AccessContext, school_id: str, now: datetime, agency: str | None = None
+    context: AccessContext,
+    school_id: str,
+    now: datetime,
+    agency: str | None = None,
+    camera: Camera | None = None,
 ) -> Grant | None:
     """The grant that currently opens this school, if any: live grant and live emergency.
 
     With ``agency``, only that agency's grants count: a grant is issued to one police
-    agency, and another agency's officers gain nothing from it.
+    agency, and another agency's officers gain nothing from it. With ``camera``, only
+    grants whose scope covers that camera count.
     """
     live_emergencies = {
         e.id for e in context.emergencies if e.school_id == school_id and e.is_active(now)
@@ -101,9 +126,58 @@ def grant_in_force(
             and (agency is None or grant.agency == agency)
             and grant.emergency_id in live_emergencies
             and grant.is_in_force(now)
+            and (camera is None or grant_covers(grant, camera))
         ):
             return grant
     return None
+
+
+class GrantTermsError(ValueError):
+    """A grant's terms are not acceptable: a scope naming buildings or cameras the school
+    does not have (or may not share), or a duration out of bounds. Says what is wrong."""
+
+
+MIN_GRANT_DURATION = timedelta(minutes=5)
+MAX_GRANT_DURATION = timedelta(hours=12)
+
+
+def grant_duration(minutes: int | None) -> timedelta:
+    """The duration an approver chose (the default when none), within the bounds."""
+    if minutes is None:
+        return DEFAULT_GRANT_DURATION
+    chosen = timedelta(minutes=minutes)
+    if not MIN_GRANT_DURATION <= chosen <= MAX_GRANT_DURATION:
+        raise GrantTermsError(
+            f"A grant lasts between {MIN_GRANT_DURATION.seconds // 60} minutes and "
+            f"{MAX_GRANT_DURATION.seconds // 3600} hours; {minutes} minutes is outside that."
+        )
+    return chosen
+
+
+def grant_scope(
+    school: School, buildings: Sequence[str], cameras: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The scope an approver asked for, checked against the school; GrantTermsError says what
+    is wrong. Listing a camera police may never see (a private room) is an error, not a
+    silent no-op: the approver must know the grant does not show it."""
+    known_buildings = {b.id for b in school.buildings}
+    unknown = sorted(set(buildings) - known_buildings)
+    if unknown:
+        raise GrantTermsError(f"{school.name} has no building {', '.join(unknown)}.")
+    by_id = {c.id: c for c in school.cameras()}
+    missing = sorted(set(cameras) - set(by_id))
+    if missing:
+        raise GrantTermsError(f"{school.name} has no camera {', '.join(missing)}.")
+    for camera_id in cameras:
+        shareable = police_shareable(by_id[camera_id])
+        if not shareable:
+            raise GrantTermsError(shareable.reason)
+    return tuple(sorted(set(buildings))), tuple(sorted(set(cameras)))
+
+
+def scope_cameras(school: School, grant: Grant) -> list[Camera]:
+    """The school's cameras this grant lets police see (what a gateway should prewarm)."""
+    return [c for c in school.cameras() if grant_covers(grant, c) and police_shareable(c)]
 
 
 def can_view(user: User, camera: Camera, context: AccessContext, now: datetime) -> Decision:
@@ -131,8 +205,14 @@ def can_view(user: User, camera: Camera, context: AccessContext, now: datetime) 
         return Decision(False, "Live video is locked: no emergency is declared at this school.")
     # A grant opens a school to the one agency it names. Checked here, not only by
     # whoever builds the context, so no caller can forget it.
-    grant = grant_in_force(context, camera.school_id, now, agency=user.agency)
+    grant = grant_in_force(context, camera.school_id, now, agency=user.agency, camera=camera)
     if grant is None:
+        if grant_in_force(context, camera.school_id, now, agency=user.agency) is not None:
+            return Decision(
+                False,
+                f"Live video is locked: the district's grant does not include {camera.name} "
+                "(it covers other buildings or cameras of this school).",
+            )
         return Decision(
             False,
             "Live video is locked: the district has not granted your agency access "

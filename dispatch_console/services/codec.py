@@ -48,6 +48,13 @@ class _Fields:
     def flag(self, key: str) -> bool:
         return bool(self.raw.get(key, False))
 
+    def texts(self, key: str) -> tuple[str, ...]:
+        """A list of ids; missing means empty (servers before the field existed)."""
+        value = self.raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BadServerAnswer(f'{self.what} has a "{key}" that is not a list of ids.')
+        return tuple(value)
+
 
 def user_from_json(raw: Any) -> User:
     f = _Fields(raw, "The user record")
@@ -96,6 +103,11 @@ def grant_from_json(raw: Any) -> Grant:
         break_glass=f.flag("break_glass"),
         needs_review=f.flag("needs_review"),
         revoked_at=f.optional_time("revoked_at"),
+        buildings=f.texts("buildings"),
+        cameras=f.texts("cameras"),
+        reviewed_by=f.optional_text("reviewed_by"),
+        reviewed_at=f.optional_time("reviewed_at"),
+        review_note=f.optional_text("review_note"),
     )
 
 

@@ -350,8 +350,24 @@ class DistrictClient:
         body = await self._district_action(f"/grants/{grant_id}/extend", {"minutes": minutes})
         return grant_from_json(body)
 
-    async def approve_request(self, request_id: str) -> Decided:
-        return _decided(await self._district_action(f"/requests/{request_id}/approve"))
+    async def approve_request(
+        self,
+        request_id: str,
+        *,
+        minutes: int | None = None,
+        buildings: tuple[str, ...] = (),
+        cameras: tuple[str, ...] = (),
+    ) -> Decided:
+        """Approve; with no scope the grant covers the whole school for the default time."""
+        terms: dict[str, Any] = {"buildings": list(buildings), "cameras": list(cameras)}
+        if minutes is not None:
+            terms["minutes"] = minutes
+        return _decided(await self._district_action(f"/requests/{request_id}/approve", terms))
+
+    async def review_grant(self, grant_id: str, note: str) -> Grant:
+        return grant_from_json(
+            await self._district_action(f"/grants/{grant_id}/review", {"note": note})
+        )
 
     async def deny_request(self, request_id: str) -> Decided:
         return _decided(await self._district_action(f"/requests/{request_id}/deny"))

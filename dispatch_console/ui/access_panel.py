@@ -58,8 +58,18 @@ def access_line(status: EmergencyStatus, *, compact: bool = False) -> tuple[str,
     if grant is not None:
         agency = "" if compact else f" {grant.agency}"
         text = f"Police access{':' if agency else ''}{agency} until {_clock(grant.expires_at)}"
+        if not grant.whole_school:
+            parts = [f"building {b}" for b in grant.buildings]
+            if grant.cameras:
+                count = len(grant.cameras)
+                parts.append(f"{count} listed camera{'s' if count > 1 else ''}")
+            text += f" — limited to {' and '.join(parts)}"
         if grant.break_glass:
-            text += " — break-glass, flagged for district review"
+            text += (
+                f" — break-glass, reviewed by {grant.reviewed_by}"
+                if grant.reviewed_by
+                else " — break-glass, flagged for district review"
+            )
         return text, "granted"
     request = status.request
     if request is not None:

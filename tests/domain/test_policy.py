@@ -19,10 +19,15 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.policy import (
     COMMON_AREAS,
+    GrantTermsError,
     can_view,
+    grant_covers,
+    grant_duration,
     grant_in_force,
+    grant_scope,
     is_break_glass,
     may_approve,
+    scope_cameras,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -155,3 +160,53 @@ def test_a_grant_opens_a_school_only_to_the_agency_it_names() -> None:
     # The agency the grant names still sees the school.
     assert can_view(DISPATCHER, camera(RoomKind.HALLWAY), GRANTED, NOW).allowed
     assert grant_in_force(GRANTED, "lincoln-hs", NOW, agency="Riverside PD") is not None
+
+
+# -- scoped grants ------------------------------------------------------------------------
+
+
+def _at(building: str, camera_id: str) -> Camera:
+    return replace(camera(RoomKind.HALLWAY), id=camera_id, building_id=building)
+
+
+def test_a_scoped_grant_opens_only_its_buildings_and_cameras() -> None:
+    scoped = grant(buildings=("gym",), cameras=("hall-2",))
+    context = AccessContext((emergency(),), (scoped,))
+    assert can_view(DISPATCHER, _at("gym", "gym-1"), context, NOW)
+    assert can_view(DISPATCHER, _at("main", "hall-2"), context, NOW)
+    refused = can_view(DISPATCHER, _at("main", "hall-1"), context, NOW)
+    assert not refused
+    assert "does not include" in refused.reason and not refused.permanent
+    # The whole-school grant next to it opens the rest.
+    both = AccessContext((emergency(),), (scoped, grant(id="g2")))
+    assert can_view(DISPATCHER, _at("main", "hall-1"), both, NOW)
+
+
+def test_grant_covers_checks_the_school_first() -> None:
+    assert grant_covers(grant(), _at("b", "x"))
+    assert not grant_covers(grant(school_id="jefferson-es"), _at("b", "x"))
+    assert not grant_covers(grant(cameras=("y",)), _at("b", "x"))
+
+
+def test_a_scope_naming_what_the_school_lacks_or_may_not_share_is_refused() -> None:
+    from dispatch_console.domain.models import Building, Floor, School
+
+    hall, classroom = _at("main", "hall-1"), replace(camera(RoomKind.CLASSROOM), id="room-1")
+    floor = Floor("f", "Ground", 0, (), (hall, classroom), 10.0, 10.0)
+    school = School("lincoln-hs", "Lincoln High", "", (Building("main", "Main", (floor,)),))
+    assert grant_scope(school, ["main", "main"], ["hall-1"]) == (("main",), ("hall-1",))
+    with pytest.raises(GrantTermsError, match="no building annex"):
+        grant_scope(school, ["annex"], [])
+    with pytest.raises(GrantTermsError, match="no camera cam-9"):
+        grant_scope(school, [], ["cam-9"])
+    with pytest.raises(GrantTermsError, match="never shared with police"):
+        grant_scope(school, [], ["room-1"])
+    assert [c.id for c in scope_cameras(school, grant(cameras=("hall-1", "room-1")))] == ["hall-1"]
+
+
+def test_grant_durations_are_bounded() -> None:
+    assert grant_duration(None) == timedelta(minutes=60)
+    assert grant_duration(30) == timedelta(minutes=30)
+    for minutes in (0, 4, 721, -5):
+        with pytest.raises(GrantTermsError, match="between 5 minutes and 12 hours"):
+            grant_duration(minutes)

@@ -91,3 +91,16 @@ def test_revoke_needs_a_second_click_and_disarms_by_itself(qtbot: QtBot) -> None
 
     panel.show_statuses((), NAMES)
     assert panel.rows == [] and not panel.empty.isHidden()
+
+
+def test_the_access_line_says_what_a_scoped_or_reviewed_grant_covers() -> None:
+    from dataclasses import replace
+
+    scoped = replace(GRANT, buildings=("lhs-main",), cameras=("a", "b"), reviewed_by="Sam Ortiz")
+    context = AccessContext(EMERGENCIES[:1], (scoped,), ())
+    (status,) = emergency_statuses(context, DISPATCHER, NOW)
+    until = GRANT.expires_at.astimezone().strftime("%H:%M")
+    assert access_line(status, compact=True)[0] == (
+        f"Police access until {until} — limited to building lhs-main and 2 listed cameras"
+        " — break-glass, reviewed by Sam Ortiz"
+    )
