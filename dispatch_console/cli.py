@@ -111,8 +111,17 @@ def _camsim(argv: list[str]) -> int:
 
 
 def _district(argv: list[str]) -> int:
+    if argv and argv[0] == "user":
+        from dispatch_console.district import provision
+
+        return provision.main(argv[1:])
     if not argv or argv[0] != "serve":
-        print("usage: dispatch-console district serve --host H --port P --db PATH", file=sys.stderr)
+        print(
+            "usage: dispatch-console district serve --host H --port P --db PATH\n"
+            "       dispatch-console district user --db PATH "
+            "{add,disable,enable,unlock,reset-totp,list,log} ...",
+            file=sys.stderr,
+        )
         return 2
     from dispatch_console.district import serve
 

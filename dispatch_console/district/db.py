@@ -148,6 +148,15 @@ CREATE TABLE IF NOT EXISTS events (
     data     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_subject ON events(subject, kind);
+-- Who provisioned, disabled, unlocked or re-enrolled which account, when: append-only.
+CREATE TABLE IF NOT EXISTS admin_actions (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      TEXT NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail  TEXT NOT NULL DEFAULT ''
+);
 CREATE INDEX IF NOT EXISTS audit_sessions_user ON audit_sessions(user_id, started_at);
 CREATE INDEX IF NOT EXISTS audit_sessions_open ON audit_sessions(ended_at, started_at);
 CREATE TABLE IF NOT EXISTS stream_tickets (
@@ -543,6 +552,35 @@ class Database:
             if disabled_at is not None:
                 self._end_sign_ins(conn, user_id)
             return True
+
+    def set_totp_secret(self, user_id: str, secret_b32: str) -> bool:
+        """Re-enrol the second factor; ends every sign-in made with the old one."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE users SET totp_secret = ?, last_totp_step = NULL WHERE id = ?",
+                (secret_b32, user_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            self._end_sign_ins(conn, user_id)
+            return True
+
+    def record_admin_action(
+        self, at: datetime, actor: str, action: str, subject: str, detail: str = ""
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO admin_actions(at, actor, action, subject, detail)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (utc_ms(at), actor, action, subject, detail),
+            )
+
+    def admin_actions(self, limit: int = 200) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT at, actor, action, subject, detail FROM admin_actions ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
 
     # -- sign-in tokens -----------------------------------------------------------------
 

@@ -980,8 +980,9 @@ def create_app(
         responses=_errors(401, 403, 404),
     )
     def unlock(user_id: PathId, user: Approver) -> AccountOut:
-        _account(user_id)
+        target = _account(user_id)
         db.unlock_user(user_id)
+        db.record_admin_action(ctx.now(), user.display_name, "user.unlock", target.user.username)
         log.info("account %s unlocked by %s", user_id, user.username)
         return _account_out(_account(user_id), ctx.now())
 
@@ -992,10 +993,11 @@ def create_app(
         responses=_errors(401, 403, 404, 409),
     )
     def disable(user_id: PathId, user: Approver) -> AccountOut:
-        _account(user_id)
+        target = _account(user_id)
         if user_id == user.id:
             _fail(409, "You cannot disable your own account; ask another approver.")
         db.set_disabled(user_id, ctx.now())
+        db.record_admin_action(ctx.now(), user.display_name, "user.disable", target.user.username)
         log.info("account %s disabled by %s", user_id, user.username)
         return _account_out(_account(user_id), ctx.now())
 
@@ -1006,8 +1008,9 @@ def create_app(
         responses=_errors(401, 403, 404),
     )
     def enable(user_id: PathId, user: Approver) -> AccountOut:
-        _account(user_id)
+        target = _account(user_id)
         db.set_disabled(user_id, None)
+        db.record_admin_action(ctx.now(), user.display_name, "user.enable", target.user.username)
         log.info("account %s enabled by %s", user_id, user.username)
         return _account_out(_account(user_id), ctx.now())
 

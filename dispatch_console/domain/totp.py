@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import struct
+from urllib.parse import quote
 
 DIGITS = 6
 STEP_SECONDS = 30
@@ -68,3 +69,20 @@ def verify_totp(secret_b32: str, code: str, at: float, window: int = 1) -> bool:
         if hmac.compare_digest(expected.encode(), candidate.encode()):
             matched = True
     return matched
+
+
+def new_secret(random_bytes: bytes) -> str:
+    """A base32 secret (no padding) from 20 random bytes the caller drew (160 bits, as
+    RFC 4226 recommends); kept here so the format has one definition."""
+    if len(random_bytes) < 20:
+        raise ValueError("a TOTP secret needs at least 20 random bytes")
+    return base64.b32encode(random_bytes).decode("ascii").rstrip("=")
+
+
+def provisioning_uri(secret_b32: str, account: str, issuer: str) -> str:
+    """The ``otpauth://`` URI authenticator apps enrol from (typed in, or as a QR code)."""
+    label = quote(f"{issuer}:{account}", safe=":@")
+    return (
+        f"otpauth://totp/{label}?secret={secret_b32}&issuer={quote(issuer, safe='')}"
+        f"&algorithm=SHA1&digits={DIGITS}&period={STEP_SECONDS}"
+    )

@@ -54,3 +54,16 @@ def test_verify_rejects_malformed_codes(bad: str) -> None:
 
 def test_verify_rejects_bad_secret() -> None:
     assert not verify_totp("not base32!!", "287082", 59)
+
+
+def test_new_secrets_and_enrolment_uris_work_with_the_code_generator() -> None:
+    from dispatch_console.domain.totp import new_secret, provisioning_uri
+
+    secret = new_secret(bytes(range(20)))
+    assert len(secret) == 32 and "=" not in secret
+    assert len(totp(secret, 0)) == 6
+    uri = provisioning_uri(secret, "dana reyes", "Dispatch Console")
+    assert uri.startswith("otpauth://totp/Dispatch%20Console:dana%20reyes?secret=")
+    assert "&issuer=Dispatch%20Console&" in uri
+    with pytest.raises(ValueError, match="20 random bytes"):
+        new_secret(b"short")
