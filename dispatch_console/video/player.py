@@ -44,6 +44,8 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 
+from dispatch_console.domain.picture_size import DEFAULT_PIXEL_BUDGET, decode_size, visible_size
+
 try:
     import vlc
 except (ImportError, OSError, NotImplementedError) as _exc:  # libVLC missing or broken
@@ -71,6 +73,54 @@ DEFAULT_NETWORK_CACHING_MS = 100
 # H.265 cameras, multipart JPEG for MJPEG ones); other URLs are probed.
 DEMUXERS = {"ts": "ts", "mjpg": "mjpeg"}
 _BUFFER_ALIGN = 32  # libVLC requires picture planes aligned on 32 bytes
+
+# libVLC's format callbacks, declared here rather than through python-vlc's
+# ``VideoFormatCb``: that one passes the chroma as ``c_char_p``, which ctypes turns into
+# an immutable bytes copy, so the callback could not ask for RV32.
+_FORMAT_CB = ctypes.CFUNCTYPE(
+    ctypes.c_uint,
+    ctypes.POINTER(ctypes.c_void_p),
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint),
+    ctypes.POINTER(ctypes.c_uint),
+    ctypes.POINTER(ctypes.c_uint),
+    ctypes.POINTER(ctypes.c_uint),
+)
+_CLEANUP_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_set_format_callbacks: Any = None
+
+
+def _format_callbacks_function() -> Any:
+    """libvlc_video_set_format_callbacks with our own argument types (made once)."""
+    global _set_format_callbacks
+    if _set_format_callbacks is None:
+        prototype = ctypes.CFUNCTYPE(None, ctypes.c_void_p, _FORMAT_CB, _CLEANUP_CB)
+        _set_format_callbacks = prototype(("libvlc_video_set_format_callbacks", vlc.dll))
+    return _set_format_callbacks
+
+
+def _align(value: int, to: int) -> int:
+    return (value + to - 1) // to * to
+
+
+class _Format:
+    """One picture format libVLC agreed to: the buffer it decodes into and its shape.
+
+    Made on libVLC's video-output thread by the format callback; replaced (never freed)
+    when the source changes shape, so a picture still in flight keeps a live buffer.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width = width
+        self.height = height
+        self.pitch = _align(width * 4, _BUFFER_ALIGN)
+        self.lines = _align(height, _BUFFER_ALIGN)
+        self.size = self.pitch * height
+        # ctypes only guarantees malloc alignment; over-allocate and align by hand.
+        self._raw = ctypes.create_string_buffer(self.pitch * self.lines + _BUFFER_ALIGN)
+        base = ctypes.addressof(self._raw)
+        self.address = (base + _BUFFER_ALIGN - 1) & ~(_BUFFER_ALIGN - 1)
+        self.view = (ctypes.c_char * self.size).from_address(self.address)
 
 
 class VideoUnavailableError(RuntimeError):
@@ -259,21 +309,25 @@ class _Session:
     started, plus ``closed`` and the latest-frame slot guarded by ``lock``.
     """
 
-    def __init__(self, generation: int, bridge: _Bridge, width: int, height: int) -> None:
+    def __init__(
+        self,
+        generation: int,
+        bridge: _Bridge,
+        pixel_budget: int,
+        size_hint: tuple[int, int] | None = None,
+    ) -> None:
         self.generation = generation
         self.bridge = bridge
-        self.width = width
-        self.height = height
-        self.pitch = width * 4
-        self.size = self.pitch * height
-        # ctypes only guarantees malloc alignment; over-allocate and align by hand.
-        self._raw = ctypes.create_string_buffer(self.size + _BUFFER_ALIGN)
-        base = ctypes.addressof(self._raw)
-        self.address = (base + _BUFFER_ALIGN - 1) & ~(_BUFFER_ALIGN - 1)
-        self.view = (ctypes.c_char * self.size).from_address(self.address)
+        self.pixel_budget = pixel_budget
+        self.size_hint = size_hint
+        # Set by the format callback before the first picture; every format libVLC was
+        # given stays referenced until the session is released.
+        self.format: _Format | None = None
+        self.formats: list[_Format] = []
+        self.source_size: tuple[int, int] | None = None
         self.closed = False
         self.lock = threading.Lock()
-        self.latest: bytes | None = None
+        self.latest: tuple[bytes, _Format] | None = None
         self.pending_events: list[int] = []
         self.posted = False
         self.last_crc: int | None = None
@@ -289,8 +343,35 @@ class _Session:
 
     # -- libVLC video-output thread --------------------------------------------------
 
+    def on_format(
+        self, _opaque: Any, chroma: int, width: Any, height: Any, pitches: Any, lines: Any
+    ) -> int:
+        """Choose the buffer from the source's size: its shape, within the pixel budget."""
+        try:
+            # The decoder reports its padded buffer; the picture is the visible part.
+            log.debug("decoder buffer %dx%d", width[0], height[0])
+            source = visible_size(int(width[0]), int(height[0]), self.size_hint)
+            out_w, out_h = decode_size(*source, self.pixel_budget)
+            fmt = _Format(out_w, out_h)
+            ctypes.memmove(chroma, b"RV32", 4)
+            width[0], height[0] = out_w, out_h
+            pitches[0], lines[0] = fmt.pitch, fmt.lines
+            with self.lock:
+                self.formats.append(fmt)
+                self.format = fmt
+                self.source_size = source
+            return 1
+        except Exception:  # never let an exception unwind into libVLC's thread
+            log.exception("could not set up the picture buffer")
+            return 0  # libVLC then fails the video output, and the player reports it
+
+    def on_cleanup(self, _opaque: Any) -> None:
+        return None
+
     def on_lock(self, _opaque: Any, planes: Any) -> None:
-        planes[0] = self.address
+        fmt = self.format
+        assert fmt is not None  # libVLC locks only after a successful format callback
+        planes[0] = fmt.address
         return None
 
     def on_unlock(self, _opaque: Any, _picture: Any, _planes: Any) -> None:
@@ -307,13 +388,16 @@ class _Session:
     def _deliver(self) -> None:
         # While buffering libVLC displays the same first picture repeatedly; only a
         # picture whose content changed counts as a new frame.
-        crc = zlib.crc32(self.view)
+        fmt = self.format
+        if fmt is None:
+            return
+        crc = zlib.crc32(fmt.view)
         if crc == self.last_crc:
             return
         self.last_crc = crc
-        picture = ctypes.string_at(self.address, self.size)  # plain bytes, no Qt here
+        picture = ctypes.string_at(fmt.address, fmt.size)  # plain bytes, no Qt here
         with self.lock:
-            self.latest = picture
+            self.latest = (picture, fmt)
         # Coalesce: if the GUI thread has not taken the previous frame yet, it will
         # take this newer one instead, so a busy GUI never builds a queue of frames.
         self._wake()
@@ -348,15 +432,14 @@ class _Session:
     def take(self) -> tuple[QImage | None, list[int]]:
         """The newest frame and the events since the last wake-up (GUI thread)."""
         with self.lock:
-            picture, self.latest = self.latest, None
+            latest, self.latest = self.latest, None
             events, self.pending_events = self.pending_events, []
             self.posted = False
-        if picture is None:
+        if latest is None:
             return None, events
+        picture, fmt = latest
         # The QImage is made here, on the GUI thread, and owns its pixels (copy()).
-        image = QImage(
-            picture, self.width, self.height, self.pitch, QImage.Format.Format_RGB32
-        ).copy()
+        image = QImage(picture, fmt.width, fmt.height, fmt.pitch, QImage.Format.Format_RGB32).copy()
         return image, events
 
     def release_job(self) -> Callable[[], None]:
@@ -425,12 +508,13 @@ class VideoPlayer(QObject):
       (``stop()``, a new ``play()``, or after ``failed``). No frame of the session
       arrives after it, which is what the audit trail's end time relies on.
 
-    Frames come at a fixed size (default 640×360): libVLC scales into one buffer
-    allocated up front, so the buffer's lifetime is simple (no format callback
-    re-allocating on libVLC's thread while frames are in flight) and the GUI thread gets
-    tile-sized images instead of scaling full camera resolution 15 times a second. The
-    cost is that a source with another aspect ratio is stretched; choose the size to
-    match the gateway's output.
+    Frames keep the source's shape: libVLC's format callback tells the source's size
+    and the player answers with a buffer of the same aspect ratio holding at most
+    ``pixel_budget`` pixels (640×360 worth by default), which libVLC scales into. A 4:3
+    or 9:16 camera is therefore never stretched, and the GUI thread gets tile-sized
+    images instead of scaling a 1080p camera 15 times a second. Every buffer libVLC was
+    given lives as long as the session (a format change makes a new one and keeps the
+    old), so no picture in flight ever points at freed memory.
     """
 
     frame_ready = Signal(QImage)
@@ -442,16 +526,21 @@ class VideoPlayer(QObject):
         self,
         parent: QObject | None = None,
         *,
-        width: int = 640,
-        height: int = 360,
+        pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+        width: int | None = None,
+        height: int | None = None,
         network_caching_ms: int | None = None,
         media_options: Sequence[str] = (),
     ) -> None:
         super().__init__(parent)
-        if width <= 0 or height <= 0:
-            raise ValueError("width and height must be positive")
-        self._width = width
-        self._height = height
+        if width is not None or height is not None:
+            # Older callers named a box; its area is the budget (the shape is the source's).
+            if not width or not height or width <= 0 or height <= 0:
+                raise ValueError("width and height must be positive")
+            pixel_budget = width * height
+        if pixel_budget <= 0:
+            raise ValueError("the pixel budget must be positive")
+        self._pixel_budget = pixel_budget
         self._network_caching_ms = network_caching_ms
         self._media_options = tuple(media_options)
         _graveyard()  # on the GUI thread, before any session needs it
@@ -476,15 +565,33 @@ class VideoPlayer(QObject):
         return self._last_image
 
     @property
+    def source_size(self) -> tuple[int, int] | None:
+        """The current stream's picture size as the decoder gives it (None before one)."""
+        session = self._session
+        if session is None:
+            return None
+        with session.lock:
+            return session.source_size
+
+    @property
     def is_playing(self) -> bool:
         """True between ``play()`` and the matching ``stopped``."""
         return self._session is not None
 
-    def play(self, url: str, media_options: Sequence[str] = ()) -> None:
+    def play(
+        self,
+        url: str,
+        media_options: Sequence[str] = (),
+        *,
+        size_hint: tuple[int, int] | None = None,
+    ) -> None:
         """Start playing ``url``, ending any current session first.
 
         Returns at once; results arrive as signals. ``media_options`` are libVLC media
-        options (``":name=value"``) added after the player's defaults.
+        options (``":name=value"``) added after the player's defaults. ``size_hint`` is
+        the picture size the camera's stream profile states, used to find the visible
+        picture inside the decoder's padded buffer (a common camera shape is found
+        without it).
         """
         if self._session is not None:
             self._end_session()
@@ -493,7 +600,7 @@ class VideoPlayer(QObject):
         self._frames_shown = 0
         self._last_image = None
         self._had_first_frame = False
-        session = _Session(self._generation, self._bridge, self._width, self._height)
+        session = _Session(self._generation, self._bridge, self._pixel_budget, size_hint)
         self._session = session
         try:
             instance = shared_instance()
@@ -531,9 +638,11 @@ class VideoPlayer(QObject):
         lock_cb = vlc.CallbackDecorators.VideoLockCb(session.on_lock)
         unlock_cb = vlc.CallbackDecorators.VideoUnlockCb(session.on_unlock)
         display_cb = vlc.CallbackDecorators.VideoDisplayCb(session.on_display)
-        session.callbacks = (lock_cb, unlock_cb, display_cb)
+        format_cb = _FORMAT_CB(session.on_format)
+        cleanup_cb = _CLEANUP_CB(session.on_cleanup)
+        session.callbacks = (lock_cb, unlock_cb, display_cb, format_cb, cleanup_cb)
         player.video_set_callbacks(lock_cb, unlock_cb, display_cb, None)
-        player.video_set_format("RV32", session.width, session.height, session.pitch)
+        _format_callbacks_function()(player, format_cb, cleanup_cb)
         events = player.event_manager()
         session.events = events
         for kind in (

@@ -45,7 +45,7 @@ def test_plays_a_live_stream_with_changing_pixels(qtbot: QtBot, camsim: Simulato
         player.stop()
     assert first_frame_s < 3.0
     first, last = frames[0], frames[-1]
-    assert (first.width(), first.height()) == (640, 360)
+    assert (first.width(), first.height()) == (640, 360)  # the sub-stream, unstretched
     assert first.format() == QImage.Format.Format_RGB32
     assert distinct_colours(first) > 10, "picture is uniform: nothing was decoded"
     assert first != last, "the live picture did not change"
