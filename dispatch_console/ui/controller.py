@@ -35,6 +35,7 @@ from dispatch_console.services.errors import ConsoleError
 from dispatch_console.services.sse import ServerEvent
 from dispatch_console.video.player import VideoPlayer
 
+from .district_overview import DISTRICT_LINK, school_summaries
 from .emergency_panel import Banner
 from .main_window import MainWindow
 from .map_view import PinLook, PinState
@@ -72,6 +73,7 @@ class ConsoleController(QObject):
         # Visible areas per floor, built when a floor is first shown and kept.
         self.visibility = VisibilityIndex()
         self._statuses: tuple[EmergencyStatus, ...] = ()
+        self._at_overview = False  # the map column shows the district overview
         self._closing = False
         runner.failed.connect(self._show_failure)
         window.school.currentIndexChanged.connect(self._on_school_changed)
@@ -81,6 +83,9 @@ class ConsoleController(QObject):
         window.search.returnPressed.connect(self._on_search)
         window.floor_up.activated.connect(lambda: self._step_floor(+1))
         window.floor_down.activated.connect(lambda: self._step_floor(-1))
+        window.overview.school_chosen.connect(self._open_school)
+        window.breadcrumb.chosen.connect(self._on_breadcrumb)
+        window.overview_key.activated.connect(self._show_overview)
         window.emergency.declare_requested.connect(self._on_declare)
         window.access.action_requested.connect(self._on_access_action)
         window.close_requested.connect(self.shutdown)
@@ -101,6 +106,7 @@ class ConsoleController(QObject):
         self._access_panel_timer = QTimer(self)
         self._access_panel_timer.setInterval(access_panel_refresh_ms)
         self._access_panel_timer.timeout.connect(self._refresh_access_panel)
+        self._access_panel_timer.timeout.connect(self._refresh_navigation)
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -117,6 +123,7 @@ class ConsoleController(QObject):
             self.window.school.addItem(school.name, school.id)
         self.window.school.blockSignals(False)
         self._on_school_changed(0)
+        self._show_overview()  # the map starts at the district's schools and their state
         for warning in district.warnings:
             log.warning("floor plan: %s", warning)
         self._refresh_access_panel()
@@ -160,12 +167,71 @@ class ConsoleController(QObject):
             visible = self.visibility.floor(floor)
             areas = {camera.id: visible.outline(camera.id) for camera in floor.cameras}
             self.window.map.show_floor(floor, self.pin_states(floor), areas)
-            school = self._school()
-            if school is not None:
-                building = next(b for b in school.buildings if floor in b.floors)
-                self.window.show_breadcrumb(
-                    [school.name, building.name, floor.name], self._school_state(school)
-                )
+            self._at_overview = False
+            self.window.show_overview(False)
+            self._refresh_navigation()
+
+    def _show_overview(self) -> None:
+        self._at_overview = True
+        self.window.show_overview(True)
+        self._refresh_navigation()
+        self.window.overview.schools.setFocus()
+
+    def _open_school(self, school_id: str) -> None:
+        """From the overview: the school's plan, where the map last was if it is that school."""
+        index = self.window.school.findData(school_id)
+        if index != self.window.school.currentIndex():
+            self.window.school.setCurrentIndex(index)  # shows its first floor
+            return
+        self._at_overview = False
+        self.window.show_overview(False)
+        self._refresh_navigation()
+
+    def _on_breadcrumb(self, target: str) -> None:
+        """A breadcrumb part: the district overview, or a school's or building's first floor."""
+        kind, _, target_id = target.partition(":")
+        if kind == DISTRICT_LINK:
+            self._show_overview()
+        elif kind == "school":
+            self._open_school(target_id)
+            self.window.floors.setCurrentIndex(0)
+        elif kind == "building":
+            first = next(
+                (i for i, f in enumerate(self._floors) if self._building_of(f) == target_id),
+                None,
+            )
+            if first is not None:
+                self.window.floors.setCurrentIndex(first)
+
+    def _building_of(self, floor: Floor) -> str | None:
+        school = self._school()
+        if school is None:
+            return None
+        return next((b.id for b in school.buildings if floor in b.floors), None)
+
+    def _refresh_navigation(self) -> None:
+        """The overview and the breadcrumb, from the access state as it is now."""
+        district = self.console.district
+        if district is None or self.console.user is None:
+            return
+        summaries = school_summaries(district, self.console.emergency_statuses())
+        self.window.overview.show_schools(district.name, summaries)
+        school, floor = self._school(), self.window.map.floor
+        if self._at_overview or school is None or floor is None:
+            self.window.breadcrumb.show_path([(district.name, "")])
+            return
+        building = next(b for b in school.buildings if floor in b.floors)
+        summary = next(s for s in summaries if s.school_id == school.id)
+        self.window.breadcrumb.show_path(
+            [
+                (district.name, DISTRICT_LINK),
+                (school.name, f"school:{school.id}"),
+                (building.name, f"building:{building.id}"),
+                (floor.name, ""),
+            ],
+            summary.state,
+            summary.level,
+        )
 
     def _step_floor(self, step: int) -> None:
         """Page Up / Page Down: the next floor up or down (tabs run from the lowest)."""
@@ -173,18 +239,6 @@ class ConsoleController(QObject):
         index = tabs.currentIndex() + step
         if 0 <= index < tabs.count():
             tabs.setCurrentIndex(index)
-
-    def _school_state(self, school: School) -> str:
-        now = datetime.now(UTC)
-        emergency = next(
-            (
-                e
-                for e in self.console.access.emergencies
-                if e.school_id == school.id and e.is_active(now)
-            ),
-            None,
-        )
-        return "no emergency" if emergency is None else emergency.type.label.upper()
 
     # -- "which cameras see this spot" and search -------------------------------------
 
@@ -267,6 +321,7 @@ class ConsoleController(QObject):
         self._refresh_pins()
         self._update_banner()
         self._refresh_access_panel()
+        self._refresh_navigation()
 
     def _update_banner(self) -> None:
         school = self._school()

@@ -15,12 +15,14 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QSplitter,
+    QStackedWidget,
     QTabBar,
     QVBoxLayout,
     QWidget,
 )
 
 from .access_panel import AccessPanel
+from .district_overview import Breadcrumb, DistrictOverview
 from .emergency_panel import EmergencyPanel
 from .map_view import FloorPlanView
 from .video_grid import VideoGrid
@@ -100,8 +102,11 @@ class MainWindow(QMainWindow):
         # Page Up / Page Down step through floors wherever the focus is in this window.
         self.floor_up = QShortcut(QKeySequence(Qt.Key.Key_PageUp), self)
         self.floor_down = QShortcut(QKeySequence(Qt.Key.Key_PageDown), self)
-        self.breadcrumb = QLabel(central)
+        # Alt+Home goes back to the district overview, where the map starts.
+        self.overview_key = QShortcut(QKeySequence("Alt+Home"), self)
+        self.breadcrumb = Breadcrumb(central)
         self.breadcrumb.setStyleSheet("color: #3c4043;")
+        self.overview = DistrictOverview(central)
         self.map = FloorPlanView(central)
         # The district desk works this list; police glance at it (read-only, compact).
         self.access = AccessPanel(central, compact=not with_watch_board)
@@ -111,8 +116,16 @@ class MainWindow(QMainWindow):
         if not with_watch_board:
             left_layout.addWidget(self.access)
         left_layout.addWidget(self.breadcrumb)
-        left_layout.addWidget(self.floors)
-        left_layout.addWidget(self.map, 1)
+        plan_page = QWidget(left)
+        plan_layout = QVBoxLayout(plan_page)
+        plan_layout.setContentsMargins(0, 0, 0, 0)
+        plan_layout.addWidget(self.floors)
+        plan_layout.addWidget(self.map, 1)
+        # Page 0: the district overview; page 1: a school's floor plan.
+        self.map_stack = QStackedWidget(left)
+        self.map_stack.addWidget(self.overview)
+        self.map_stack.addWidget(plan_page)
+        left_layout.addWidget(self.map_stack, 1)
         legend = QLabel(
             "<span style='color:#1f8f4e'>●</span>&nbsp;unlocked &nbsp; "
             "<span style='color:#9a9fa6'>■</span>&nbsp;locked (needs emergency + grant) &nbsp; "
@@ -120,7 +133,8 @@ class MainWindow(QMainWindow):
             "<span style='color:#1565c0'>◉</span>&nbsp;open in grid &nbsp; "
             "<span style='color:#e0a100'>▲</span>&nbsp;offline (hover for why) &nbsp; "
             "shading: what each camera sees, walls considered. Click a spot (or right-click) "
-            "to open the cameras that see it. Keys: PgUp/PgDn floor, +/− zoom, 0 fit.",
+            "to open the cameras that see it. Keys: PgUp/PgDn floor, +/− zoom, 0 fit, "
+            "Alt+Home district overview.",
             left,
         )
         legend.setWordWrap(True)  # a narrow map column wraps it instead of widening
@@ -163,9 +177,9 @@ class MainWindow(QMainWindow):
         else:
             layout.addWidget(splitter, 1)
 
-    def show_breadcrumb(self, parts: list[str], school_state: str) -> None:
-        """Where the map is (school › building › floor) and the school's emergency state."""
-        self.breadcrumb.setText(f"{' › '.join(parts)}   ·   {school_state}")
+    def show_overview(self, shown: bool) -> None:
+        """The district overview (True) or the chosen school's floor plan (False)."""
+        self.map_stack.setCurrentIndex(0 if shown else 1)
 
     def show_message(self, text: str, level: str = "info", timeout_ms: int = 15000) -> None:
         self.message.setText(text)
