@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .models import AccessContext, AccessRequest, Emergency, Grant, User
-from .policy import AccessAction, access_actions
+from .policy import AccessAction, access_actions, needs_review
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ def emergency_statuses(
             emergency_active=True,
             grant_in_force=grant is not None,
             request_pending=request is not None,
+            grant_needs_review=grant is not None and needs_review(grant),
         )
         waiting = max(now - request.requested_at, timedelta(0)) if request else None
         statuses.append(EmergencyStatus(emergency, grant, request, actions, waiting))

@@ -261,14 +261,26 @@ class AccessAction(StrEnum):
     """What a district approver can do to one emergency's access."""
 
     APPROVE = "approve"
+    APPROVE_SCOPED = "approve_scoped"  # approve some buildings or cameras, for a chosen time
     DENY = "deny"
     EXTEND = "extend"
     REVOKE = "revoke"
     END = "end"
+    REVIEW = "review"  # record the review of a break-glass grant
+
+
+def needs_review(grant: Grant) -> bool:
+    """A break-glass grant the district has not reviewed yet."""
+    return grant.break_glass and grant.reviewed_at is None
 
 
 def access_actions(
-    user: User, *, emergency_active: bool, grant_in_force: bool, request_pending: bool
+    user: User,
+    *,
+    emergency_active: bool,
+    grant_in_force: bool,
+    request_pending: bool,
+    grant_needs_review: bool = False,
 ) -> frozenset[AccessAction]:
     """The actions this user may take on one emergency now; none for anyone but approvers.
 
@@ -278,7 +290,9 @@ def access_actions(
         return frozenset()
     actions = {AccessAction.END}
     if request_pending:
-        actions |= {AccessAction.APPROVE, AccessAction.DENY}
+        actions |= {AccessAction.APPROVE, AccessAction.APPROVE_SCOPED, AccessAction.DENY}
     if grant_in_force:
         actions |= {AccessAction.EXTEND, AccessAction.REVOKE}
+    if grant_needs_review:
+        actions |= {AccessAction.REVIEW}
     return frozenset(actions)

@@ -273,11 +273,31 @@ class Console:
         if not may_approve(self._require_user()):
             raise ConsoleError(f"Only the district safety office may {what}.")
 
-    async def approve_request(self, request_id: str) -> Decided:
+    async def approve_request(
+        self,
+        request_id: str,
+        *,
+        minutes: int | None = None,
+        buildings: tuple[str, ...] = (),
+        cameras: tuple[str, ...] = (),
+    ) -> Decided:
+        """Grant the request: the whole school by default, or the buildings and cameras
+        named, for ``minutes`` (the server checks the scope and bounds, and says why not)."""
         self._require_approver("approve police access")
-        decided = await self.client.approve_request(request_id)
+        decided = await self.client.approve_request(
+            request_id, minutes=minutes, buildings=buildings, cameras=cameras
+        )
         await self.refresh_access()
         return decided
+
+    async def review_grant(self, grant_id: str, note: str) -> Grant:
+        """Record the district's review of a break-glass grant."""
+        self._require_approver("review a break-glass grant")
+        if not note.strip():
+            raise ConsoleError("Write what the review found: the note is the district's record.")
+        grant = await self.client.review_grant(grant_id, note.strip())
+        await self.refresh_access()
+        return grant
 
     async def deny_request(self, request_id: str) -> Decided:
         self._require_approver("deny police access")

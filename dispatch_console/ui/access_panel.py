@@ -169,19 +169,29 @@ class EmergencyRow(QFrame):
             f"QPushButton {{ background: {theme.GRANTED.name()}; color: white;"
             " font-weight: bold; padding: 3px 10px; }"
         )
+        # Approve opens the whole school for the default time in one click; "Approve…"
+        # asks which buildings or cameras, and for how long.
+        self.approve_scoped = QPushButton("Approve…", self)
+        self.approve_scoped.setToolTip("Choose buildings or cameras, and for how long")
         self.deny = QPushButton("Deny", self)
+        self.review = QPushButton("Review…", self)
+        self.review.setToolTip("Record the district's review of this break-glass grant")
         self.extend = QPushButton(f"Extend +{EXTENSION_MINUTES} min", self)
         self.revoke = ConfirmButton("Revoke", "Confirm revoke", self, timeout_ms=timeout_ms)
         self.end = ConfirmButton("End emergency", "Confirm end", self, timeout_ms=timeout_ms)
         self._buttons: dict[AccessAction, QPushButton] = {
             AccessAction.APPROVE: self.approve,
+            AccessAction.APPROVE_SCOPED: self.approve_scoped,
             AccessAction.DENY: self.deny,
+            AccessAction.REVIEW: self.review,
             AccessAction.EXTEND: self.extend,
             AccessAction.REVOKE: self.revoke,
             AccessAction.END: self.end,
         }
         self.approve.clicked.connect(lambda: self._act(AccessAction.APPROVE))
         self.deny.clicked.connect(lambda: self._act(AccessAction.DENY))
+        self.approve_scoped.clicked.connect(lambda: self._act(AccessAction.APPROVE_SCOPED))
+        self.review.clicked.connect(lambda: self._act(AccessAction.REVIEW))
         self.extend.clicked.connect(lambda: self._act(AccessAction.EXTEND))
         self.revoke.confirmed.connect(lambda: self._act(AccessAction.REVOKE))
         self.end.confirmed.connect(lambda: self._act(AccessAction.END))
@@ -235,9 +245,9 @@ def _grant_id(status: EmergencyStatus) -> str | None:
 
 
 def _target(status: EmergencyStatus, kind: AccessAction) -> str | None:
-    if kind in (AccessAction.APPROVE, AccessAction.DENY):
+    if kind in (AccessAction.APPROVE, AccessAction.APPROVE_SCOPED, AccessAction.DENY):
         return status.request.id if status.request else None
-    if kind in (AccessAction.EXTEND, AccessAction.REVOKE):
+    if kind in (AccessAction.EXTEND, AccessAction.REVOKE, AccessAction.REVIEW):
         return _grant_id(status)
     return status.emergency.id
 

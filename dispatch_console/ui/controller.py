@@ -24,7 +24,7 @@ from dispatch_console.domain.models import (
     Grant,
     School,
 )
-from dispatch_console.domain.policy import AccessAction, grant_in_force
+from dispatch_console.domain.policy import AccessAction, grant_in_force, police_shareable
 from dispatch_console.domain.session import ViewingSession, parse_utc
 from dispatch_console.floorplan.camera_search import find_cameras
 from dispatch_console.floorplan.coverage import cameras_covering
@@ -37,6 +37,7 @@ from dispatch_console.video.player import VideoPlayer
 
 from .district_overview import DISTRICT_LINK, school_summaries
 from .emergency_panel import Banner
+from .grant_dialogs import BuildingChoice, GrantTermsDialog, ReviewDialog
 from .main_window import MainWindow
 from .map_view import PinLook, PinState
 from .operations import OperationRunner
@@ -99,6 +100,9 @@ class ConsoleController(QObject):
             console.live.problem_listeners.append(self._on_live_updates_problem)
             console.live.event_listeners.append(self._on_live_event)
         self.sign_in_window: SignInWindow | None = None
+        # The district desk's open forms (kept so tests and shortcuts can reach them).
+        self.grant_dialog: GrantTermsDialog | None = None
+        self.review_dialog: ReviewDialog | None = None
         self._board_timer = QTimer(self)
         self._board_timer.setInterval(board_refresh_ms)
         self._board_timer.timeout.connect(self._refresh_board)
@@ -397,6 +401,12 @@ class ConsoleController(QObject):
 
     def _on_access_action(self, action: str, target_id: str) -> None:
         kind = AccessAction(action)
+        if kind is AccessAction.APPROVE_SCOPED:
+            self._ask_grant_terms(target_id)
+            return
+        if kind is AccessAction.REVIEW:
+            self._ask_review(target_id)
+            return
         console = self.console
         operation: Coroutine[Any, Any, object]
         if kind is AccessAction.APPROVE:
@@ -409,13 +419,86 @@ class ConsoleController(QObject):
             operation = console.revoke_grant(target_id)
         else:
             operation = console.end_emergency(target_id)
+        self._run_access_action(kind, operation)
 
+    def _run_access_action(
+        self, kind: AccessAction, operation: Coroutine[Any, Any, object]
+    ) -> None:
         def done(result: object) -> None:
             self._refresh_access_panel()  # re-enables the row's buttons
             text, level = self._action_message(kind, result)
             self.window.show_message(text, level)
 
         self.runner.run(operation, done, lambda _error: self._refresh_access_panel())
+
+    def _ask_grant_terms(self, request_id: str) -> None:
+        """Approve… : which buildings or cameras, for how long (the dialog's choices are
+        the cameras the policy lets police see)."""
+        request = next((r for r in self.console.access.requests if r.id == request_id), None)
+        district = self.console.district
+        if request is None or district is None:
+            self._refresh_access_panel()
+            return
+        school = district.school(request.school_id)
+        choices = [
+            BuildingChoice(
+                building.id,
+                building.name,
+                tuple(
+                    (c.id, c.name)
+                    for floor in building.floors
+                    for c in floor.cameras
+                    if police_shareable(c)
+                ),
+            )
+            for building in school.buildings
+        ]
+        dialog = GrantTermsDialog(school.name, choices, self.window)
+        self.grant_dialog = dialog
+
+        def approve() -> None:
+            terms = dialog.terms()
+            self._run_access_action(
+                AccessAction.APPROVE,
+                self.console.approve_request(
+                    request_id,
+                    minutes=terms.minutes,
+                    buildings=terms.buildings,
+                    cameras=terms.cameras,
+                ),
+            )
+
+        dialog.accepted.connect(approve)
+        dialog.rejected.connect(self._refresh_access_panel)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _ask_review(self, grant_id: str) -> None:
+        grant = next((g for g in self.console.access.grants if g.id == grant_id), None)
+        district = self.console.district
+        if grant is None or district is None:
+            self._refresh_access_panel()
+            return
+        emergency = next(
+            (e for e in self.console.access.emergencies if e.id == grant.emergency_id), None
+        )
+        when = grant.granted_at.astimezone().strftime("%H:%M")
+        description = (
+            f"Break-glass grant to {grant.agency} at {district.school(grant.school_id).name}, "
+            f"opened {when}"
+            + (f" for: {emergency.threat_basis}" if emergency else "")
+            + ". Record what the district's review found."
+        )
+        dialog = ReviewDialog(description, self.window)
+        self.review_dialog = dialog
+        dialog.accepted.connect(
+            lambda: self._run_access_action(
+                AccessAction.REVIEW, self.console.review_grant(grant_id, dialog.text())
+            )
+        )
+        dialog.rejected.connect(self._refresh_access_panel)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
 
     def _action_message(self, kind: AccessAction, result: object) -> tuple[str, str]:
         school = ""
@@ -436,6 +519,8 @@ class ConsoleController(QObject):
             return f"Police access at {school} extended until {until}.", "info"
         if kind is AccessAction.REVOKE:
             return f"Police access at {school} revoked: open police feeds close now.", "warning"
+        if kind is AccessAction.REVIEW:
+            return f"Review of the break-glass grant at {school} recorded.", "info"
         return f"Emergency ended at {school}: police access ended with it.", "warning"
 
     # -- video ----------------------------------------------------------------------------
