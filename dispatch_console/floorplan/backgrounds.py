@@ -106,3 +106,27 @@ def check_background(plan_file: Path, background: Background) -> tuple[list[str]
                 f"{x1 - x0:g}×{y1 - y0:g} m: the drawing would be stretched"
             )
     return [], warnings
+
+
+def drawable_image(plan_file: Path, background: Background) -> tuple[Path | None, str]:
+    """The background's file if it is on this machine and safe to draw; else why it is not.
+
+    The map draws only what passed the same checks as ``floorplan check``. A PDF page is
+    not drawn (this build has no PDF renderer: export the page as PNG or SVG), and neither
+    is an SVG that refers to outside resources: an SVG renderer may read local files it
+    names, and the drawing would be incomplete anyway.
+    """
+    errors, warnings = check_background(plan_file, background)
+    if errors:
+        return None, errors[0]
+    path, refusal = image_path(plan_file, background)
+    if path is None:
+        return None, refusal
+    if path.suffix.lower() == ".pdf":
+        return None, (
+            f"image {background.image!r} is a PDF: the map does not draw PDF pages yet; "
+            "export the page as PNG or SVG"
+        )
+    if path.suffix.lower() == ".svg" and warnings:
+        return None, f"image {background.image!r} not drawn: {warnings[0]}"
+    return path, ""  # a stretched raster is still drawn: `floorplan check` warns about it

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -25,17 +26,23 @@ from PySide6.QtGui import (
     QContextMenuEvent,
     QFont,
     QHelpEvent,
+    QImage,
+    QImageReader,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPainterPath,
     QPen,
+    QPixmap,
     QPolygonF,
+    QTransform,
 )
+from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsLineItem,
     QGraphicsPathItem,
+    QGraphicsPixmapItem,
     QGraphicsPolygonItem,
     QGraphicsScene,
     QGraphicsSimpleTextItem,
@@ -62,6 +69,10 @@ COVERING_ACTION = "Show cameras covering here"
 # nearest zoom level already rendered is scaled, so a wheel spin stays smooth.
 SETTLE_MS = 120
 PAPER = QColor(Qt.GlobalColor.white)
+# Over a floor's own drawing, room fills let it show through.
+FILL_ALPHA_OVER_DRAWING = 120
+# A background drawing is rasterised at most this many pixels on its long side.
+MAX_DRAWING_PX = 4096
 
 
 class PinLook(Enum):
@@ -148,6 +159,9 @@ class FloorPlanView(QGraphicsView):
         self._cameras: dict[str, Camera] = {}
         self._states: dict[str, PinState] = {}
         self.floor: Floor | None = None
+        # Why the floor's background drawing is not shown ("" when shown or none exists).
+        self.background_note = ""
+        self._drawing: QGraphicsPixmapItem | None = None
         self._press: QPoint | None = None
         self._spot_marker: QGraphicsPathItem | None = None
         self._zoom = 1.0
@@ -157,8 +171,13 @@ class FloorPlanView(QGraphicsView):
         floor: Floor,
         pins: dict[str, PinState],
         areas: Mapping[str, Sequence[Point]] | None = None,
+        background: Path | None = None,
     ) -> None:
-        """Draw a floor; ``areas`` are the cameras' visible outlines (else plain cones)."""
+        """Draw a floor; ``areas`` are the cameras' visible outlines (else plain cones).
+
+        ``background`` is the floor's drawing on this machine, already vetted
+        (``floorplan.backgrounds.drawable_image``); it is placed by the floor's bounds.
+        """
         scene = self.scene()
         scene.clear()
         self._plan.clear()
@@ -169,6 +188,10 @@ class FloorPlanView(QGraphicsView):
         self._spot_marker = None
         self._cameras = {c.id: c for c in floor.cameras}
         self.floor = floor
+        self._drawing = None
+        self.background_note = ""
+        if background is not None:
+            self.background_note = self._add_drawing(floor, background)
         for room in floor.rooms:
             self._add_room(self._plan, room)
         self._add_walls(self._plan, floor)
@@ -380,7 +403,10 @@ class FloorPlanView(QGraphicsView):
         polygon = QPolygonF([_scaled(p) for p in room.outline])
         item = QGraphicsPolygonItem(polygon)
         private = room.kind not in COMMON_AREAS
-        fill = QBrush(theme.PRIVATE_FILL if private else theme.ROOM_FILL[room.kind])
+        colour = QColor(theme.PRIVATE_FILL if private else theme.ROOM_FILL[room.kind])
+        if self._drawing is not None:
+            colour.setAlpha(FILL_ALPHA_OVER_DRAWING)
+        fill = QBrush(colour)
         if private:
             fill.setStyle(Qt.BrushStyle.BDiagPattern)
         item.setBrush(fill)
@@ -394,6 +420,37 @@ class FloorPlanView(QGraphicsView):
         rect = label.boundingRect()
         label.setPos(_scaled((x, y)) - QPointF(rect.width() / 2, rect.height() / 2))
         scene.addItem(label)
+
+    def _add_drawing(self, floor: Floor, path: Path) -> str:
+        """Place the floor's drawing under the rooms; returns why not, if it cannot be read."""
+        if floor.background is None:
+            return ""
+        x0, y0, x1, y1 = floor.background.bounds
+        width = (x1 - x0) * theme.PIXELS_PER_METRE
+        height = (y1 - y0) * theme.PIXELS_PER_METRE
+        if path.suffix.lower() == ".svg":
+            renderer = QSvgRenderer(str(path))
+            if not renderer.isValid():
+                return f"{path.name}: the SVG could not be drawn"
+            side = MAX_DRAWING_PX / max(width, height)
+            image = QImage(round(width * side), round(height * side), QImage.Format.Format_ARGB32)
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)
+            renderer.render(painter)
+            painter.end()
+        else:
+            reader = QImageReader(str(path))
+            image = reader.read()
+            if image.isNull():
+                return f"{path.name}: {reader.errorString()}"
+        item = QGraphicsPixmapItem(QPixmap.fromImage(image))
+        item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        item.setTransform(QTransform.fromScale(width / image.width(), height / image.height()))
+        item.setPos(_scaled((x0, y0)))
+        item.setZValue(-1)
+        self._plan.addItem(item)
+        self._drawing = item
+        return ""
 
     def _add_walls(self, scene: QGraphicsScene, floor: Floor) -> None:
         pen = QPen(theme.WALL, 3)

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from dispatch_console.domain.models import Background
+from dispatch_console.floorplan.backgrounds import drawable_image
 from dispatch_console.floorplan.check import check_floorplans
 from dispatch_console.floorplan.outlines import room_polygon
 from tests.paths import SAMPLE_DISTRICT
@@ -281,3 +283,25 @@ def test_a_single_school_file_can_be_checked(tmp_path: Path) -> None:
     assert report.ok and report.counts["schools"] == 1
     missing = check_floorplans(tmp_path / "nothing.json")
     assert [f.problem for f in missing.findings] == ["not found"]
+
+
+def _drawable(root: Path, name: str) -> tuple[Path | None, str]:
+    background = Background(name, (0.0, 0.0, 80.0, 62.0))
+    return drawable_image(root / LINCOLN, background)
+
+
+def test_the_map_draws_only_backgrounds_that_pass_the_check(tmp_path: Path) -> None:
+    root = _with_background(tmp_path, "plan.svg", GOOD_SVG)
+    assert _drawable(root, "plan.svg") == (root / "plan.svg", "")
+    (root / "linking.svg").write_bytes(LINKING_SVG)
+    (root / "bomb.svg").write_bytes(ENTITY_BOMB)
+    (root / "page.pdf").write_bytes(b"%PDF-1.7\n")
+    for name, why in [
+        ("linking.svg", "outside resource"),
+        ("bomb.svg", "SVG refused"),
+        ("page.pdf", "export the page as PNG or SVG"),
+        ("missing.png", "not found"),
+        ("../escape.png", "relative to the plan"),
+    ]:
+        path, reason = _drawable(root, name)
+        assert path is None and why in reason, (name, reason)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QGraphicsSimpleTextItem
 from pytestqt.qtbot import QtBot
 
-from dispatch_console.domain.models import Floor
+from dispatch_console.domain.models import Background, Floor
+from dispatch_console.floorplan.backgrounds import drawable_image
 from dispatch_console.floorplan.camera_search import find_cameras
 from dispatch_console.floorplan.loader import load_district
 from dispatch_console.floorplan.visibility import VisibilityIndex
@@ -106,3 +111,41 @@ def test_search_finds_cameras_by_name_room_or_number() -> None:
     assert find_cameras(DISTRICT, "11")[0].id == "lhs-cam-11"
     assert find_cameras(DISTRICT, "Classroom 101")[0].id == "lhs-cam-07"
     assert find_cameras(DISTRICT, "submarine") == []
+
+
+def _floor_with_drawing(tmp_path: Path, name: str) -> Floor:
+    return replace(FLOOR, background=Background(name, (0.0, 0.0, FLOOR.width_m, FLOOR.height_m)))
+
+
+def test_a_floor_drawing_shows_under_the_rooms(qtbot: QtBot, tmp_path: Path) -> None:
+    drawing = QImage(160, 124, QImage.Format.Format_RGB32)
+    drawing.fill(QColor("#ff00ff"))
+    assert drawing.save(str(tmp_path / "plan.png"))
+    floor = _floor_with_drawing(tmp_path, "plan.png")
+    path, why = drawable_image(tmp_path / "school.json", floor.background)  # type: ignore[arg-type]
+    assert path is not None, why
+    views = []
+    for background in (None, path):
+        view = FloorPlanView()
+        qtbot.addWidget(view)
+        view.resize(900, 700)
+        view.show_floor(floor, {}, {}, background=background)
+        view.show()
+        views.append(view)
+    plain, drawn = (v.grab().toImage() for v in views)
+    spot = views[0].mapFromScene(20 * 10.0, 10 * 10.0)  # Classroom 101, no camera shading
+    before, after = QColor(plain.pixel(spot)), QColor(drawn.pixel(spot))
+    assert views[1].background_note == ""
+    assert after.green() < before.green() - 40  # magenta shows through the room's fill
+    assert after.red() > after.green() + 40 and after.blue() > after.green() + 40
+
+
+def test_an_unreadable_drawing_is_skipped_with_a_note(qtbot: QtBot, tmp_path: Path) -> None:
+    (tmp_path / "plan.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    view = FloorPlanView()
+    qtbot.addWidget(view)
+    view.show_floor(
+        _floor_with_drawing(tmp_path, "plan.png"), {}, {}, background=tmp_path / "plan.png"
+    )
+    assert view.background_note.startswith("plan.png: ")
+    assert len(view.plan_items()) > len(FLOOR.rooms)  # the plan itself is still drawn
