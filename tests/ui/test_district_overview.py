@@ -85,6 +85,10 @@ def test_the_overview_reports_the_school_chosen(qtbot: QtBot) -> None:
         rect = overview.schools.visualItemRect(row)
         QTest.mouseClick(overview.schools.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert chosen.args == [row.data(Qt.ItemDataRole.UserRole)]
+    overview.schools.setCurrentRow(0)
+    with qtbot.waitSignal(overview.school_chosen) as chosen:
+        QTest.keyClick(overview.schools, Qt.Key.Key_Return)
+    assert chosen.args == [overview.schools.item(0).data(Qt.ItemDataRole.UserRole)]
 
 
 def test_breadcrumb_parts_link_up_but_not_to_where_the_map_is(qtbot: QtBot) -> None:
