@@ -92,7 +92,7 @@ def reconnect_delay(attempt: int, jitter: float) -> float:
         raise ValueError("attempts count from 1")
     if not 0.0 <= jitter < 1.0:
         raise ValueError("jitter must be in [0, 1)")
-    step = min(BACKOFF_CAP_S, BACKOFF_FIRST_S * 2 ** (attempt - 1))
+    step = min(BACKOFF_CAP_S, BACKOFF_FIRST_S * float(2 ** (attempt - 1)))
     return step / 2 + step / 2 * jitter
 
 
@@ -110,8 +110,9 @@ class FeedHealth:
     attempt_started_at: float | None = None
     last_frame_at: float | None = None
     ever_live: bool = False
-    # Seconds without picture across every reconnect gap of this session: the audit
-    # session stays one session, and this is the gap a reviewer may ask about.
+    # Seconds without a picture across every reconnect of this session (last picture
+    # before the loss to the first one after): the audit session stays one session, and
+    # this is the gap a reviewer may ask about.
     gaps_s: float = 0.0
     _lost_at: float | None = None
 
@@ -166,7 +167,8 @@ class FeedHealth:
             return Lost(False)
         self.attempt_started_at = None
         if self._lost_at is None and self.ever_live:
-            self._lost_at = now
+            # The gap runs from the last picture shown, not from when the loss was noticed.
+            self._lost_at = self.last_frame_at if self.last_frame_at is not None else now
         if not self.ever_live or self.attempt >= self.max_attempts:
             self.fail(reason)
             return Lost(False)
@@ -226,7 +228,7 @@ def format_age(age_s: float | None) -> str:
     if age_s is None:
         return "no picture yet"
     if age_s < 10:
-        return f"picture {age_s:.1f} s old"
+        return f"last picture {age_s:.1f} s ago"
     if age_s < 120:
-        return f"picture {age_s:.0f} s old"
-    return f"picture {age_s / 60:.0f} min old"
+        return f"last picture {age_s:.0f} s ago"
+    return f"last picture {age_s / 60:.0f} min ago"

@@ -37,6 +37,7 @@ from dispatch_console.video.player import VideoPlayer
 
 from .district_overview import DISTRICT_LINK, school_summaries
 from .emergency_panel import Banner
+from .feeds import FeedManager
 from .grant_dialogs import BuildingChoice, GrantTermsDialog, ReviewDialog
 from .main_window import MainWindow
 from .map_view import PinLook, PinState
@@ -68,8 +69,10 @@ class ConsoleController(QObject):
         self.console = console
         self.window = window
         self.runner = runner
-        self._player_factory = player_factory
-        self.players: dict[str, VideoPlayer] = {}
+        # Players, watchdogs and reconnects of the open feeds (see ui/feeds.py).
+        self.feeds = FeedManager.for_console(
+            console, window.grid, runner, player_factory, parent=self
+        )
         self._floors: list[Floor] = []
         # Visible areas per floor, built when a floor is first shown and kept.
         self.visibility = VisibilityIndex()
@@ -263,7 +266,7 @@ class ConsoleController(QObject):
             return
         already = {s.camera_id for s in self.console.views.values()}
         wanted = [c for c in covering if c.id not in already]
-        free = self.window.grid.SLOTS - len(self.console.views)
+        free = self.window.grid.free_tiles() - self._opening()
         opening, left_out = wanted[: max(free, 0)], wanted[max(free, 0) :]
         for camera in opening:
             self.runner.run(self.console.open_view(camera.id), self._play)
@@ -540,54 +543,56 @@ class ConsoleController(QObject):
                 reason = f"{camera.name}: {reason}"
             self.window.show_message(reason, "warning")
             return
-        if self.window.grid.is_full():
-            self.window.show_message("The video grid is full: close a feed first.", "warning")
+        grid = self.window.grid
+        if grid.free_tiles() - self._opening() <= 0:
+            # A full grid asks before it replaces a feed (the selected one, else the last).
+            old = grid.replacement_candidate()
+            if old is None or not grid.confirm_replace(
+                grid.layout_box.currentText(), old.title, camera.display_name
+            ):
+                self.window.show_message(
+                    "The video grid is full: close a feed or choose a larger layout.", "warning"
+                )
+                return
+
+            def then_open(_ended: object) -> None:
+                self.runner.run(self.console.open_view(camera_id), self._play)
+
+            self.runner.run(
+                self.console.close_view(old.session_id, EndReason.CLOSED_BY_USER), then_open
+            )
             return
         self.runner.run(self.console.open_view(camera_id), self._play)
+
+    def _opening(self) -> int:
+        """Views whose audit start is under way but have no tile yet."""
+        return sum(1 for sid in self.console.views if self.window.grid.tile(sid) is None)
 
     def _play(self, opened: OpenedView) -> None:
         session = opened.session
         if session.session_id not in self.console.views:  # closed while it was opening
             return
-        if self.window.grid.is_full():
+        if not self.feeds.play(session, opened.ticket.url):
             self.runner.run(self.console.close_view(session.session_id, EndReason.GRID_FULL))
             return
-        tile = self.window.grid.add_tile(session.session_id, session.camera_name)
-        tile.close_requested.connect(self.close_view)
-        # The player is not a child of the tile: libVLC may still be releasing it on a
-        # worker thread after the tile is gone.
-        player = self._player_factory()
-        player.frame_ready.connect(tile.set_frame)
-        player.failed.connect(
-            lambda message, sid=session.session_id: self._stream_failed(sid, message)
-        )
-        self.players[session.session_id] = player
-        player.play(opened.ticket.url)
+        tile = self.window.grid.tile(session.session_id)
+        if tile is not None:
+            tile.close_requested.connect(self.close_view)
         self._refresh_pins()
 
     def close_view(self, session_id: str) -> None:
         self.runner.run(self.console.close_view(session_id, EndReason.CLOSED_BY_USER))
 
-    def _stream_failed(self, session_id: str, message: str) -> None:
-        tile = self.window.grid.tile(session_id)
-        if tile is not None:
-            tile.set_status(message)
-        self.runner.run(self.console.stream_failed(session_id))
-
     def _stop_player(self, session: ViewingSession) -> None:
         """Stop the picture before the session's end is stamped: no frame after the end."""
-        player = self.players.pop(session.session_id, None)
-        if player is not None:
-            player.frame_ready.disconnect()
-            player.stop()
-            player.deleteLater()
+        self.feeds.stop(session)
 
     def _on_view_ended(self, session: ViewingSession) -> None:
-        self._stop_player(session)  # already stopped, unless it ended without closing
-        self.window.grid.remove_tile(session.session_id)
-        self._refresh_pins()
         reason = session.end_reason
         why = self.console.failure_reasons.pop(session.session_id, None)
+        # Stops the player if it still runs, and leaves the cell saying why it ended.
+        self.feeds.ended(session, why)
+        self._refresh_pins()
         if reason is EndReason.STREAM_FAILED and why:
             # The gateway's own words: offline, credentials refused, not video ...
             self.window.show_message(f"{session.camera_name}: {why}", "warning")

@@ -89,7 +89,7 @@ def test_a_picture_after_a_reconnect_is_live_again_and_counts_the_gap() -> None:
     health.started(17.0)
     assert health.frame(17.5)
     assert health.is_live and health.attempt == 0
-    assert health.gaps_s == pytest.approx(7.5)
+    assert health.gaps_s == pytest.approx(17.4)  # from the last picture (0.1) to 17.5
 
 
 def test_offline_is_the_gateways_word_and_still_retries() -> None:
@@ -129,6 +129,6 @@ def test_backoff_rejects_nonsense() -> None:
 
 def test_age_text() -> None:
     assert format_age(None) == "no picture yet"
-    assert format_age(0.04) == "picture 0.0 s old"
-    assert format_age(42) == "picture 42 s old"
-    assert format_age(600) == "picture 10 min old"
+    assert format_age(0.04) == "last picture 0.0 s ago"
+    assert format_age(42) == "last picture 42 s ago"
+    assert format_age(600) == "last picture 10 min ago"
