@@ -429,6 +429,12 @@ class VideoGrid(QWidget):
     def free_tiles(self) -> int:
         return self.SLOTS - len(self._placement)
 
+    def note(self, position: int) -> str:
+        """What a free cell says about the feed that last ended there ("" if nothing)."""
+        if position < len(self._empties) and self._placement.positions[position] is None:
+            return self._empties[position].note
+        return ""
+
     def replacement_candidate(self) -> VideoTile | None:
         """The feed a full grid offers to replace: the selected tile, else the last one."""
         if self._selected is not None and self._selected in self._tiles:
