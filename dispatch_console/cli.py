@@ -115,9 +115,14 @@ def _district(argv: list[str]) -> int:
         from dispatch_console.district import provision
 
         return provision.main(argv[1:])
+    if argv and argv[0] == "migrate":
+        from dispatch_console.district import serve as district_serve
+
+        return district_serve.migrate_main(argv[1:])
     if not argv or argv[0] != "serve":
         print(
             "usage: dispatch-console district serve --host H --port P --db PATH\n"
+            "       dispatch-console district migrate --db PATH [--check]\n"
             "       dispatch-console district user --db PATH "
             "{add,disable,enable,unlock,reset-totp,list,log} ...",
             file=sys.stderr,

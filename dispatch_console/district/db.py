@@ -37,165 +37,7 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.session import parse_utc, utc_ms
 
-SCHEMA_VERSION = 3
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS users (
-    id              TEXT PRIMARY KEY,
-    username        TEXT NOT NULL UNIQUE,
-    display_name    TEXT NOT NULL,
-    agency          TEXT NOT NULL,
-    role            TEXT NOT NULL,
-    schools         TEXT NOT NULL DEFAULT '[]',
-    password_hash   BLOB NOT NULL,
-    password_salt   BLOB NOT NULL,
-    totp_secret     TEXT NOT NULL,
-    failed_sign_ins INTEGER NOT NULL DEFAULT 0,
-    locked_until    TEXT,
-    created_at      TEXT NOT NULL,
-    last_totp_step  INTEGER,
-    disabled_at     TEXT
-);
--- Failed sign-ins for user names that do not exist (or are disabled), counted exactly
--- like a real account's so that the answers do not tell which names exist.
-CREATE TABLE IF NOT EXISTS sign_in_phantoms (
-    username        TEXT PRIMARY KEY,
-    failed_sign_ins INTEGER NOT NULL DEFAULT 0,
-    locked_until    TEXT,
-    last_failed_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS auth_tokens (
-    token_hash TEXT PRIMARY KEY,
-    user_id    TEXT NOT NULL REFERENCES users(id),
-    created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS emergencies (
-    id           TEXT PRIMARY KEY,
-    school_id    TEXT NOT NULL,
-    type         TEXT NOT NULL,
-    threat_basis TEXT NOT NULL,
-    declared_by  TEXT NOT NULL,
-    declared_at  TEXT NOT NULL,
-    ended_at     TEXT
-);
-CREATE TABLE IF NOT EXISTS access_requests (
-    id           TEXT PRIMARY KEY,
-    emergency_id TEXT NOT NULL REFERENCES emergencies(id),
-    school_id    TEXT NOT NULL,
-    agency       TEXT NOT NULL,
-    requested_by TEXT NOT NULL,
-    requested_at TEXT NOT NULL,
-    status       TEXT NOT NULL,
-    decided_by   TEXT,
-    decided_at   TEXT
-);
-CREATE TABLE IF NOT EXISTS grants (
-    id           TEXT PRIMARY KEY,
-    emergency_id TEXT NOT NULL REFERENCES emergencies(id),
-    school_id    TEXT NOT NULL,
-    agency       TEXT NOT NULL,
-    granted_at   TEXT NOT NULL,
-    expires_at   TEXT NOT NULL,
-    approved_by  TEXT NOT NULL,
-    break_glass  INTEGER NOT NULL,
-    needs_review INTEGER NOT NULL,
-    revoked_at   TEXT
-);
-CREATE TABLE IF NOT EXISTS audit_sessions (
-    session_id        TEXT PRIMARY KEY,
-    user_id           TEXT NOT NULL,
-    user_name         TEXT NOT NULL,
-    agency            TEXT NOT NULL,
-    role              TEXT NOT NULL,
-    workstation_id    TEXT NOT NULL,
-    app_version       TEXT NOT NULL,
-    camera_id         TEXT NOT NULL,
-    camera_name       TEXT NOT NULL,
-    school_id         TEXT NOT NULL,
-    school_name       TEXT NOT NULL,
-    building_id       TEXT NOT NULL,
-    building_name     TEXT NOT NULL,
-    floor_id          TEXT NOT NULL,
-    floor_name        TEXT NOT NULL,
-    emergency_id      TEXT,
-    grant_id          TEXT,
-    threat_basis      TEXT NOT NULL,
-    started_at        TEXT NOT NULL,
-    room_kind         TEXT,
-    client_started_at TEXT,
-    late              INTEGER NOT NULL DEFAULT 0,
-    client_record     TEXT,
-    ended_at          TEXT,
-    duration_ms       INTEGER,
-    end_reason        TEXT,
-    start_received_at TEXT NOT NULL,
-    end_received_at   TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_sessions_started ON audit_sessions(started_at);
--- What desks are told as it happens (see events.py); kept so a desk that reconnects,
--- even to a restarted server, resumes where it left off.
-CREATE TABLE IF NOT EXISTS events (
-    id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    at       TEXT NOT NULL,
-    kind     TEXT NOT NULL,
-    audience TEXT NOT NULL,
-    subject  TEXT NOT NULL,
-    data     TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_subject ON events(subject, kind);
--- Who provisioned, disabled, unlocked or re-enrolled which account, when: append-only.
-CREATE TABLE IF NOT EXISTS admin_actions (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
-    at      TEXT NOT NULL,
-    actor   TEXT NOT NULL,
-    action  TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    detail  TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS audit_sessions_user ON audit_sessions(user_id, started_at);
-CREATE INDEX IF NOT EXISTS audit_sessions_open ON audit_sessions(ended_at, started_at);
-CREATE TABLE IF NOT EXISTS stream_tickets (
-    ticket_hash TEXT PRIMARY KEY,
-    user_id     TEXT NOT NULL,
-    camera_id   TEXT NOT NULL,
-    session_id  TEXT NOT NULL,
-    issued_at   TEXT NOT NULL,
-    expires_at  TEXT NOT NULL,
-    used_at     TEXT,
-    token_hash  TEXT
-);
--- After a revoke, the school's next grants wait for a district approver (no break-glass)
--- until the district clears the hold.
-CREATE TABLE IF NOT EXISTS school_holds (
-    school_id  TEXT PRIMARY KEY,
-    grant_id   TEXT NOT NULL,
-    held_at    TEXT NOT NULL,
-    held_by    TEXT NOT NULL,
-    cleared_at TEXT,
-    cleared_by TEXT
-);
-"""
-
-# Columns added after schema version 1, for databases created by an older server.
-_ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("users", "last_totp_step", "INTEGER"),
-    ("users", "disabled_at", "TEXT"),
-    ("audit_sessions", "room_kind", "TEXT"),
-    ("audit_sessions", "client_started_at", "TEXT"),
-    ("audit_sessions", "late", "INTEGER NOT NULL DEFAULT 0"),
-    ("audit_sessions", "client_record", "TEXT"),
-    ("stream_tickets", "token_hash", "TEXT"),
-    ("grants", "buildings", "TEXT NOT NULL DEFAULT '[]'"),
-    ("grants", "cameras", "TEXT NOT NULL DEFAULT '[]'"),
-    ("grants", "reviewed_by", "TEXT"),
-    ("grants", "reviewed_at", "TEXT"),
-    ("grants", "review_note", "TEXT"),
-)
+from . import migrations
 
 
 @dataclass(frozen=True)
@@ -266,7 +108,13 @@ def _ms(value: datetime | None) -> str | None:
 class Database:
     """One SQLite file, one connection, one lock; every public method is one transaction."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
+        """Open (creating if need be) the database at ``path``.
+
+        A new database gets the latest schema. An older one is migrated only with
+        ``migrate`` (the test suite's and the demo's default; ``district serve`` asks for
+        ``--migrate``); otherwise, and for a database a newer server wrote, SchemaError.
+        """
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -279,28 +127,12 @@ class Database:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
         with self._lock:
-            # Every statement is IF NOT EXISTS, so a second start changes nothing.
-            self._conn.executescript(_SCHEMA)
-        with self.transaction() as conn:
-            self._add_missing_columns(conn)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-
-    @staticmethod
-    def _add_missing_columns(conn: sqlite3.Connection) -> None:
-        """Bring a database made by an older server up to this schema, keeping its rows."""
-        for table, column, declaration in _ADDED_COLUMNS:
-            present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
-            if column not in present:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-                if (table, column) == ("audit_sessions", "client_started_at"):
-                    # Older rows stored the client's time as started_at.
-                    conn.execute("UPDATE audit_sessions SET client_started_at = started_at")
-        conn.execute(
-            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-        )
+            try:
+                migrations.check(self._conn, self.path, migrate=migrate)
+                migrations.apply(self._conn, migrations.pending(self._conn))
+            except BaseException:
+                self._conn.close()
+                raise
 
     def synchronous(self) -> int:
         """SQLite's synchronous level (2 = FULL): what an acknowledgement is worth."""

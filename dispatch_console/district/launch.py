@@ -193,7 +193,8 @@ def start_district_stack(
             [
                 "district", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--db", str(data_dir / "district.sqlite3"), "--floorplans", str(floorplans),
-                "--camsim", source, "--gateway-secret-file", str(secret), "--seed-demo",
+                "--camsim", source, "--gateway-secret-file", str(secret),
+                "--seed-demo", "--migrate",
                 *server_args,
             ],
             "DISTRICT_SERVER_URL",

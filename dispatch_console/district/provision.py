@@ -31,6 +31,7 @@ from dispatch_console.domain.totp import new_secret, provisioning_uri
 
 from .auth import create_user
 from .db import Database, UserRecord
+from .migrations import SchemaError
 
 ISSUER = "Dispatch Console"
 USER_COLUMNS = ("username", "name", "role", "agency", "schools", "state")
@@ -205,7 +206,11 @@ def main(argv: Sequence[str]) -> int:
     if not Path(args.db).is_file():
         print(f"district user: no database at {args.db}", file=sys.stderr)
         return 2
-    db = Database(args.db)
+    try:
+        db = Database(args.db, migrate=False)
+    except SchemaError as exc:
+        print(f"district user: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "list":
             rows = listing(db)

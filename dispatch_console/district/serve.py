@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -27,6 +28,7 @@ from fastapi import FastAPI
 from dispatch_console.domain.stream_tokens import parse_secret
 from dispatch_console.floorplan.loader import FloorPlanError
 
+from . import migrations
 from .db import Database
 from .seed import seed_demo
 from .server import create_app
@@ -207,8 +209,53 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed-demo", action="store_true", help="add the demo accounts if they are missing"
     )
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="upgrade an older database's schema at start (back it up first); without it "
+        "the server refuses to start on one",
+    )
     parser.add_argument("--log-level", default="info", help="log level for stderr")
     return parser
+
+
+def migrate_main(argv: Sequence[str]) -> int:
+    """``district migrate --db PATH [--check]``: apply the pending schema migrations."""
+    parser = argparse.ArgumentParser(
+        prog="dispatch-console district migrate",
+        description="Upgrade the district database's schema (back it up first).",
+    )
+    parser.add_argument("--db", required=True, help="SQLite database file")
+    parser.add_argument(
+        "--check", action="store_true", help="only say what would be applied (exit 1 if any)"
+    )
+    args = parser.parse_args(list(argv))
+    if not Path(args.db).is_file():
+        print(f"district migrate: no database at {args.db}", file=sys.stderr)
+        return 2
+    conn = sqlite3.connect(args.db, isolation_level=None, timeout=10)
+    try:
+        version = migrations.schema_version(conn)
+        try:
+            migrations.check(conn, args.db, migrate=True)
+        except migrations.SchemaError as exc:
+            print(f"district migrate: {exc}", file=sys.stderr)
+            return 2
+        todo = migrations.pending(conn)
+        if not todo:
+            print(f"{args.db}: schema {version}, up to date")
+            return 0
+        for step in todo:
+            print(
+                f"{'would apply' if args.check else 'applying'} {step.version}: {step.description}"
+            )
+        if args.check:
+            return 1
+        migrations.apply(conn, todo)
+        print(f"{args.db}: schema {version} -> {migrations.LATEST}")
+        return 0
+    finally:
+        conn.close()
 
 
 async def _serve(server: uvicorn.Server, sock: socket.socket, url: str) -> None:
@@ -241,7 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"district serve: {exc}", file=sys.stderr)
         return 2
     try:
-        db = Database(args.db)
+        db = Database(args.db, migrate=args.migrate)
+    except migrations.SchemaError as exc:
+        print(f"district serve: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:
         print(f"Cannot open the database {args.db}: {exc}", file=sys.stderr)
         return 2

@@ -90,7 +90,9 @@ def test_rows_list_active_emergencies_with_requests_waiting_first() -> None:
 
 def test_approvers_get_the_buttons_the_row_allows() -> None:
     rows = {r.emergency.id: r.actions for r in emergency_statuses(CONTEXT, SAFETY, NOW)}
-    assert rows["e-waiting"] == {AccessAction.APPROVE, AccessAction.DENY, AccessAction.END}
+    assert rows["e-waiting"] == {
+        AccessAction.APPROVE, AccessAction.APPROVE_SCOPED, AccessAction.DENY, AccessAction.END
+    }  # fmt: skip
     assert rows["e-granted"] == {AccessAction.EXTEND, AccessAction.REVOKE, AccessAction.END}
     assert rows["e-denied"] == {AccessAction.END}
 
@@ -126,3 +128,26 @@ def test_decisions_are_found_between_two_boards() -> None:
     ended = AccessContext(CONTEXT.emergencies[:1], CONTEXT.grants, ())
     assert decided_since(before, emergency_statuses(ended, DISPATCHER, NOW)) == []
     assert decided_since(before, before) == []
+
+
+def test_an_unreviewed_break_glass_grant_offers_its_review_until_recorded() -> None:
+    assert AccessAction.REVIEW in access_actions(
+        SAFETY,
+        emergency_active=True,
+        grant_in_force=True,
+        request_pending=False,
+        grant_needs_review=True,
+    )
+    assert AccessAction.REVIEW not in access_actions(
+        SAFETY, emergency_active=True, grant_in_force=True, request_pending=False
+    )
+    assert (
+        access_actions(
+            DISPATCHER,
+            emergency_active=True,
+            grant_in_force=True,
+            request_pending=False,
+            grant_needs_review=True,
+        )
+        == frozenset()
+    )
