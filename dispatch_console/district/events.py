@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -106,8 +107,11 @@ class EventHub:
                 yield sse("resync", {"reason": "too much was missed; fetch the state"}, last)
             else:
                 cursor = last_event_id
-            idle = 0.0
+            last_sent = time.monotonic()
             while True:
+                # Cleared before looking, not after: an event stored between the look and
+                # the wait must still wake this stream (else it waits for the next poll).
+                waker.clear()
                 if ticker is not None:
                     await asyncio.to_thread(ticker)
                 events = await asyncio.to_thread(self._db.events_after, cursor, 200)
@@ -115,20 +119,19 @@ class EventHub:
                     cursor = event.id
                     if may_hear(user, event.audience):
                         yield _as_sse(event)
+                        last_sent = time.monotonic()
                 if len(events) == 200:
                     continue  # more to catch up on
                 if not await asyncio.to_thread(still_signed_in):
                     yield sse("signed_out", {"reason": "Your sign-in has ended."})
                     return
-                waker.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waker.wait(), POLL_S)
-                    idle = 0.0
-                    continue
-                idle += POLL_S
-                if idle >= HEARTBEAT_S:
-                    idle = 0.0
+                # Silence is measured from the last thing sent, not the last wake-up: a
+                # police desk is woken by district-only events it is never sent.
+                if time.monotonic() - last_sent >= HEARTBEAT_S:
                     yield b": heartbeat\n\n"
+                    last_sent = time.monotonic()
         finally:
             self._wakers.discard(waker)
 

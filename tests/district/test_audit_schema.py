@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from dispatch_console.district.server import AuditEndIn, AuditStartIn
+from dispatch_console.district.schemas import AuditEndIn, AuditStartIn
 from dispatch_console.domain.session import ViewingSession
 
 END_FIELDS = {"session_id", "ended_at", "duration_ms", "end_reason"}

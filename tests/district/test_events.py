@@ -48,6 +48,7 @@ class Listener:
     last_event_id: int | None = None
     events: queue.Queue[Event | None] = field(default_factory=queue.Queue)
     status: int = 0
+    comments: int = 0
     opened: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -81,7 +82,9 @@ class Listener:
                             Event(event_id, fields["event"], json.loads(fields["data"]))
                         )
                     fields = {}
-                elif not line.startswith(":"):
+                elif line.startswith(":"):
+                    self.comments += 1  # a heartbeat
+                else:
                     name, _, value = line.partition(":")
                     fields[name] = value.removeprefix(" ")
         except OSError:
@@ -290,5 +293,28 @@ def test_desks_are_told_before_a_grant_expires_and_when_it_has(
         d.clock.advance(minutes=5)
         assert police.next("grant.expired").data["subject"] == grant_id
         assert "grant.expiring" not in police.kinds_within(1.5)  # told once
+    finally:
+        police.close()
+
+
+def test_a_desk_hears_heartbeats_while_only_events_it_may_not_hear_happen(
+    events_district: District, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """District-only events wake every stream; a police stream that sends nothing must
+    still send its heartbeat, or the desk would take the silence for a dead stream."""
+    monkeypatch.setattr(events, "HEARTBEAT_S", 0.5)
+    monkeypatch.setattr(events, "POLL_S", 0.1)
+    d = events_district
+    police = listen(d, "dispatcher")
+    try:
+        police.next("ready")
+        safety = d.login("safety")
+        started = time.monotonic()
+        while time.monotonic() - started < 2.0:
+            answer = d.start_session(safety, "lhs-cam-02")  # standing access: district only
+            assert answer.status_code == 201, answer.text
+            time.sleep(0.05)
+        assert police.comments >= 2
+        assert "viewing.started" not in police.kinds_within(0.3)
     finally:
         police.close()

@@ -1,0 +1,163 @@
+"""Sign-in, sign-out, and the district's account actions (unlock, disable, enable)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+
+from dispatch_console.district import auth
+from dispatch_console.district.context import (
+    API_PREFIX,
+    ServerContext,
+)
+from dispatch_console.district.db import UserRecord
+from dispatch_console.district.deps import (
+    Approver,
+    Credentials,
+    Ctx,
+    CurrentUser,
+    PathId,
+    errors,
+    fail,
+)
+from dispatch_console.district.problems import (
+    Problem,
+)
+from dispatch_console.district.schemas import (
+    AccountOut,
+    LoginIn,
+    LoginOut,
+    UserOut,
+    account_out,
+    user_out,
+)
+from dispatch_console.domain.session import utc_ms
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+@router.post(
+    f"{API_PREFIX}/auth/login",
+    summary="Sign in with password and one-time code",
+    response_model=LoginOut,
+    responses={
+        **errors(401, 423),
+        429: {
+            "model": Problem,
+            "description": "Too many failed sign-ins from this address; see Retry-After.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        },
+    },
+)
+def login(ctx: Ctx, body: LoginIn, request: Request) -> LoginOut:
+    now = ctx.now()
+    address = request.client.host if request.client else "unknown"
+    try:
+        attempt = ctx.throttle.reserve(address, now)
+    except auth.TooManyAttempts as exc:
+        fail(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+    try:
+        result = auth.sign_in(
+            ctx.db,
+            body.username,
+            body.password,
+            body.otp,
+            now,
+            allow_totp_reuse=ctx.allow_totp_reuse,
+        )
+    except auth.AccountLocked as exc:
+        log.warning("sign-in refused: account locked (from %s)", address)
+        fail(423, str(exc))
+    except auth.SignInFailed as exc:
+        fail(401, str(exc))
+    ctx.throttle.release(address, attempt)
+    return LoginOut(
+        token=result.token, expires_at=utc_ms(result.expires_at), user=user_out(result.user)
+    )
+
+
+@router.post(
+    f"{API_PREFIX}/auth/logout",
+    summary="End this sign-in: its token, unused stream tickets and open streams",
+    status_code=204,
+    responses=errors(401),
+)
+def logout(ctx: Ctx, user: CurrentUser, credentials: Credentials) -> Response:
+    if credentials is not None:
+        auth.sign_out(ctx.db, credentials.credentials)
+    return Response(status_code=204)
+
+
+@router.get(
+    f"{API_PREFIX}/auth/me",
+    summary="Who this token belongs to",
+    response_model=UserOut,
+    responses=errors(401),
+)
+def me(ctx: Ctx, user: CurrentUser) -> UserOut:
+    return user_out(user)
+
+
+@router.get(
+    f"{API_PREFIX}/users",
+    summary="Accounts with their lockout state (district approvers)",
+    response_model=list[AccountOut],
+    responses=errors(401, 403),
+)
+def users(ctx: Ctx, user: Approver) -> list[AccountOut]:
+    now = ctx.now()
+    return [account_out(r, now) for r in ctx.db.user_records()]
+
+
+def _account(ctx: ServerContext, user_id: str) -> UserRecord:
+    record = ctx.db.user_record_by_id(user_id)
+    if record is None:
+        fail(404, f"There is no account {user_id!r}.")
+    return record
+
+
+@router.post(
+    f"{API_PREFIX}/users/{{user_id}}/unlock",
+    summary="Lift a lockout after failed sign-ins now (district approvers)",
+    response_model=AccountOut,
+    responses=errors(401, 403, 404),
+)
+def unlock(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
+    target = _account(ctx, user_id)
+    ctx.db.unlock_user(user_id)
+    ctx.db.record_admin_action(ctx.now(), user.display_name, "user.unlock", target.user.username)
+    log.info("account %s unlocked by %s", user_id, user.username)
+    return account_out(_account(ctx, user_id), ctx.now())
+
+
+@router.post(
+    f"{API_PREFIX}/users/{{user_id}}/disable",
+    summary="Disable an account: its sign-ins, tickets and streams end now",
+    response_model=AccountOut,
+    responses=errors(401, 403, 404, 409),
+)
+def disable(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
+    target = _account(ctx, user_id)
+    if user_id == user.id:
+        fail(409, "You cannot disable your own account; ask another approver.")
+    ctx.db.set_disabled(user_id, ctx.now())
+    ctx.db.record_admin_action(ctx.now(), user.display_name, "user.disable", target.user.username)
+    log.info("account %s disabled by %s", user_id, user.username)
+    return account_out(_account(ctx, user_id), ctx.now())
+
+
+@router.post(
+    f"{API_PREFIX}/users/{{user_id}}/enable",
+    summary="Enable a disabled account again (district approvers)",
+    response_model=AccountOut,
+    responses=errors(401, 403, 404),
+)
+def enable(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
+    target = _account(ctx, user_id)
+    ctx.db.set_disabled(user_id, None)
+    ctx.db.record_admin_action(ctx.now(), user.display_name, "user.enable", target.user.username)
+    log.info("account %s enabled by %s", user_id, user.username)
+    return account_out(_account(ctx, user_id), ctx.now())
