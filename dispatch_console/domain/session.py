@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from .models import Camera, EndReason, School, User
 
@@ -146,6 +146,12 @@ def session_from_start_record(record: Mapping[str, object]) -> ViewingSession:
     return ViewingSession(**values)  # type: ignore[arg-type]
 
 
+def milliseconds_between(start: datetime, end: datetime) -> int:
+    """Whole milliseconds from start to end, in integers: the record's times are
+    millisecond-exact, and float seconds times 1000 can land a hair below (4091.9999)."""
+    return (end - start) // timedelta(milliseconds=1)
+
+
 def end_session(session: ViewingSession, reason: EndReason, now: datetime) -> ViewingSession:
     """Close a session once; ending an ended session keeps the first end (idempotent)."""
     if not session.is_open:
@@ -156,6 +162,6 @@ def end_session(session: ViewingSession, reason: EndReason, now: datetime) -> Vi
     return replace(
         session,
         ended_at=utc_ms(ended),
-        duration_ms=int((ended - started).total_seconds() * 1000),
+        duration_ms=milliseconds_between(started, ended),
         end_reason=reason,
     )

@@ -56,7 +56,7 @@ from dispatch_console.domain.policy import (
     is_police,
     may_approve,
 )
-from dispatch_console.domain.session import utc_ms
+from dispatch_console.domain.session import milliseconds_between, utc_ms
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ def audit_end(
             422,
             f"ended_at {utc_ms(ended)} is before the session's start {started_text}.",
         )
-    duration_ms = round((ended - started).total_seconds() * 1000)
+    duration_ms = milliseconds_between(started, ended)
     if body.duration_ms is not None and abs(body.duration_ms - duration_ms) > (
         DURATION_TOLERANCE_MS
     ):
