@@ -543,6 +543,10 @@ class ConsoleController(QObject):
                 reason = f"{camera.name}: {reason}"
             self.window.show_message(reason, "warning")
             return
+        if self._at_overview:  # opened from outside the plan (the demo's autoplay): show where
+            self._open_school(camera.school_id)
+            floors = [f.id for f in self._floors]
+            self.window.floors.setCurrentIndex(floors.index(camera.floor_id))
         grid = self.window.grid
         if grid.free_tiles() - self._opening() <= 0:
             # A full grid asks before it replaces a feed (the selected one, else the last).

@@ -136,6 +136,13 @@ def test_the_desk_starts_at_the_overview_and_the_breadcrumb_follows_access(
                 lambda: "police access until" in window.breadcrumb.state, 5, "the grant"
             )
             assert window.overview.school_state("jefferson-es").startswith("LOCKDOWN")
+            # A camera opened while the overview shows (the demo's autoplay) shows its floor.
+            window.breadcrumb.chosen.emit("district")
+            assert window.map_stack.currentWidget() is window.overview
+            police.controller.open_camera("jes-cam-01")
+            assert window.map_stack.currentWidget() is not window.overview
+            assert window.map.floor is floor
+            await eventually(lambda: len(window.grid.tiles) == 1, 10, "the feed")
             await safety.end_emergency(emergency_id)
             emergency_id = ""
             await eventually(lambda: window.breadcrumb.state == "no emergency", 5, "the end")
