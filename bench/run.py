@@ -36,8 +36,9 @@ Metrics:
                random points 5*N times, then recovered; prints lost, duplicated and
                left-open counts on the server, which must all be 0.
   map          the map benchmarks (bench/map_bench.py), a separate group that the default
-               run leaves out: map_load_s, map_frame_ms, coverage_query_ms and
-               visibility_build_s on a generated 2,000-camera, 60-building district.
+               run leaves out: map_load_s, map_frame_ms, map_settle_ms,
+               coverage_query_ms and visibility_build_s on a generated 2,000-camera,
+               60-building district.
                Each is also selectable by name.
   audit_faults  N sessions delivered through a proxy that answers 500, HTML 200, empty
                200, {"status":"ok"}, 429 and 204 in turn; prints lost, duplicated and
