@@ -80,6 +80,7 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
         workstation_id=settings.workstation_id,
         keep_delivered=timedelta(days=settings.audit_keep_delivered_days),
         token_store=TokenStore(settings.server_url),
+        allowed_stream_hosts=settings.allowed_stream_hosts,
     )
     try:
         user = await console.sign_in(sign_in.username, sign_in.password, sign_in.one_time_code())

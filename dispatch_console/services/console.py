@@ -33,6 +33,7 @@ from dispatch_console.domain.policy import (
     may_approve,
 )
 from dispatch_console.domain.session import ViewingSession, end_session, start_session
+from dispatch_console.domain.stream_hosts import stream_host_refusal
 from dispatch_console.floorplan.loader import FloorPlanError, district_from_document
 
 from .audit_outbox import AuditOutbox
@@ -46,6 +47,7 @@ from .errors import (
     NotSignedIn,
     ServerUnreachable,
     SignInFailed,
+    StreamFailed,
 )
 from .live_updates import MAX_BACKOFF_S, LiveUpdates
 from .stream_probe import gateway_refusal
@@ -79,6 +81,7 @@ class Console:
         clock: Callable[[], datetime] = _now,
         keep_delivered: timedelta = DEFAULT_KEEP_DELIVERED,
         token_store: TokenStore | None = None,
+        allowed_stream_hosts: tuple[str, ...] = (),
     ) -> None:
         self.client = client
         # Where each new sign-in's token goes (the OS keyring); None keeps it in memory.
@@ -86,6 +89,8 @@ class Console:
         self.outbox = outbox
         self.shipper = AuditShipper(outbox, client, clock=clock, keep_delivered=keep_delivered)
         self.workstation_id = workstation_id
+        # IT's list of gateway hosts stream links may point at (empty: any).
+        self.allowed_stream_hosts = allowed_stream_hosts
         self._clock = clock
         self.user: User | None = None
         self.district: District | None = None
@@ -359,6 +364,7 @@ class Console:
             # A start the background flush delivered first (or an older server) came
             # back without a link: ask for it on its own.
             ticket = link or await self.client.stream_ticket(camera.id, session.session_id)
+            self._check_stream_host(ticket)
         except ConsoleError as exc:
             signed_out = isinstance(exc, NotSignedIn)
             reason = EndReason.SIGNED_OUT if signed_out else EndReason.STREAM_FAILED
@@ -368,6 +374,18 @@ class Console:
             raise
         self._stream_urls[session.session_id] = ticket.url
         return OpenedView(session, ticket)
+
+    async def fresh_stream_link(self, session: ViewingSession) -> StreamTicket:
+        """A new link for an open session (a reconnect): same session, same audit record."""
+        ticket = await self.client.stream_ticket(session.camera_id, session.session_id)
+        self._check_stream_host(ticket)
+        return ticket
+
+    def _check_stream_host(self, ticket: StreamTicket) -> None:
+        refusal = stream_host_refusal(ticket.url, self.allowed_stream_hosts)
+        if refusal is not None:
+            log.warning("stream link refused: %s", refusal)
+            raise StreamFailed(refusal)
 
     async def _start_audited(
         self, user: User, camera: Camera, decision: Decision

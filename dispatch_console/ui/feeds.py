@@ -33,7 +33,7 @@ from dispatch_console.domain.feed_health import FeedHealth, TileState, Watchdog
 from dispatch_console.domain.models import EndReason
 from dispatch_console.domain.session import ViewingSession
 from dispatch_console.services.console import Console
-from dispatch_console.services.errors import AccessDenied, ConsoleError, NotSignedIn
+from dispatch_console.services.errors import AccessDenied, ConsoleError, NotSignedIn, StreamFailed
 from dispatch_console.video.gateway_probe import probe_gateway
 from dispatch_console.video.player import VideoPlayer
 
@@ -302,8 +302,8 @@ async def _console_link(console: Console, session: ViewingSession, last_url: str
     decides).
     """
     try:
-        ticket = await console.client.stream_ticket(session.camera_id, session.session_id)
-    except (AccessDenied, NotSignedIn) as exc:
+        ticket = await console.fresh_stream_link(session)
+    except (AccessDenied, NotSignedIn, StreamFailed) as exc:
         log.warning("no new link for %s: %s", session.session_id, exc.detail)
         try:
             await console.refresh_access()  # closes the view, with the reason, if it ended
