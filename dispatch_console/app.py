@@ -99,6 +99,9 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
         window,
         runner,
         player_factory=lambda: VideoPlayer(network_caching_ms=settings.network_caching_ms),
+        idle_lock_after=(
+            timedelta(minutes=settings.idle_lock_minutes) if settings.idle_lock_minutes else None
+        ),
     )
     controller.show_console()
     if recovered:

@@ -78,6 +78,8 @@ class EndReason(StrEnum):
     GRID_FULL = "grid_full"
     # The sign-in ended (expired, or ended by the district): the feed closed with it.
     SIGNED_OUT = "signed_out"
+    # The desk locked itself after the user left it idle (video is hidden at once).
+    LOCKED = "locked"
 
 
 Point = tuple[float, float]

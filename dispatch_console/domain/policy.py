@@ -235,6 +235,20 @@ def is_police(user: User) -> bool:
     return policy is not None and policy.police
 
 
+# The district's choice: a desk whose user watches police video during an active
+# emergency does not lock for idleness (the dispatcher may be watching, not typing).
+IDLE_LOCK_SUSPENDED_WHILE_WATCHING_AN_EMERGENCY = True
+
+
+def idle_lock_due(
+    idle: timedelta, limit: timedelta | None, watching_an_active_emergency: bool
+) -> bool:
+    """Whether a desk idle this long must lock now (``limit`` None: never)."""
+    if limit is None or idle < limit:
+        return False
+    return not (watching_an_active_emergency and IDLE_LOCK_SUSPENDED_WHILE_WATCHING_AN_EMERGENCY)
+
+
 # Who hears of an event on the live event stream (see district/events.py).
 EVERYONE = "all"
 DISTRICT_ONLY = "district"

@@ -488,6 +488,17 @@ class Console:
                 self.failure_reasons[session_id] = reason
         return await self.close_view(session_id, EndReason.STREAM_FAILED)
 
+    def watching_an_active_emergency(self) -> bool:
+        """Whether a feed is open under an emergency still in progress (idle lock rule)."""
+        now = self._clock()
+        active = {e.id for e in self.access.emergencies if e.is_active(now)}
+        return any(s.emergency_id in active for s in self.views.values())
+
+    async def lock(self) -> None:
+        """The desk locks itself: every feed ends as "locked" (the user must sign in
+        again to go on; the sign-in itself stays, so records still go out meanwhile)."""
+        await self.close_all(EndReason.LOCKED)
+
     async def close_all(self, reason: EndReason) -> None:
         for session_id in list(self.views):
             try:

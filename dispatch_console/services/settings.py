@@ -56,7 +56,8 @@ class Settings:
     certificate_pin: str | None = None
     # Host names video may be played from; empty means any the district links to.
     allowed_stream_hosts: tuple[str, ...] = ()
-    idle_lock_minutes: int = 0
+    # Minutes without keyboard or mouse input before the desk locks (0: never).
+    idle_lock_minutes: int = 30
     # Where each configurable value came from, and which keys IT locked (for selftest
     # and the support bundle; key name -> source).
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
@@ -24,7 +24,12 @@ from dispatch_console.domain.models import (
     Grant,
     School,
 )
-from dispatch_console.domain.policy import AccessAction, grant_in_force, police_shareable
+from dispatch_console.domain.policy import (
+    AccessAction,
+    grant_in_force,
+    idle_lock_due,
+    police_shareable,
+)
 from dispatch_console.domain.session import ViewingSession, parse_utc
 from dispatch_console.floorplan.camera_search import find_cameras
 from dispatch_console.floorplan.coverage import cameras_covering
@@ -39,6 +44,7 @@ from .district_overview import DISTRICT_LINK, school_summaries
 from .emergency_panel import Banner
 from .feeds import FeedManager
 from .grant_dialogs import BuildingChoice, GrantTermsDialog, ReviewDialog
+from .idle_lock import IdleWatcher
 from .main_window import MainWindow
 from .map_view import PinLook, PinState
 from .operations import OperationRunner
@@ -64,6 +70,7 @@ class ConsoleController(QObject):
         player_factory: Callable[[], VideoPlayer],
         board_refresh_ms: int = 30000,
         access_panel_refresh_ms: int = 15000,
+        idle_lock_after: timedelta | None = None,
     ) -> None:
         super().__init__(window)
         self.console = console
@@ -103,6 +110,13 @@ class ConsoleController(QObject):
             console.live.problem_listeners.append(self._on_live_updates_problem)
             console.live.event_listeners.append(self._on_live_event)
         self.sign_in_window: SignInWindow | None = None
+        # The idle lock (None: never): after this long without input the desk covers
+        # itself, ends its feeds as "locked" and asks for the password and code again.
+        self.locked = False
+        self._idle_lock_after: timedelta | None = None
+        self.idle_watcher: IdleWatcher | None = None
+        self.set_idle_lock(idle_lock_after)
+        window.unlock_requested.connect(self._ask_to_unlock)
         # The district desk's open forms (kept so tests and shortcuts can reach them).
         self.grant_dialog: GrantTermsDialog | None = None
         self.review_dialog: ReviewDialog | None = None
@@ -642,6 +656,79 @@ class ConsoleController(QObject):
 
     # -- sign-in ended ---------------------------------------------------------------------
 
+    # -- idle lock -------------------------------------------------------------------------
+
+    def set_idle_lock(self, after: timedelta | None) -> None:
+        """Lock the desk after this long without input (None: never)."""
+        self._idle_lock_after = after
+        if after is None:
+            if self.idle_watcher is not None:
+                self.idle_watcher.stop()
+                self.idle_watcher = None
+            return
+        if self.idle_watcher is None:
+            self.idle_watcher = IdleWatcher(self._must_lock, self)
+            self.idle_watcher.idle.connect(self.lock)
+        self.idle_watcher.reset()
+
+    def _must_lock(self, idle: timedelta) -> bool:
+        if self.locked or self._closing or self.console.user is None:
+            return False
+        watching = self.console.watching_an_active_emergency()
+        return idle_lock_due(idle, self._idle_lock_after, watching)
+
+    def lock(self) -> None:
+        """Cover the desk, end its feeds as "locked", and ask for the sign-in again."""
+        if self.locked or self._closing:
+            return
+        self.locked = True
+        minutes = (self._idle_lock_after or timedelta()).total_seconds() / 60
+        log.info("desk locked after %g minute(s) without input", minutes)
+        self.window.show_locked(
+            "This desk locked itself after a period without use. Open video was closed "
+            "and recorded as locked. Sign in again to go on."
+        )
+        self.runner.run(self.console.lock(), None, lambda _error: None)
+        self._ask_to_unlock()
+
+    def _ask_to_unlock(self) -> None:
+        user = self.console.user
+        if not self.locked or self._closing or user is None:
+            return
+        if self.sign_in_window is None:
+            prompt = SignInWindow(self.console.client.base_url)
+            prompt.setWindowTitle("Dispatch Console — Unlock")
+            prompt.username.setText(user.username)
+            prompt.username.setReadOnly(True)
+            prompt.submitted.connect(self._unlock)
+            prompt.cancelled.connect(self._unlock_declined)
+            self.sign_in_window = prompt
+        self.sign_in_window.show()
+        self.sign_in_window.raise_()
+        self.sign_in_window.password.setFocus()
+
+    def _unlock(self, username: str, password: str, code: str) -> None:
+        prompt = self.sign_in_window
+        if prompt is None:
+            return
+
+        def unlocked(_user: object) -> None:
+            prompt.finish()
+            self.sign_in_window = None
+            self.locked = False
+            self.window.show_locked(None)
+            if self.idle_watcher is not None:
+                self.idle_watcher.reset()
+            self.window.show_message("Unlocked.")
+
+        def failed(error: ConsoleError) -> None:
+            prompt.show_error(f"{error.title}: {error.detail} {error.hint}".strip())
+
+        self.runner.run(self.console.sign_in_again(username, password, code), unlocked, failed)
+
+    def _unlock_declined(self) -> None:
+        self.sign_in_window = None  # the cover stays; its Unlock… button asks again
+
     def _ask_to_sign_in_again(self) -> None:
         """The district ended the sign-in: ask again in place, keeping the incident view."""
         user = self.console.user
@@ -701,6 +788,7 @@ class ConsoleController(QObject):
             self.sign_in_window = None
         self._board_timer.stop()
         self._access_panel_timer.stop()
+        self.set_idle_lock(None)  # the event filter goes with the window
 
         def finished(_result: object = None) -> None:
             self.window.allow_close()

@@ -7,13 +7,14 @@ full above its viewing-session board, the police desk compactly above the floor 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QTabBar,
@@ -40,12 +41,16 @@ class MainWindow(QMainWindow):
 
     close_requested = Signal()
     closed = Signal()
+    unlock_requested = Signal()
 
     def __init__(self, title: str, *, with_watch_board: bool) -> None:
         super().__init__()
         self.setWindowTitle(title)
         self.resize(1500, 900)
         self._allow_close = False
+        self._lock_cover: QWidget | None = None
+        self._lock_text: QLabel | None = None
+        self.unlock_button: QPushButton | None = None
         central = QWidget(self)
         self.setCentralWidget(central)
 
@@ -223,6 +228,45 @@ class MainWindow(QMainWindow):
 
     def allow_close(self) -> None:
         self._allow_close = True
+
+    def show_locked(self, text: str | None) -> None:
+        """Cover the whole window (plan, video, lists) while the desk is locked; None
+        uncovers it. Nothing of the incident view is shown to whoever walks up."""
+        if text is None:
+            if self._lock_cover is not None:
+                self._lock_cover.hide()
+            return
+        if self._lock_cover is None:
+            cover = QWidget(self)
+            cover.setObjectName("lockCover")
+            cover.setAutoFillBackground(True)
+            cover.setStyleSheet("#lockCover { background: #202124; } QLabel { color: white; }")
+            self._lock_text = QLabel(cover)
+            self._lock_text.setWordWrap(True)
+            self._lock_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self._lock_text.setStyleSheet("font-size: 16pt; font-weight: bold;")
+            self.unlock_button = QPushButton("Unlock…", cover)
+            self.unlock_button.clicked.connect(self.unlock_requested.emit)
+            column = QVBoxLayout(cover)
+            column.addStretch(1)
+            column.addWidget(self._lock_text)
+            column.addWidget(self.unlock_button, 0, Qt.AlignmentFlag.AlignHCenter)
+            column.addStretch(1)
+            self._lock_cover = cover
+        assert self._lock_text is not None
+        self._lock_text.setText(text)
+        self._lock_cover.setGeometry(self.rect())
+        self._lock_cover.show()
+        self._lock_cover.raise_()
+
+    @property
+    def is_locked(self) -> bool:
+        return self._lock_cover is not None and self._lock_cover.isVisible()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._lock_cover is not None:
+            self._lock_cover.setGeometry(self.rect())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._allow_close:

@@ -210,3 +210,13 @@ def test_grant_durations_are_bounded() -> None:
     for minutes in (0, 4, 721, -5):
         with pytest.raises(GrantTermsError, match="between 5 minutes and 12 hours"):
             grant_duration(minutes)
+
+
+def test_the_idle_lock_is_due_after_its_time_unless_watching_an_emergency() -> None:
+    from dispatch_console.domain.policy import idle_lock_due
+
+    limit = timedelta(minutes=30)
+    assert not idle_lock_due(timedelta(minutes=29), limit, False)
+    assert idle_lock_due(timedelta(minutes=30), limit, False)
+    assert not idle_lock_due(timedelta(hours=5), None, False)  # no limit: never
+    assert not idle_lock_due(timedelta(hours=1), limit, True)  # the district's choice

@@ -30,6 +30,10 @@ def test_a_link_to_a_host_it_does_not_allow_is_refused_and_the_session_ended(
             SCHOOL, EmergencyType.ACTIVE_THREAT, "Stream host test: armed intruder"
         )
         try:
+            if declared.grant is None:  # a hold from another test's revoke: approve instead
+                assert declared.request_id is not None
+                await auditor.approve_request(declared.request_id)
+                await console.refresh_access()
             console.allowed_stream_hosts = ("gw1.district.example",)
             with pytest.raises(StreamFailed, match=r"127\.0\.0\.1.*allowed_stream_hosts"):
                 await console.open_view(CAMERA)

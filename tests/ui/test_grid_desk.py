@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
 from dispatch_console.domain.feed_health import TileState
 from dispatch_console.domain.models import EmergencyType
+from dispatch_console.domain.session import utc_ms
 from dispatch_console.services.errors import ConsoleError
 from tests.conftest import DistrictStack, LoopRunner, eventually, signed_in_client
 from tests.ui.desk import close_desk, desk_settings, open_desk
@@ -40,6 +42,7 @@ def test_reconnect_replace_and_end_on_a_real_desk(
         assert declared.emergency is not None
         try:
             assert grid.set_layout("1x1")
+            since = utc_ms(datetime.now(UTC) - timedelta(seconds=1))
             controller.open_camera(FIRST)
             await eventually(lambda: len(grid.tiles) == 1, 10, "a tile")
             tile = grid.tiles[0]
@@ -61,8 +64,14 @@ def test_reconnect_replace_and_end_on_a_real_desk(
             assert list(desk.console.views) == [session_id]  # still one viewing session
 
             async def one_open_session() -> bool:
+                # Sessions started since this test opened its tile (another test's desk may
+                # have left one open on the shared server, its end never delivered).
                 sessions = await auditor.audit_sessions(limit=500)
-                mine = [s for s in sessions if s["camera_id"] == FIRST and not s["ended_at"]]
+                mine = [
+                    s
+                    for s in sessions
+                    if s["camera_id"] == FIRST and not s["ended_at"] and s["started_at"] >= since
+                ]
                 return [s["session_id"] for s in mine] == [session_id]
 
             await eventually(one_open_session, 10, "one open session on the server")
