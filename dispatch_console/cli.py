@@ -184,7 +184,11 @@ def _demo(argv: list[str]) -> int:
     floorplans = _floorplans(args.floorplans)
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="dispatch-demo-"))
     data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from dispatch_console.support.logs import setup_logging
+
+    # The same redacting, rotating log as the installed console (a test greps a demo run).
+    log_file = setup_logging()
+    logging.getLogger(__name__).info("demo %s; log %s", __version__, log_file)
     try:
         stack = start_district_stack(data_dir, floorplans)
     except RuntimeError as exc:
