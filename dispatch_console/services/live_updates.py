@@ -16,7 +16,6 @@ refreshes once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -54,11 +53,12 @@ class LiveUpdates:
             self._task = asyncio.create_task(self._run(), name="live-updates")
 
     async def stop(self) -> None:
-        for task in (self._task, self._refresher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        """Stop following; bounded, so closing a window never waits on a slow socket."""
+        tasks = [t for t in (self._task, self._refresher) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
         self._task = self._refresher = None
 
     async def _run(self) -> None:

@@ -28,7 +28,7 @@ def user(tmp_path: Path) -> Path:
 def test_built_in_defaults_without_any_file() -> None:
     settings = Settings.from_env()
     assert settings.server_url == "http://127.0.0.1:8750"
-    assert settings.idle_lock_minutes == 0
+    assert settings.idle_lock_minutes == 30
     assert settings.allowed_stream_hosts == ()
     assert settings.origins["district_api_url"] == "built-in default"
 

@@ -52,7 +52,8 @@ def https_url(ca: trustme.CA) -> Iterator[str]:
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"https://localhost:{server.server_address[1]}"
+    # By address, not name: a minimal machine may not resolve "localhost".
+    yield f"https://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
 

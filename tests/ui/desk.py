@@ -49,5 +49,6 @@ async def open_desk(settings: Settings, username: str) -> ConsoleWindow:
 async def close_desk(desk: ConsoleWindow) -> None:
     """Close the window the way a user does (ending its sessions), then release it."""
     desk.window.close()
-    await eventually(lambda: not desk.window.isVisible(), 5, "the window to close")
+    # Closing ends the feeds, delivers their ends (up to 3 s) and signs out (up to 2 s).
+    await eventually(lambda: not desk.window.isVisible(), 15, "the window to close")
     await close_console(desk)
