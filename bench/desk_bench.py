@@ -15,7 +15,6 @@ run is a bare ``GET /health`` round trip from the same loop.
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import tempfile
 import time
@@ -40,6 +39,7 @@ def bench_desk_propagation(
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
+    from bench.waiting import until
     from dispatch_console.app import close_console, open_console, run_qt
     from dispatch_console.demo import demo_sign_in
     from dispatch_console.district.launch import stop_process
@@ -52,13 +52,6 @@ def bench_desk_propagation(
     approval: list[float] = []
     notify: list[float] = []
     health: list[float] = []
-
-    async def until(predicate: Callable[[], bool], within: float) -> None:
-        deadline = time.monotonic() + within
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("benchmark step timed out")
-            await asyncio.sleep(0.002)
 
     async def main() -> int:
         settings = Settings.from_env(server_url=server_url, data_dir=data / "console")

@@ -97,6 +97,7 @@ def bench_ttff(opens: int, gop_s: float) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
+    from bench.waiting import until
     from dispatch_console.app import close_console, open_console, run_qt
     from dispatch_console.camsim import timestrip
     from dispatch_console.demo import demo_sign_in
@@ -116,13 +117,6 @@ def bench_ttff(opens: int, gop_s: float) -> None:
     direct: list[float] = []  # play() straight on the simulator → first frame decoded
     steady: list[float] = []  # capture → paint, from 2 s after the first picture
     live_after: list[float] = []  # click → picture within 50 ms of steady latency
-
-    async def until(predicate: Callable[[], bool], within: float) -> None:
-        deadline = time.monotonic() + within
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("benchmark step timed out")
-            await asyncio.sleep(0.002)
 
     async def main() -> int:
         settings = Settings.from_env(server_url=server_url, data_dir=data / "console")

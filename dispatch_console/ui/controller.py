@@ -692,62 +692,33 @@ class ConsoleController(QObject):
         self._ask_to_unlock()
 
     def _ask_to_unlock(self) -> None:
-        user = self.console.user
-        if not self.locked or self._closing or user is None:
-            return
-        if self.sign_in_window is None:
-            prompt = SignInWindow(self.console.client.base_url)
-            prompt.setWindowTitle("Dispatch Console — Unlock")
-            prompt.username.setText(user.username)
-            prompt.username.setReadOnly(True)
-            prompt.submitted.connect(self._unlock)
-            prompt.cancelled.connect(self._unlock_declined)
-            self.sign_in_window = prompt
-        self.sign_in_window.show()
-        self.sign_in_window.raise_()
-        self.sign_in_window.password.setFocus()
-
-    def _unlock(self, username: str, password: str, code: str) -> None:
-        prompt = self.sign_in_window
-        if prompt is None:
-            return
-
-        def unlocked(_user: object) -> None:
-            prompt.finish()
-            self.sign_in_window = None
-            self.locked = False
-            self.window.show_locked(None)
-            if self.idle_watcher is not None:
-                self.idle_watcher.reset()
-            self.window.show_message("Unlocked.")
-
-        def failed(error: ConsoleError) -> None:
-            prompt.show_error(f"{error.title}: {error.detail} {error.hint}".strip())
-
-        self.runner.run(self.console.sign_in_again(username, password, code), unlocked, failed)
-
-    def _unlock_declined(self) -> None:
-        self.sign_in_window = None  # the cover stays; its Unlock… button asks again
+        if self.locked:
+            self._ask_for_sign_in("Unlock")
 
     def _ask_to_sign_in_again(self) -> None:
         """The district ended the sign-in: ask again in place, keeping the incident view."""
-        user = self.console.user
-        if self._closing or user is None:
-            return
         self.window.show_message(
             "Your sign-in has ended (expired or ended by the district): open feeds were "
             "closed and recorded. Sign in again to go on.",
             "warning",
             timeout_ms=60000,
         )
+        self._ask_for_sign_in("Sign in again")
+
+    def _ask_for_sign_in(self, title: str) -> None:
+        """The same user's password and code again, in one prompt whichever asked for it
+        (an ended sign-in or the idle lock); success also lifts the lock."""
+        user = self.console.user
+        if self._closing or user is None:
+            return
         if self.sign_in_window is None:
             prompt = SignInWindow(self.console.client.base_url)
-            prompt.setWindowTitle("Dispatch Console — Sign in again")
             prompt.username.setText(user.username)
             prompt.username.setReadOnly(True)
             prompt.submitted.connect(self._sign_in_again)
             prompt.cancelled.connect(self._sign_in_declined)
             self.sign_in_window = prompt
+        self.sign_in_window.setWindowTitle(f"Dispatch Console — {title}")
         self.sign_in_window.show()
         self.sign_in_window.raise_()
         self.sign_in_window.password.setFocus()
@@ -760,7 +731,14 @@ class ConsoleController(QObject):
         def signed_in(_user: object) -> None:
             prompt.finish()
             self.sign_in_window = None
-            self.window.show_message("Signed in again.")
+            if not self.locked:
+                self.window.show_message("Signed in again.")
+                return
+            self.locked = False
+            self.window.show_locked(None)
+            if self.idle_watcher is not None:
+                self.idle_watcher.reset()
+            self.window.show_message("Unlocked.")
 
         def failed(error: ConsoleError) -> None:
             prompt.show_error(f"{error.title}: {error.detail} {error.hint}".strip())
@@ -769,6 +747,8 @@ class ConsoleController(QObject):
 
     def _sign_in_declined(self) -> None:
         self.sign_in_window = None
+        if self.locked:
+            return  # the cover stays; its Unlock… button asks again
         self.window.show_message(
             "Not signed in: access changes are not received and no feed can open.", "warning"
         )

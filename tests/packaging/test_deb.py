@@ -46,6 +46,9 @@ def _not_installable() -> str | None:
 
 
 def _cannot(reason: str) -> None:
+    """Skip on a developer's machine that cannot or must not install the package here
+    (not Debian, not root, already installed, another run installing); CI, which is
+    always a fresh root Debian machine, fails instead, so the check is never skipped there."""
     if os.environ.get("CI"):
         pytest.fail(f"CI must run the package test, but: {reason}")
     pytest.skip(reason)

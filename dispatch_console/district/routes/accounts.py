@@ -32,6 +32,7 @@ from dispatch_console.district.schemas import (
     account_out,
     user_out,
 )
+from dispatch_console.domain.models import User
 from dispatch_console.domain.session import utc_ms
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,14 @@ def _account(ctx: ServerContext, user_id: str) -> UserRecord:
     return record
 
 
+def _after_action(ctx: ServerContext, by: User, target: UserRecord, action: str) -> AccountOut:
+    """Log an account action in the provisioning log (as the CLI does) and answer with
+    the account as it is now."""
+    ctx.db.record_admin_action(ctx.now(), by.display_name, f"user.{action}", target.user.username)
+    log.info("account %s: %s by %s", target.user.username, action, by.username)
+    return account_out(_account(ctx, target.user.id), ctx.now())
+
+
 @router.post(
     f"{API_PREFIX}/users/{{user_id}}/unlock",
     summary="Lift a lockout after failed sign-ins now (district approvers)",
@@ -128,9 +137,7 @@ def _account(ctx: ServerContext, user_id: str) -> UserRecord:
 def unlock(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
     target = _account(ctx, user_id)
     ctx.db.unlock_user(user_id)
-    ctx.db.record_admin_action(ctx.now(), user.display_name, "user.unlock", target.user.username)
-    log.info("account %s unlocked by %s", user_id, user.username)
-    return account_out(_account(ctx, user_id), ctx.now())
+    return _after_action(ctx, user, target, "unlock")
 
 
 @router.post(
@@ -144,9 +151,7 @@ def disable(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
     if user_id == user.id:
         fail(409, "You cannot disable your own account; ask another approver.")
     ctx.db.set_disabled(user_id, ctx.now())
-    ctx.db.record_admin_action(ctx.now(), user.display_name, "user.disable", target.user.username)
-    log.info("account %s disabled by %s", user_id, user.username)
-    return account_out(_account(ctx, user_id), ctx.now())
+    return _after_action(ctx, user, target, "disable")
 
 
 @router.post(
@@ -158,6 +163,4 @@ def disable(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
 def enable(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
     target = _account(ctx, user_id)
     ctx.db.set_disabled(user_id, None)
-    ctx.db.record_admin_action(ctx.now(), user.display_name, "user.enable", target.user.username)
-    log.info("account %s enabled by %s", user_id, user.username)
-    return account_out(_account(ctx, user_id), ctx.now())
+    return _after_action(ctx, user, target, "enable")
