@@ -65,6 +65,8 @@ AUDIT_STARTS_PER_MINUTE = 60
 MAX_OPEN_SESSIONS = 64
 # The end's duration must agree with its own start and end times, to this tolerance.
 DURATION_TOLERANCE_MS = 1000
+# Every answer carries the district's time (UTC, milliseconds) for skew measurement.
+SERVER_TIME_HEADER = "X-District-Time"
 MAX_DURATION_MS = 366 * 24 * 3600 * 1000
 # Desks are told this long before a grant expires, so police can ask for more time.
 GRANT_EXPIRY_NOTICE = timedelta(minutes=5)

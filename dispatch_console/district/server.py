@@ -30,11 +30,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from dispatch_console import __version__
+from dispatch_console.domain.session import utc_ms
 from dispatch_console.floorplan.loader import district_document, district_from_document
 
 from . import auth
 from .context import (
     AUDIT_STARTS_PER_MINUTE,
+    SERVER_TIME_HEADER,
     Clock,
     GrantClock,
     ServerContext,
@@ -124,6 +126,9 @@ def create_app(
         response = await call_next(request)
         if request.method != "GET":
             ctx.links.poke()
+        # The district's clock, to the millisecond, on every answer: consoles measure
+        # their skew from it (HTTP's Date header has whole seconds only).
+        response.headers[SERVER_TIME_HEADER] = utc_ms(ctx.now())
         return response
 
     ctx.grant_clock = GrantClock(ctx)
