@@ -12,14 +12,13 @@ import sys
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QApplication
 
 from dispatch_console.domain.models import User
 from dispatch_console.domain.policy import is_police
-from dispatch_console.services.audit_outbox import AuditOutbox
+from dispatch_console.services.audit_outbox import AuditOutbox, outbox_path
 from dispatch_console.services.console import Console
 from dispatch_console.services.credentials import TokenStore
 from dispatch_console.services.district_client import DistrictClient
@@ -58,12 +57,6 @@ class ConsoleWindow:
     runner: OperationRunner
 
 
-def _outbox_path(settings: Settings, username: str) -> Path:
-    # One outbox per user: crash recovery must only ever end this user's sessions.
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in username)
-    return settings.data_dir / f"audit-outbox-{safe}.sqlite3"
-
-
 def _title(user: User) -> str:
     desk = "Police dispatch" if is_police(user) else "District safety office"
     return f"Dispatch Console — {desk}"
@@ -73,7 +66,7 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
     """Sign in, load the district and show a console window for that user."""
     warm_up()  # load libVLC's plugins on a worker thread, not at the first click
     client = DistrictClient(settings.server_url, verify=settings_ssl_context(settings))
-    outbox = AuditOutbox(_outbox_path(settings, sign_in.username))
+    outbox = AuditOutbox(outbox_path(settings.data_dir, sign_in.username))
     console = Console(
         client,
         outbox,
@@ -81,6 +74,7 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
         keep_delivered=timedelta(days=settings.audit_keep_delivered_days),
         token_store=TokenStore(settings.server_url),
         allowed_stream_hosts=settings.allowed_stream_hosts,
+        audit_alarm_after=timedelta(minutes=settings.audit_alarm_minutes),
     )
     try:
         user = await console.sign_in(sign_in.username, sign_in.password, sign_in.one_time_code())

@@ -10,11 +10,16 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from .models import Camera, EndReason, School, User
+
+# How often an open session tells the district it is still open. One place: the console's
+# timer, crash recovery's precision (a crash-left session ends at most this long after
+# its last heartbeat) and the district's "heartbeats stopped" check all follow from it.
+HEARTBEAT_INTERVAL_S = 15.0
 
 
 def uuid7(now_ms: int | None = None) -> uuid.UUID:
@@ -62,6 +67,11 @@ class ViewingSession:
     ended_at: str | None = None
     duration_ms: int | None = None
     end_reason: EndReason | None = None
+    # The monotonic clock's reading (seconds) when the session started on this console,
+    # or None for a session rebuilt from a record (crash recovery). Never sent: it only
+    # means something inside the process that read it. Durations and later stamps count
+    # from it, so a wall clock stepped by NTP or by hand does not bend them.
+    started_mono_s: float | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_open(self) -> bool:
@@ -69,7 +79,7 @@ class ViewingSession:
 
     def start_record(self) -> dict[str, object]:
         record = asdict(self)
-        for key in ("ended_at", "duration_ms", "end_reason"):
+        for key in ("ended_at", "duration_ms", "end_reason", "started_mono_s"):
             record.pop(key)
         return record
 
@@ -95,7 +105,9 @@ def start_session(
     grant_id: str | None,
     threat_basis: str,
     now: datetime,
+    mono_now_s: float | None = None,
 ) -> ViewingSession:
+    """A new open session started at ``now`` (wall clock) and ``mono_now_s`` (monotonic)."""
     building = school.building(camera.building_id)
     floor = school.floor(camera.floor_id)
     return ViewingSession(
@@ -118,6 +130,9 @@ def start_session(
         grant_id=grant_id,
         threat_basis=threat_basis,
         started_at=utc_ms(now),
+        # Anchored on the recorded (millisecond) start, so start + elapsed lands where
+        # the wall clock would have, not up to a millisecond early.
+        started_mono_s=None if mono_now_s is None else mono_now_s - now.microsecond % 1000 / 1e6,
     )
 
 
@@ -137,7 +152,7 @@ def session_from_start_record(record: Mapping[str, object]) -> ViewingSession:
         raise ValueError(f"the start record lacks {', '.join(missing)}")
     values: dict[str, object] = {}
     for spec in fields(ViewingSession):
-        if spec.name in ("ended_at", "duration_ms", "end_reason"):
+        if spec.name in ("ended_at", "duration_ms", "end_reason", "started_mono_s"):
             continue
         value = record.get(spec.name)
         if value is None and spec.name not in _OPTIONAL_START_FIELDS:
@@ -152,16 +167,66 @@ def milliseconds_between(start: datetime, end: datetime) -> int:
     return (end - start) // timedelta(milliseconds=1)
 
 
-def end_session(session: ViewingSession, reason: EndReason, now: datetime) -> ViewingSession:
-    """Close a session once; ending an ended session keeps the first end (idempotent)."""
+def elapsed_ms(session: ViewingSession, mono_now_s: float) -> int:
+    """Whole milliseconds since the session started, by the monotonic clock (never < 0)."""
+    if session.started_mono_s is None:
+        raise ValueError(f"session {session.session_id} has no monotonic start")
+    return max(0, int((mono_now_s - session.started_mono_s) * 1000))
+
+
+def stamp_after_start(session: ViewingSession, elapsed: int) -> str:
+    """The UTC time ``elapsed`` ms after the session's recorded start.
+
+    Every later stamp of a session (heartbeats, its end) is its start plus monotonic
+    elapsed time: a wall clock stepped mid-session then changes neither the duration nor
+    the district's check that the end is ``duration_ms`` after the start.
+    """
+    return utc_ms(parse_utc(session.started_at) + timedelta(milliseconds=elapsed))
+
+
+def heartbeat_record(session: ViewingSession, at: str) -> dict[str, object]:
+    """What a heartbeat says: this session was still open (and shown) at ``at``."""
+    return {"session_id": session.session_id, "at": at}
+
+
+def end_session_at(session: ViewingSession, reason: EndReason, ended_at: str) -> ViewingSession:
+    """Close a session at a given recorded time (never before its start); once only."""
     if not session.is_open:
         return session
     started = parse_utc(session.started_at)
-    # Round to the record's own precision first, so duration == end - start exactly.
-    ended = max(parse_utc(utc_ms(now)), started)
+    ended = max(parse_utc(ended_at), started)
     return replace(
         session,
         ended_at=utc_ms(ended),
         duration_ms=milliseconds_between(started, ended),
         end_reason=reason,
     )
+
+
+def end_session(
+    session: ViewingSession, reason: EndReason, now: datetime, mono_now_s: float | None = None
+) -> ViewingSession:
+    """Close a session once; ending an ended session keeps the first end (idempotent).
+
+    With a monotonic reading (and a session that has a monotonic start) the end is the
+    start plus the monotonic elapsed time, and ``now`` is not used; without, ``now``.
+    """
+    if not session.is_open:
+        return session
+    if mono_now_s is not None and session.started_mono_s is not None:
+        elapsed = elapsed_ms(session, mono_now_s)
+        return end_session_at(session, reason, stamp_after_start(session, elapsed))
+    # Round to the record's own precision first, so duration == end - start exactly.
+    return end_session_at(session, reason, utc_ms(now))
+
+
+def recovered_end(session: ViewingSession, marks: Iterable[str]) -> ViewingSession:
+    """End a session a crash left open at the last moment it is known to have been open.
+
+    ``marks`` are the times of durable local records that prove it was still open then:
+    its own heartbeats and any later record this workstation wrote while it had no end.
+    The latest one wins (never before the start). Ending at the restart time instead
+    would bill the district for all the time the console was down.
+    """
+    latest = max((parse_utc(mark) for mark in marks), default=parse_utc(session.started_at))
+    return end_session_at(session, EndReason.RECOVERED_AFTER_CRASH, utc_ms(latest))

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from dispatch_console.domain.audit_health import AuditQueue
+
 from .audit_outbox import AuditOutbox, OutboxItem
 from .district_client import (
     AuditRejected,
@@ -103,23 +105,28 @@ class AuditShipper:
             self._task = None
 
     async def _deliver(self, item: OutboxItem, stream: str | None = None) -> _Outcome:
+        body = item.wire_body()  # the record with its chain link
         try:
             if item.kind == "start":
-                answer = await self._client.audit_start(item.payload, stream)
+                answer = await self._client.audit_start(body, stream)
                 if stream is not None:
                     self._start_answers[item.session_id] = answer
+            elif item.kind == "heartbeat":
+                await self._client.audit_heartbeat(body)
             else:
-                await self._client.audit_end(item.payload)
+                await self._client.audit_end(body)
         except AuditStartMissing as exc:
             self.last_error = exc.detail
             if await self._outbox.is_rejected(item.session_id, "start"):
-                # An end whose start the server refused for good can never land; flag it
-                # too rather than let it block every later record.
+                # An end (or heartbeat) whose start the server refused for good can
+                # never land; flag it too rather than let it block every later record.
                 await self._outbox.mark_failed(item.seq, exc.detail, reject=True)
                 return _Outcome.SKIPPED
             # The start was marked delivered on an answer that was not the server's (or
-            # the server lost it): send it again, then this end.
-            log.warning("audit end %s: the server lacks its start; re-sending", item.session_id)
+            # the server lost it): send it again, then this record.
+            log.warning(
+                "audit %s %s: the server lacks its start; re-sending", item.kind, item.session_id
+            )
             await self._outbox.requeue(item.session_id, "start")
             await self._outbox.mark_failed(item.seq, exc.detail)
             return _Outcome.RESENT_START
@@ -186,6 +193,12 @@ class AuditShipper:
             return
         if pruned:
             log.info("pruned %d delivered audit records", pruned)
+
+    async def queue(self) -> AuditQueue:
+        """What waits for delivery and why it fails, for the desk's audit health."""
+        counts = await self._outbox.counts()
+        oldest = await self._outbox.oldest_pending() if counts["pending"] else None
+        return AuditQueue(counts["pending"], oldest, self._problem)
 
     def _set_problem(self, problem: str | None) -> None:
         if problem == self._problem:

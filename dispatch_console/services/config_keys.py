@@ -145,6 +145,9 @@ KEYS: tuple[Key, ...] = (
         "DISPATCH_NETWORK_CACHING_MS", "libVLC network caching"),
     Key("audit_keep_delivered_days", "audit_keep_delivered_days", bounded_float(0, 3650),
         "DISPATCH_AUDIT_KEEP_DELIVERED_DAYS", "days a delivered audit record stays local"),
+    Key("audit_alarm_minutes", "audit_alarm_minutes", bounded_int(1, 60),
+        "DISPATCH_AUDIT_ALARM_MINUTES",
+        "minutes an audit record may wait for the district before the desk alarms"),
     Key("data_dir", "data_dir", parse_directory, "DISPATCH_DATA_DIR",
         "where the audit outbox lives"),
 )  # fmt: skip

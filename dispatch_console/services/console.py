@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from dispatch_console import __version__
 from dispatch_console.domain.access_board import EmergencyStatus, emergency_statuses
+from dispatch_console.domain.audit_health import DEFAULT_ALARM_AFTER, AuditHealth, audit_health
 from dispatch_console.domain.models import (
     AccessContext,
     Camera,
@@ -32,7 +34,14 @@ from dispatch_console.domain.policy import (
     is_police,
     may_approve,
 )
-from dispatch_console.domain.session import ViewingSession, end_session, start_session
+from dispatch_console.domain.session import (
+    HEARTBEAT_INTERVAL_S,
+    ViewingSession,
+    elapsed_ms,
+    end_session,
+    stamp_after_start,
+    start_session,
+)
 from dispatch_console.domain.stream_hosts import stream_host_refusal
 from dispatch_console.floorplan.loader import FloorPlanError, district_from_document
 
@@ -82,6 +91,9 @@ class Console:
         keep_delivered: timedelta = DEFAULT_KEEP_DELIVERED,
         token_store: TokenStore | None = None,
         allowed_stream_hosts: tuple[str, ...] = (),
+        monotonic: Callable[[], float] = time.monotonic,
+        heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S,
+        audit_alarm_after: timedelta = DEFAULT_ALARM_AFTER,
     ) -> None:
         self.client = client
         # Where each new sign-in's token goes (the OS keyring); None keeps it in memory.
@@ -92,6 +104,15 @@ class Console:
         # IT's list of gateway hosts stream links may point at (empty: any).
         self.allowed_stream_hosts = allowed_stream_hosts
         self._clock = clock
+        # Durations and every stamp after a session's start count on this clock, so a
+        # wall clock stepped mid-session cannot stretch or shrink the record.
+        self._monotonic = monotonic
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self._heartbeat_tasks: dict[str, asyncio.Task[None]] = {}
+        self.audit_alarm_after = audit_alarm_after
+        # Told when the audit trail forced a feed shut (a heartbeat could not be written):
+        # the session id and why, for the desk to say.
+        self.audit_stop_listeners: list[Callable[[str, str], None]] = []
         self.user: User | None = None
         self.district: District | None = None
         self.access = AccessContext()
@@ -136,7 +157,7 @@ class Console:
 
     async def start(self) -> list[ViewingSession]:
         """Load the district, recover crashed sessions and start shipping the audit trail."""
-        recovered = await self.outbox.recover_unfinished(self._clock())
+        recovered = await self.outbox.recover_unfinished()
         self.shipper.start()
         if recovered:
             log.warning("ended %d viewing session(s) left open by a crash", len(recovered))
@@ -402,10 +423,48 @@ class Console:
             grant_id=decision.grant.id if decision.grant else None,
             threat_basis=emergency.threat_basis if emergency else STANDING_ACCESS_BASIS,
             now=self._clock(),
+            mono_now_s=self._monotonic(),
         )
         await self.outbox.record_start(session)
         self.views[session.session_id] = session
+        self._heartbeat_tasks[session.session_id] = asyncio.create_task(
+            self._beat(session), name=f"audit-heartbeat-{session.session_id}"
+        )
         return session
+
+    async def _beat(self, session: ViewingSession) -> None:
+        """Write a heartbeat every interval while the session is open.
+
+        If one cannot be written (full disk, read-only or damaged outbox), the feed is
+        closed: after a crash the session would end at its last durable mark, so video
+        shown past it would be viewing the district never hears of. The end is retried
+        by the end-retry like any unwritten end; the reason recorded is stream_failed
+        (the agreement's list of end reasons has no other), and the desk is told why.
+        """
+        session_id = session.session_id
+        while True:
+            await asyncio.sleep(self._heartbeat_interval_s)
+            if session_id not in self.views or session_id in self._unwritten_ends:
+                return
+            at = stamp_after_start(session, elapsed_ms(session, self._monotonic()))
+            try:
+                await self.outbox.record_heartbeat(session, at)
+            except ConsoleError as exc:
+                why = (
+                    f"The feed was closed because the audit trail could not be written: "
+                    f"{exc.detail}"
+                )
+                log.error("heartbeat of %s not written: %s", session_id, exc.detail)
+                self.failure_reasons[session_id] = why
+                self._heartbeat_tasks.pop(session_id, None)
+                for listener in list(self.audit_stop_listeners):
+                    listener(session_id, why)
+                try:
+                    await self.close_view(session_id, EndReason.STREAM_FAILED)
+                except ConsoleError as end_exc:  # kept and retried by the end-retry
+                    log.warning("end of %s not written yet: %s", session_id, end_exc.detail)
+                return
+            self.shipper.kick()
 
     def _emergency_for(self, camera: Camera, decision: Decision) -> Emergency | None:
         if decision.grant is not None:
@@ -434,7 +493,7 @@ class Console:
                 return None
             for listener in list(self.view_closing_listeners):
                 listener(session)
-            ended = end_session(session, reason, self._clock())
+            ended = end_session(session, reason, self._clock(), self._monotonic())
             self._unwritten_ends[session_id] = ended
         try:
             await self.outbox.record_end(ended)
@@ -448,6 +507,9 @@ class Console:
         if self._unwritten_ends.pop(ended.session_id, None) is None:
             return  # another attempt finished it first
         self.views.pop(ended.session_id, None)
+        beating = self._heartbeat_tasks.pop(ended.session_id, None)
+        if beating is not None and beating is not asyncio.current_task():
+            beating.cancel()
         self._stream_urls.pop(ended.session_id, None)
         self._cameras_in_use.discard(ended.camera_id)
         self.shipper.kick()
@@ -487,6 +549,15 @@ class Console:
             if reason is not None:
                 self.failure_reasons[session_id] = reason
         return await self.close_view(session_id, EndReason.STREAM_FAILED)
+
+    async def audit_health(self) -> AuditHealth:
+        """The desk's audit state now: delivered, queued or failing, the alarm, the skew."""
+        return audit_health(
+            await self.shipper.queue(),
+            self._clock(),
+            alarm_after=self.audit_alarm_after,
+            skew_s=self.client.clock_skew_s,
+        )
 
     def watching_an_active_emergency(self) -> bool:
         """Whether a feed is open under an emergency still in progress (idle lock rule)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -89,11 +91,22 @@ class DistrictClient:
     """One signed-in connection to one district server."""
 
     def __init__(
-        self, base_url: str, *, timeout_s: float = 10.0, verify: ssl.SSLContext | bool = True
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        verify: ssl.SSLContext | bool = True,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        """``verify``: the TLS context from ``services.tls`` (OS store, CA bundle or pin)."""
+        """``verify``: the TLS context from ``services.tls`` (OS store, CA bundle or pin).
+        ``wall_clock``: this machine's clock (seconds since the epoch), for skew."""
         self.base_url = base_url.rstrip("/")
         self._token: str | None = None
+        self._wall_clock = wall_clock
+        # The district's clock minus this machine's (seconds), from the last answer that
+        # carried X-District-Time; None until one did. Event times are this machine's, so
+        # a district reading them needs to know how far off it is.
+        self.clock_skew_s: float | None = None
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             verify=verify,
@@ -125,9 +138,11 @@ class DistrictClient:
                 raise NotSignedIn("This console is not signed in to the district server.")
             headers["Authorization"] = f"Bearer {self._token}"
         try:
+            sent = self._wall_clock()
             response = await self._http.request(
                 method, API + path, json=json, params=params, headers=headers
             )
+            self._note_skew(response.headers.get("X-District-Time"), sent, self._wall_clock())
         except httpx.TimeoutException:
             raise ServerUnreachable(
                 f"The district server at {self.base_url} did not answer in time.",
@@ -157,6 +172,21 @@ class DistrictClient:
                 f"The district server failed on {method} {path} (HTTP {status}): {_detail(body)}"
             )
         return status, body
+
+    def _note_skew(self, district_time: str | None, sent: float, received: float) -> None:
+        """skew = the district's time - the midpoint of sending and receiving.
+
+        The midpoint assumes the way there and back take equally long; the error is at
+        most half the round trip, which on a district network is far below the 2 s that
+        matter here.
+        """
+        if not district_time:
+            return
+        try:
+            stamp = datetime.fromisoformat(district_time.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return  # not the district's header (a proxy's?): measure nothing
+        self.clock_skew_s = stamp - (sent + received) / 2
 
     async def events(self, last_event_id: int | None) -> AsyncIterator[ServerEvent]:
         """The live event stream, from after ``last_event_id`` (or from now).
@@ -300,6 +330,24 @@ class DistrictClient:
         if status in _AUDIT_REFUSALS:
             raise AuditRejected(f"The district refused the session end: {_detail(body)}")
         raise _unexpected_audit_answer("end", status)
+
+    async def audit_heartbeat(self, record: dict[str, object]) -> dict[str, Any]:
+        """Tell the district a session is still open; returns the server's record of it.
+
+        A 404 means the district holds no start for it: the start goes again first, as
+        for an end.
+        """
+        session_id = str(record["session_id"])
+        status, body = await self._audit_call("heartbeat", session_id, record)
+        if status == 200:
+            return _audit_record(body, session_id, "heartbeat", need_end=False)
+        if status == 404:
+            raise AuditStartMissing(
+                f"The district has no start for this session's heartbeat ({_detail(body)})."
+            )
+        if status in _AUDIT_REFUSALS:
+            raise AuditRejected(f"The district refused the session heartbeat: {_detail(body)}")
+        raise _unexpected_audit_answer("heartbeat", status)
 
     async def _audit_call(
         self, part: str, session_id: str, record: dict[str, object], stream: str | None = None

@@ -50,6 +50,9 @@ class Settings:
     live_updates_max_backoff_s: float = 10.0
     # Days a delivered audit record stays in the local outbox before it is pruned.
     audit_keep_delivered_days: float = 7.0
+    # Minutes an audit record may wait for delivery before the desk raises an alarm that
+    # stays until delivery resumes (CJIS allows an hour before it must be alerted).
+    audit_alarm_minutes: int = 5
     # TLS to the district: the OS certificate store unless IT names a CA bundle, and
     # optionally the exact certificate (its SHA-256 fingerprint) the server must show.
     ca_bundle: Path | None = None

@@ -6,7 +6,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from dispatch_console.domain.models import EndReason, Role, User
-from dispatch_console.domain.session import end_session, parse_utc, start_session, utc_ms, uuid7
+from dispatch_console.domain.session import (
+    ViewingSession,
+    elapsed_ms,
+    end_session,
+    heartbeat_record,
+    parse_utc,
+    recovered_end,
+    stamp_after_start,
+    start_session,
+    utc_ms,
+    uuid7,
+)
 from dispatch_console.floorplan.loader import load_district
 from tests.paths import SAMPLE_DISTRICT
 
@@ -54,3 +65,52 @@ def test_session_carries_the_whole_audit_record_and_ends_once() -> None:
         "duration_ms": 90000,
         "end_reason": "closed_by_user",
     }
+
+
+def _lincoln_session(now: datetime, mono: float | None) -> ViewingSession:
+    district = load_district(SAMPLE_DISTRICT)
+    camera = district.camera("lhs-cam-01")
+    user = User("u1", "dispatcher", "Dana Reyes", "Riverside PD", Role.POLICE_DISPATCHER)
+    return start_session(
+        user=user,
+        camera=camera,
+        school=district.school(camera.school_id),
+        workstation_id="ws-1",
+        app_version="0.1.0",
+        emergency_id="e1",
+        grant_id="g1",
+        threat_basis="911 call: intruder",
+        now=now,
+        mono_now_s=mono,
+    )
+
+
+def test_durations_come_from_the_monotonic_clock_not_a_stepped_wall_clock() -> None:
+    session = _lincoln_session(NOW, mono=1000.0)
+    assert "started_mono_s" not in session.start_record()  # never leaves the process
+    # NTP (or a person) stepped the wall clock back an hour mid-session.
+    stepped = NOW - timedelta(hours=1)
+    ended = end_session(session, EndReason.CLOSED_BY_USER, stepped, mono_now_s=1090.5)
+    assert ended.ended_at == "2026-11-23T12:01:30.623Z"
+    assert ended.duration_ms == 90_500
+    # The district's check holds: the end is exactly duration_ms after the start.
+    assert (parse_utc(ended.ended_at) - parse_utc(session.started_at)) == timedelta(
+        milliseconds=90_500
+    )
+    # Heartbeats are stamped the same way.
+    at = stamp_after_start(session, elapsed_ms(session, 1015.0))
+    assert heartbeat_record(session, at) == {
+        "session_id": session.session_id,
+        "at": "2026-11-23T12:00:15.123Z",
+    }
+
+
+def test_a_crash_left_session_ends_at_its_latest_mark_never_before_its_start() -> None:
+    session = _lincoln_session(NOW, mono=None)
+    marks = ["2026-11-23T12:00:15.123Z", "2026-11-23T12:00:45.123Z", "2026-11-23T12:00:30.1Z"]
+    ended = recovered_end(session, marks)
+    assert ended.end_reason is EndReason.RECOVERED_AFTER_CRASH
+    assert ended.ended_at == "2026-11-23T12:00:45.123Z"
+    assert ended.duration_ms == 45_000
+    assert recovered_end(session, []).duration_ms == 0
+    assert recovered_end(session, ["2026-11-23T11:00:00.000Z"]).ended_at == session.started_at

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dispatch_console.domain.models import EndReason, Role, User
-from dispatch_console.domain.session import ViewingSession, end_session, start_session
+from dispatch_console.domain.session import ViewingSession, end_session, start_session, utc_ms
 from dispatch_console.floorplan.loader import load_district
 from dispatch_console.services.audit_outbox import AuditOutbox
 from dispatch_console.services.errors import AuditNotRecorded
@@ -83,11 +83,10 @@ def test_recovery_ends_open_sessions_once_with_recovered_after_crash(tmp_path: P
         await outbox.record_start(left_open)
         await outbox.record_start(closed)
         await outbox.record_end(
-            end_session(closed, EndReason.CLOSED_BY_USER, T0 + timedelta(seconds=2))
+            end_session(closed, EndReason.CLOSED_BY_USER, T0 + timedelta(seconds=2, milliseconds=7))
         )
-        recover_at = T0 + timedelta(minutes=5, milliseconds=7)
-        first = await outbox.recover_unfinished(recover_at)
-        second = await outbox.recover_unfinished(recover_at + timedelta(minutes=1))
+        first = await outbox.recover_unfinished()
+        second = await outbox.recover_unfinished()
         return first, second
 
     try:
@@ -99,8 +98,9 @@ def test_recovery_ends_open_sessions_once_with_recovered_after_crash(tmp_path: P
     recovered = first[0]
     assert recovered.end_reason is EndReason.RECOVERED_AFTER_CRASH
     assert recovered.started_at == left_open.started_at
-    assert recovered.ended_at == "2026-03-02T14:35:00.130Z"
-    assert recovered.duration_ms == 5 * 60 * 1000 + 7
+    # The last durable mark while it was open: the other session's end, written after it.
+    assert recovered.ended_at == "2026-03-02T14:30:02.130Z"
+    assert recovered.duration_ms == 2007
     assert second == []  # nothing new the second time
 
     ends = [json.loads(p) for sid, kind, p in rows(path) if kind == "end"]
@@ -112,6 +112,30 @@ def test_recovery_ends_open_sessions_once_with_recovered_after_crash(tmp_path: P
     assert len(ends) == 2
 
 
+def test_a_crash_left_session_ends_at_its_last_heartbeat_not_at_the_restart(
+    tmp_path: Path,
+) -> None:
+    outbox = AuditOutbox(tmp_path / "outbox.sqlite3")
+    watched = session(T0)
+
+    async def scenario() -> list[ViewingSession]:
+        await outbox.record_start(watched)
+        for n in (1, 2, 3):
+            await outbox.record_heartbeat(watched, utc_ms(T0 + timedelta(seconds=15 * n)))
+        # The console is killed here and restarted hours later: the restart time is
+        # nowhere in the record.
+        return await outbox.recover_unfinished()
+
+    try:
+        recovered = asyncio.run(scenario())
+    finally:
+        outbox.close()
+    assert len(recovered) == 1
+    assert recovered[0].ended_at == utc_ms(T0 + timedelta(seconds=45))
+    assert recovered[0].duration_ms == 45_000
+    assert recovered[0].end_reason is EndReason.RECOVERED_AFTER_CRASH
+
+
 CHILD = """
 import asyncio, json, os, sys
 from pathlib import Path
@@ -119,7 +143,9 @@ from dispatch_console.domain.session import ViewingSession
 from dispatch_console.services.audit_outbox import AuditOutbox
 
 outbox = AuditOutbox(Path(sys.argv[1]))
-asyncio.run(outbox.record_start(ViewingSession(**json.loads(sys.argv[2]))))
+session = ViewingSession(**json.loads(sys.argv[2]))
+asyncio.run(outbox.record_start(session))
+asyncio.run(outbox.record_heartbeat(session, sys.argv[3]))
 print("recorded", flush=True)
 os._exit(1)  # killed mid-session: no end, no close, no checkpoint
 """
@@ -129,7 +155,14 @@ def test_a_session_killed_in_another_process_is_recovered_by_the_next_one(tmp_pa
     path = tmp_path / "outbox.sqlite3"
     started = session()
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), json.dumps(started.start_record())],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(path),
+            json.dumps(started.start_record()),
+            utc_ms(T0 + timedelta(seconds=15)),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -140,21 +173,22 @@ def test_a_session_killed_in_another_process_is_recovered_by_the_next_one(tmp_pa
 
     outbox = AuditOutbox(path)
     try:
-        recovered = asyncio.run(outbox.recover_unfinished(T0 + timedelta(seconds=42)))
+        recovered = asyncio.run(outbox.recover_unfinished())
         pending = asyncio.run(outbox.pending())
-        again = asyncio.run(outbox.recover_unfinished(T0 + timedelta(seconds=43)))
+        again = asyncio.run(outbox.recover_unfinished())
     finally:
         outbox.close()
 
     assert [s.session_id for s in recovered] == [started.session_id]
     assert recovered[0].end_reason is EndReason.RECOVERED_AFTER_CRASH
-    assert recovered[0].duration_ms == 42_000
+    assert recovered[0].duration_ms == 15_000  # at its heartbeat, not at the restart
     assert [(i.session_id, i.kind) for i in pending] == [
         (started.session_id, "start"),
+        (started.session_id, "heartbeat"),
         (started.session_id, "end"),
     ]
     assert pending[0].payload == started.start_record()
-    assert pending[1].payload["end_reason"] == "recovered_after_crash"
+    assert pending[2].payload["end_reason"] == "recovered_after_crash"
     assert again == []
 
 
@@ -180,7 +214,7 @@ def test_start_and_end_replays_are_ignored(tmp_path: Path) -> None:
     finally:
         outbox.close()
 
-    assert [(i.kind, i.seq) for i in pending] == [("start", 1), ("end", 3)]
+    assert [(i.kind, i.seq) for i in pending] == [("start", 1), ("end", 2)]
     assert pending[1].payload == first_end.end_record()
     assert counts == {"pending": 2, "rejected": 0}
     assert len(rows(path)) == 2

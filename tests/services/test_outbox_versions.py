@@ -46,7 +46,7 @@ def test_a_crash_left_session_from_another_version_is_recovered(tmp_path: Path) 
     async def scenario() -> None:
         outbox = AuditOutbox(path)
         try:
-            recovered = await outbox.recover_unfinished(datetime.now(UTC))
+            recovered = await outbox.recover_unfinished()
             assert [s.session_id for s in recovered] == [session.session_id]
             assert recovered[0].end_reason is EndReason.RECOVERED_AFTER_CRASH
             assert recovered[0].floor_name == ""
@@ -93,7 +93,7 @@ def test_delivered_sessions_are_pruned_after_the_grace_period_and_open_ones_neve
             assert await outbox.prune_delivered(now - timedelta(days=7)) == 0  # too recent
             assert await outbox.prune_delivered(now + timedelta(seconds=1)) == 2
             # The open session's start stays: crash recovery finds it by that row.
-            recovered = await outbox.recover_unfinished(now)
+            recovered = await outbox.recover_unfinished()
             assert [s.session_id for s in recovered] == [still_open.session_id]
         finally:
             outbox.close()
