@@ -16,6 +16,9 @@ from enum import StrEnum
 DEFAULT_ALARM_AFTER = timedelta(minutes=5)
 # Clock skew against the district shown on the desk beyond this (seconds).
 SKEW_SHOWN_ABOVE_S = 2.0
+# The status bar shows this much of a failure's reason; the whole of it is in the tooltip
+# and in the banner, so the status bar leaves room for the desk's own messages.
+REASON_SHOWN_CHARS = 60
 
 
 class AuditState(StrEnum):
@@ -43,6 +46,8 @@ class AuditHealth:
     alarm: str | None
     # "Clock 3.4 s behind the district" when the skew is worth showing; None otherwise.
     skew: str | None
+    # Everything known, for the status text's tooltip.
+    detail: str
 
 
 def age_text(age: timedelta) -> str:
@@ -80,6 +85,8 @@ def audit_health(
     if queue.failing is not None:
         state = AuditState.FAILING
         reason = queue.failing.rstrip(".")
+        if len(reason) > REASON_SHOWN_CHARS:
+            reason = reason[: REASON_SHOWN_CHARS - 1].rstrip() + "…"
         text = f"Audit: failing — {reason}" + (f" ({waiting})" if queue.queued else "")
     elif queue.queued:
         state, text = AuditState.QUEUED, f"Audit: {waiting}"
@@ -94,4 +101,5 @@ def audit_health(
             + ". They are kept on this workstation and sent when the district answers; "
             "tell the district's IT if this lasts."
         )
-    return AuditHealth(state, text, alarm, skew_text(skew_s))
+    detail = text if queue.failing is None else f"Audit delivery is failing: {queue.failing}"
+    return AuditHealth(state, text, alarm, skew_text(skew_s), detail)

@@ -7,6 +7,7 @@ only chooses how to show it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
@@ -16,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 
 from dispatch_console.domain.access_board import EmergencyStatus, decided_since
+from dispatch_console.domain.audit_health import AuditHealth
 from dispatch_console.domain.models import (
     Emergency,
     EmergencyType,
@@ -71,6 +73,7 @@ class ConsoleController(QObject):
         board_refresh_ms: int = 30000,
         access_panel_refresh_ms: int = 15000,
         idle_lock_after: timedelta | None = None,
+        audit_health_refresh_ms: int = 1000,
     ) -> None:
         super().__init__(window)
         self.console = console
@@ -103,6 +106,11 @@ class ConsoleController(QObject):
         console.access_listeners.append(self._on_access_changed)
         console.connection_listeners.append(self._on_connection_changed)
         console.shipper.problem_listeners.append(self.window.show_audit_problem)
+        console.audit_stop_listeners.append(self._on_audit_stop)
+        # The status bar's audit state: the oldest record's age moves on by itself.
+        self._audit_health_timer = QTimer(self)
+        self._audit_health_timer.setInterval(audit_health_refresh_ms)
+        self._audit_health_timer.timeout.connect(self.refresh_audit_health)
         console.view_closing_listeners.append(self._stop_player)
         console.view_ended_listeners.append(self._on_view_ended)
         console.sign_in_lost_listeners.append(self._ask_to_sign_in_again)
@@ -149,6 +157,8 @@ class ConsoleController(QObject):
             log.warning("floor plan: %s", warning)
         self._refresh_access_panel()
         self._access_panel_timer.start()
+        self.refresh_audit_health()
+        self._audit_health_timer.start()
         if self.window.board is not None:
             self._board_timer.start()
             self._refresh_board()
@@ -758,6 +768,27 @@ class ConsoleController(QObject):
     def _show_failure(self, title: str, message: str) -> None:
         self.window.show_message(f"{title}: {message}", "error")
 
+    def refresh_audit_health(self) -> None:
+        """Ask the console for the audit state and show it.
+
+        Not through the runner: a damaged outbox would otherwise pop an error every
+        second; opening a feed already says so, and the status keeps its last text.
+        """
+
+        def show(task: asyncio.Task[AuditHealth]) -> None:
+            if task.cancelled():
+                return
+            error = task.exception()
+            if error is None:
+                self.window.show_audit_health(task.result())
+            else:
+                log.warning("audit health not read: %s", error)
+
+        asyncio.ensure_future(self.console.audit_health()).add_done_callback(show)
+
+    def _on_audit_stop(self, _session_id: str, why: str) -> None:
+        self.window.show_message(why, "error")
+
     def shutdown(self) -> None:
         """End every session as an application exit, report it, then let the window go."""
         if self._closing:
@@ -768,6 +799,7 @@ class ConsoleController(QObject):
             self.sign_in_window = None
         self._board_timer.stop()
         self._access_panel_timer.stop()
+        self._audit_health_timer.stop()
         self.set_idle_lock(None)  # the event filter goes with the window
 
         def finished(_result: object = None) -> None:

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatch_console.domain.audit_health import AuditHealth, AuditState
+
 from .access_panel import AccessPanel
 from .district_overview import Breadcrumb, DistrictOverview
 from .emergency_panel import EmergencyPanel
@@ -86,6 +88,21 @@ class MainWindow(QMainWindow):
             " font-weight: bold; border-radius: 3px; }"
         )
         self.audit_problem.hide()
+        # An audit record has waited past the alarm threshold: red, and it stays until
+        # delivery resumes (the rule and its words are in domain/audit_health).
+        self.audit_alarm = QLabel(central)
+        self.audit_alarm.setObjectName("auditAlarm")
+        self.audit_alarm.setWordWrap(True)
+        self.audit_alarm.setStyleSheet(
+            "QLabel { background: #b00020; color: white; padding: 6px 10px;"
+            " font-weight: bold; border-radius: 3px; }"
+        )
+        self.audit_alarm.hide()
+        # The audit state, always in view at the bottom right of the desk.
+        self.audit_status = QLabel("Audit: …", self)
+        self.audit_status.setObjectName("auditStatus")
+        self.audit_status.setStyleSheet("QLabel { padding: 0 8px; }")
+        self.statusBar().addPermanentWidget(self.audit_status)
         # The server answers but its live updates do not arrive: changes show late.
         self.live_updates = QLabel(central)
         self.live_updates.setWordWrap(True)
@@ -158,6 +175,7 @@ class MainWindow(QMainWindow):
         layout.addLayout(header)
         layout.addWidget(self.connection)
         layout.addWidget(self.audit_problem)
+        layout.addWidget(self.audit_alarm)
         layout.addWidget(self.live_updates)
         layout.addWidget(self.emergency)
         layout.addWidget(self.message)
@@ -225,6 +243,25 @@ class MainWindow(QMainWindow):
             "this workstation and retried; new feeds open only once their record is delivered."
         )
         self.audit_problem.show()
+
+    def show_audit_health(self, health: AuditHealth) -> None:
+        """Render the audit state the domain decided: status text, skew, alarm banner."""
+        text = health.text + (f"  ·  {health.skew}" if health.skew else "")
+        colour = {
+            AuditState.DELIVERED: "#1e6b2f",
+            AuditState.QUEUED: "#8a4b00",
+            AuditState.FAILING: "#b00020",
+        }[health.state]
+        self.audit_status.setText(text)
+        self.audit_status.setToolTip(health.detail)
+        self.audit_status.setStyleSheet(
+            f"QLabel {{ padding: 0 8px; color: {colour}; font-weight: bold; }}"
+        )
+        if health.alarm is None:
+            self.audit_alarm.hide()
+        else:
+            self.audit_alarm.setText(health.alarm)
+            self.audit_alarm.show()
 
     def allow_close(self) -> None:
         self._allow_close = True

@@ -38,6 +38,14 @@ def test_failing_delivery_says_why() -> None:
     )
 
 
+def test_a_long_reason_is_shortened_in_the_status_bar_and_whole_in_the_detail() -> None:
+    reason = "The district server failed on PUT /audit/sessions/0123456789abcdef/start (HTTP 503)"
+    health = audit_health(AuditQueue(1, NOW, reason), NOW)
+    assert health.text.startswith("Audit: failing — The district server failed on PUT /audit/")
+    assert "…" in health.text and "HTTP 503" not in health.text
+    assert reason in health.detail
+
+
 def test_an_event_older_than_the_threshold_alarms_until_it_is_delivered() -> None:
     oldest = NOW - timedelta(minutes=5)
     at_limit = audit_health(AuditQueue(1, oldest, None), NOW)
