@@ -4,7 +4,9 @@ It drives the same ``Console`` class the desks use: sign in, recover what an ear
 run left open, then open and close feeds one after another until it is killed (or has
 done ``SESSIONS``), and shut down cleanly if it gets that far.
 
-    python -m tests.services.console_driver SERVER_URL OUTBOX USERNAME SESSIONS
+    python -m tests.services.console_driver SERVER_URL OUTBOX USERNAME SESSIONS [HEARTBEAT_S]
+
+HEARTBEAT_S shortens the 15 s heartbeat so short views beat too.
 """
 
 from __future__ import annotations
@@ -17,14 +19,22 @@ from pathlib import Path
 
 from dispatch_console.district.seed import demo_account
 from dispatch_console.domain.models import EndReason
+from dispatch_console.domain.session import HEARTBEAT_INTERVAL_S
 from dispatch_console.domain.totp import totp
 from dispatch_console.services.audit_outbox import AuditOutbox
 from dispatch_console.services.console import Console
 from dispatch_console.services.district_client import DistrictClient
 
 
-async def drive(server_url: str, outbox: Path, username: str, sessions: int) -> None:
-    console = Console(DistrictClient(server_url), AuditOutbox(outbox), workstation_id="ws-kill")
+async def drive(
+    server_url: str, outbox: Path, username: str, sessions: int, heartbeat_s: float
+) -> None:
+    console = Console(
+        DistrictClient(server_url),
+        AuditOutbox(outbox),
+        workstation_id="ws-kill",
+        heartbeat_interval_s=heartbeat_s,
+    )
     account = demo_account(username)
     await console.sign_in(
         account.username, account.password, totp(account.totp_secret, time.time())
@@ -51,4 +61,5 @@ async def drive(server_url: str, outbox: Path, username: str, sessions: int) -> 
 
 if __name__ == "__main__":
     url, path, user, count = sys.argv[1:5]
-    asyncio.run(drive(url, Path(path), user, int(count)))
+    beat = float(sys.argv[5]) if len(sys.argv) > 5 else HEARTBEAT_INTERVAL_S
+    asyncio.run(drive(url, Path(path), user, int(count), beat))

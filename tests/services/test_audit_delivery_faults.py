@@ -12,7 +12,7 @@ import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,7 +57,9 @@ class LyingProxy:
         turns: Iterator[tuple[int, str, bytes] | None] | None = None,
         *,
         only_paths: str = "",
+        on_forward: Callable[[str, str, bytes, int], None] | None = None,
     ) -> None:
+        """``on_forward(method, path, body, status)`` hears of every forwarded request."""
         self.upstream = upstream.rstrip("/")
         self.lying = True
         self.lies_told = 0
@@ -85,6 +87,8 @@ class LyingProxy:
                         self.command, proxy.upstream + self.path, content=body, headers=headers
                     )
                     status, raw = answer.status_code, answer.content
+                    if on_forward is not None:
+                        on_forward(self.command, self.path, body, status)
                     content_type = answer.headers.get("content-type", "application/json")
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)

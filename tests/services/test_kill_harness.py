@@ -15,11 +15,22 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
+from dispatch_console.domain.audit_chain import ChainedRecord, first_break
+from dispatch_console.services.audit_outbox import verify_outbox
 from tests.conftest import DistrictStack, signed_in_client
 from tests.paths import ROOT
+from tests.services.test_audit_delivery_faults import LyingProxy
+
+
+def _chain_id(outbox: Path) -> str:
+    with sqlite3.connect(outbox) as db:
+        return str(db.execute("SELECT chain_id FROM chain").fetchone()[0])
+
 
 KILLS = 4
 # Facilities staff have standing (audited) access to exterior cameras, and a user of
@@ -27,10 +38,15 @@ KILLS = 4
 USERNAME = "facilities"
 
 
+# Views last 0.05-0.2 s: heartbeats every 0.05 s make most of them beat, and a kill
+# often lands between a session's heartbeats.
+HEARTBEAT_S = "0.05"
+
+
 def driver(server_url: str, outbox: Path, sessions: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.services.console_driver", server_url, str(outbox),
-         USERNAME, str(sessions)],
+         USERNAME, str(sessions), HEARTBEAT_S],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -40,15 +56,60 @@ def test_kill_9_at_random_points_loses_doubles_and_leaves_open_nothing(
 ) -> None:
     outbox = tmp_path / "outbox.sqlite3"
     rng = random.Random(20261125)
-    for _ in range(KILLS):
-        process = driver(district_stack.server_url, outbox, 1000)
-        time.sleep(rng.uniform(1.5, 3.0))  # sign-in and start-up take about a second
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=10)
-    final = driver(district_stack.server_url, outbox, 2)
-    out, err = final.communicate(timeout=60)
+    # Every audit record the district accepted, as it crossed the wire.
+    wire: list[tuple[str, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def heard(method: str, path: str, body: bytes, status: int) -> None:
+        if method == "PUT" and "/audit/sessions/" in path and status in (200, 201):
+            with lock:
+                wire.append((path.split("?")[0].rsplit("/", 1)[1], json.loads(body)))
+
+    with LyingProxy(district_stack.server_url, on_forward=heard) as proxy:
+        proxy.lying = False
+        for _ in range(KILLS):
+            process = driver(proxy.url, outbox, 1000)
+            time.sleep(rng.uniform(1.5, 3.0))  # sign-in and start-up take about a second
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=10)
+        final = driver(proxy.url, outbox, 2)
+        out, err = final.communicate(timeout=60)
     assert final.returncode == 0, err
     assert "DONE" in out
+
+    # On the wire: one chain, every link from 1 to its head, unbroken (replays allowed).
+    links: dict[int, ChainedRecord] = {}
+    chains: set[str] = set()
+    for kind, body in wire:
+        link = body.pop("chain")
+        chains.add(link["chain"])
+        record = ChainedRecord(link["seq"], kind, body, link["prev"], link["hash"])
+        assert links.setdefault(record.seq, record) == record, "two records at one seq"
+    assert chains == {_chain_id(outbox)}
+    assert sorted(links) == list(range(1, len(links) + 1))
+    assert first_break(links[seq] for seq in sorted(links)) is None
+    assert verify_outbox(outbox).ok
+    with sqlite3.connect(outbox) as db:
+        beats = db.execute("SELECT COUNT(*) FROM outbox WHERE kind = 'heartbeat'").fetchone()[0]
+        head = db.execute("SELECT head_seq FROM chain").fetchone()[0]
+        recovered = db.execute(
+            "SELECT s.seq, e.payload FROM outbox s JOIN outbox e ON e.session_id = s.session_id"
+            " AND e.kind = 'end' WHERE s.kind = 'start'"
+            " AND e.payload LIKE '%recovered_after_crash%'"
+        ).fetchall()
+        # A recovered end lies at the last durable mark written while it was open (its
+        # last heartbeat, or a later record): never at the restart time.
+        for start_seq, payload in recovered:
+            ended_at = json.loads(payload)["ended_at"]
+            (last_mark,) = db.execute(
+                "SELECT MAX(created_at) FROM outbox WHERE seq >= ? AND seq < ("
+                " SELECT seq FROM outbox WHERE kind = 'end' AND session_id ="
+                " (SELECT session_id FROM outbox WHERE seq = ?))",
+                (start_seq, start_seq),
+            ).fetchone()
+            assert ended_at == last_mark
+    assert beats > 0
+    assert len(links) == head  # every record made it across, once
 
     with sqlite3.connect(outbox) as db:
         started = {sid for (sid,) in db.execute("SELECT session_id FROM outbox WHERE kind='start'")}
