@@ -10,6 +10,10 @@ route that streams for hours, sockets with TCP_NODELAY, and no access log that c
 write the token in the URL to disk. Every refusal is an RFC 9457 problem document with
 the gateway's reason in ``detail``, and the reason also goes in an ``X-Refusal-Reason``
 header, so a client that cannot read bodies (libVLC) can still learn it from a HEAD.
+
+Every connection that is sent video is logged as a relay (``relaylog``) from its first
+chunk to its end, with the bytes handed to it, so the district can reconcile what left
+the gateway against the viewing sessions consoles reported.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dispatch_console.domain.stream_tokens import StreamClaims
 from .access import AccessGuard, Refused
 from .hub import CameraUnavailable, StreamHub
 from .muxer import CONTENT_TYPES
+from .relaylog import Relay, RelayLog
 from .viewer import SOFT_LIMIT_BYTES, Viewer
 
 log = logging.getLogger(__name__)
@@ -68,8 +73,10 @@ class RelayServer:
         metrics_key: str | None = None,
         link_state: Callable[[], dict[str, Any]] | None = None,
         viewer_budget: int = SOFT_LIMIT_BYTES,
+        relays: RelayLog | None = None,
     ) -> None:
         self.hub = hub
+        self.relays = relays if relays is not None else RelayLog()
         self.guard = guard
         self._metrics_key = metrics_key
         self._viewer_budget = viewer_budget
@@ -193,7 +200,15 @@ class RelayServer:
             ):
                 await self._problem(writer, 401, "Metrics need the gateway's link key.")
                 return
-            await self._json(writer, 200, {**self.hub.metrics(), "viewers": len(self._claims)})
+            await self._json(
+                writer,
+                200,
+                {
+                    **self.hub.metrics(),
+                    "viewers": len(self._claims),
+                    "relays": self.relays.state(),
+                },
+            )
             return
         match = _PATH_RE.match(path)
         if match is None:
@@ -255,6 +270,7 @@ class RelayServer:
             claims.session_id,
         )
         hangup = asyncio.create_task(reader.read(1))
+        relay: Relay | None = None
         try:
             writer.write(
                 f"HTTP/1.1 200 OK\r\nContent-Type: {CONTENT_TYPES[container]}\r\n"
@@ -276,19 +292,26 @@ class RelayServer:
                 chunk = next_chunk.result()
                 if chunk is None:
                     break
+                if relay is None:  # video starts flowing to this viewer now
+                    relay = self.relays.open(claims.session_id, claims.camera_id, claims.stream)
                 writer.write(chunk)
+                self.relays.sent(relay, len(chunk))
                 await writer.drain()
         finally:
             hangup.cancel()
+            if relay is not None:
+                self.relays.end(relay)
             upstream.remove_viewer(viewer)
             self._claims.pop(viewer, None)
             if self._by_session.get(claims.session_id) is viewer:
                 del self._by_session[claims.session_id]
             log.info(
-                "stream closed: camera %s/%s, session %s: %s",
+                "stream closed: camera %s/%s, session %s, relay %s (%d bytes): %s",
                 claims.camera_id,
                 claims.stream,
                 claims.session_id,
+                relay.relay_id if relay is not None else "none",
+                relay.bytes if relay is not None else 0,
                 viewer.closed_reason or "the viewer disconnected",
             )
 

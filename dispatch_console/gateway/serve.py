@@ -3,6 +3,10 @@
 Like the district server, it binds its own socket (port 0 picks a free one), and prints
 one line, ``GATEWAY_URL=http://host:port``, once it listens and its link to the district
 is up, so launchers learn where it is without racing. Logs go to stderr.
+
+Besides the relay, the camera hub and the district link, it runs the relay reporter
+(``relaylog``), which posts the log of relayed streams to the district; on SIGTERM it
+ends the open relays and makes one last post before the process exits.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .access import LEASE_S, AccessGuard
 from .hub import IDLE_CLOSE_S, StreamHub
 from .link import DistrictLink
 from .relay import RelayServer
+from .relaylog import REFRESH_S, RelayLog, RelayReporter
 from .sources import SourceBook, SourcesError, load_credentials
 from .upstream import CameraStatus
 from .viewer import SOFT_LIMIT_BYTES
@@ -78,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="bytes queued for one viewer before it skips to the next keyframe (default "
         f"{SOFT_LIMIT_BYTES}); at four times this it is dropped",
     )
+    parser.add_argument(
+        "--relay-refresh",
+        type=float,
+        default=REFRESH_S,
+        help="seconds between reports of an open relay's byte count to the district "
+        f"(default {REFRESH_S:g}); new and ended relays are reported within a second",
+    )
     parser.add_argument("--log-level", default="info")
     return parser
 
@@ -107,6 +119,7 @@ class Gateway:
         idle_close_s: float = IDLE_CLOSE_S,
         lease_s: float = LEASE_S,
         viewer_budget: int = SOFT_LIMIT_BYTES,
+        relay_refresh_s: float = REFRESH_S,
     ) -> None:
         self._district_url = district_url
         self._secret = secret
@@ -115,12 +128,15 @@ class Gateway:
         self.guard = AccessGuard(secret, lease_s=lease_s)
         self.link_key = link_key(secret)
         self.hub = StreamHub(book, idle_close_s=idle_close_s, on_status=self._report)
+        self.relays = RelayLog(refresh_s=relay_refresh_s)
+        self.reporter = RelayReporter(district_url, self.link_key, self.relays)
         self.relay = RelayServer(
             self.hub,
             self.guard,
             metrics_key=self.link_key,
             link_state=self._link_state,
             viewer_budget=viewer_budget,
+            relays=self.relays,
         )
         self.link: DistrictLink | None = None
         self.url = ""
@@ -152,6 +168,7 @@ class Gateway:
             asyncio.create_task(self.link.run_forever()),
             asyncio.create_task(self.relay.enforce_forever()),
             asyncio.create_task(self.hub.reap_forever()),
+            asyncio.create_task(self.reporter.run_forever()),
         ]
         for _ in range(int(link_wait_s / 0.05)):
             if self.link.connected:
@@ -166,6 +183,9 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.relay.stop()
+        # The viewers are gone, so their relays have ended: tell the district, once.
+        await self.reporter.final_report()
+        await self.reporter.aclose()
         await asyncio.to_thread(self.hub.stop_all)
 
 
@@ -179,6 +199,7 @@ async def serve(args: argparse.Namespace, secret: bytes, book: SourceBook) -> No
         idle_close_s=args.idle_close,
         lease_s=args.lease,
         viewer_budget=args.viewer_budget,
+        relay_refresh_s=args.relay_refresh,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
