@@ -40,6 +40,12 @@ Metrics:
                coverage_query_ms and visibility_build_s on a generated 2,000-camera,
                60-building district.
                Each is also selectable by name.
+  audit_outbox_events_per_s
+               records made durable per second in a real outbox (synchronous=FULL), one
+               writer and 36 concurrent writers (group commit); bench/audit_bench.py.
+  audit_drain_10k_s
+               10,000 queued records drained by the real shipper to a real district
+               server on loopback (starts and ends; --heartbeats adds heartbeats).
   audit_faults  N sessions delivered through a proxy that answers 500, HTML 200, empty
                200, {"status":"ok"}, 429 and 204 in turn; prints lost, duplicated and
                left-open counts on the server, which must all be 0.
@@ -620,10 +626,24 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "audit_faults": lambda args: bench_audit_faults(args.opens * 5),
     "revocation_to_cut_s": lambda args: bench_revocation(args.opens),
     "gateway_cpu_cores_per_50_viewers": lambda args: bench_fan_out(50),
+    "audit_outbox_events_per_s": lambda args: bench_outbox_events(emit),
+    "audit_drain_10k_s": lambda args: bench_drain_10k(emit, district_processes, args.heartbeats),
     "approval_propagation_s": lambda args: bench_desk_propagation(
         args.opens, emit, percentile, district_processes
     ),
 }
+
+
+def bench_outbox_events(*args: Any) -> None:
+    from bench.audit_bench import bench_outbox_events as run
+
+    run(*args)
+
+
+def bench_drain_10k(*args: Any) -> None:
+    from bench.audit_bench import bench_drain_10k as run
+
+    run(*args)
 
 
 def bench_desk_propagation(runs: int, *args: Any) -> None:
@@ -646,6 +666,9 @@ def main() -> int:
     )
     parser.add_argument("metrics", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--opens", type=int, default=20, help="opens for ttff (default 20)")
+    parser.add_argument(
+        "--heartbeats", action="store_true", help="audit_drain_10k_s: queue heartbeats too"
+    )
     args = parser.parse_args()
     map_wanted = {m for m in args.metrics if m in MAP_METRICS}
     if "map" in args.metrics:
