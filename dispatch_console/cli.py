@@ -115,6 +115,10 @@ def _district(argv: list[str]) -> int:
         from dispatch_console.district import provision
 
         return provision.main(argv[1:])
+    if argv and argv[0] == "audit":
+        from dispatch_console.district import audit_cli
+
+        return audit_cli.main(argv[1:])
     if argv and argv[0] == "migrate":
         from dispatch_console.district import serve as district_serve
 
@@ -123,6 +127,7 @@ def _district(argv: list[str]) -> int:
         print(
             "usage: dispatch-console district serve --host H --port P --db PATH\n"
             "       dispatch-console district migrate --db PATH [--check]\n"
+            "       dispatch-console district audit {verify,purge} --db PATH ...\n"
             "       dispatch-console district user --db PATH "
             "{add,disable,enable,unlock,reset-totp,list,log} ...",
             file=sys.stderr,

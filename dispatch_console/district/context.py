@@ -26,6 +26,7 @@ from dispatch_console.domain.models import (
     User,
 )
 from dispatch_console.domain.policy import (
+    DISTRICT_ONLY,
     agency_audience,
     can_view,
     is_police,
@@ -34,7 +35,7 @@ from dispatch_console.domain.policy import (
 )
 from dispatch_console.domain.session import utc_ms
 
-from . import auth
+from . import audit_store, auth
 from .db import Database, Ticket
 from .events import EventHub
 from .gateway_links import GatewayLinks
@@ -145,8 +146,13 @@ def announce_grant(ctx: ServerContext, kind: str, grant: Grant) -> None:
     )
 
 
+# How often the audit findings that only time reveals (gaps, unreported streams) are looked for.
+AUDIT_SWEEP_S = 10.0
+
+
 class GrantClock:
-    """Announces what no request does: a grant about to expire, and one that expired.
+    """Announces what no request does: a grant about to expire, and one that expired,
+    and the audit findings that appear as time passes (``audit_store.sweep``).
 
     Called by every event stream before it looks for events, at most once a second in
     all; each grant's notice is announced once (the stored events say whether it was).
@@ -156,6 +162,7 @@ class GrantClock:
         self._ctx = ctx
         self._lock = threading.Lock()
         self._last = 0.0
+        self._last_sweep = 0.0
 
     def tick(self) -> None:
         with self._lock:
@@ -172,6 +179,10 @@ class GrantClock:
             for grant in db.grants_expired_between(now - EXPIRED_NOTICE_WINDOW, now):
                 if not db.has_event("grant.expired", grant.id):
                     announce_grant(ctx, "grant.expired", grant)
+            if time.monotonic() - self._last_sweep >= AUDIT_SWEEP_S:
+                self._last_sweep = time.monotonic()
+                for finding in audit_store.sweep(db, now):
+                    ctx.announce("audit.finding", DISTRICT_ONLY, finding["subject"], finding)
 
 
 def in_force_grants(ctx: ServerContext, now: datetime, school_id: str | None = None) -> list[Grant]:

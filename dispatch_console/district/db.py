@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dispatch_console.domain.models import (
     AccessRequest,
@@ -37,7 +37,9 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.session import parse_utc, utc_ms
 
-from . import migrations
+from . import audit_log, migrations
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,27 @@ class Database:
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return list(self._conn.execute(sql, params).fetchall())
+
+    def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a long read (verification, a report) on its own connection and snapshot.
+
+        WAL lets it read while the server goes on writing; holding the main connection's
+        lock for the seconds a 100,000-record verification takes would stall every desk.
+        """
+        if self.path == ":memory:":
+            with self._lock:
+                return work(self._conn)
+        conn = sqlite3.connect(f"file:{Path(self.path).as_posix()}?mode=ro", uri=True, timeout=10)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("BEGIN")
+            return work(conn)
+        finally:
+            conn.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, for the stores that live beside this one (audit_store)."""
+        return [dict(r) for r in self._query(sql, params)]
 
     # -- users --------------------------------------------------------------------------
 
@@ -405,6 +428,9 @@ class Database:
                 "INSERT INTO admin_actions(at, actor, action, subject, detail)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (utc_ms(at), actor, action, subject, detail),
+            )
+            audit_log.append(
+                conn, at, f"admin.{action}", subject, {"actor": actor, "detail": detail}
             )
 
     def admin_actions(self, limit: int = 200) -> list[dict[str, Any]]:
@@ -766,18 +792,36 @@ class Database:
                     "SELECT * FROM audit_sessions WHERE session_id = ?", (record["session_id"],)
                 ).fetchone()
             )
+            audit_log.append(conn, now, "session.start", stored["session_id"], stored)
             return "created", stored
 
     def bind_session_grant(
-        self, session_id: str, grant_id: str, emergency_id: str, threat_basis: str
+        self,
+        session_id: str,
+        grant_id: str,
+        emergency_id: str,
+        threat_basis: str,
+        now: datetime,
     ) -> None:
         """Name the grant a session's video comes under, if the start named none yet."""
         with self.transaction() as conn:
-            conn.execute(
+            bound = conn.execute(
                 "UPDATE audit_sessions SET grant_id = ?, emergency_id = ?, threat_basis = ?"
                 " WHERE session_id = ? AND grant_id IS NULL",
                 (grant_id, emergency_id, threat_basis, session_id),
-            )
+            ).rowcount
+            if bound:
+                audit_log.append(
+                    conn,
+                    now,
+                    "session.bound",
+                    session_id,
+                    {
+                        "grant_id": grant_id,
+                        "emergency_id": emergency_id,
+                        "threat_basis": threat_basis,
+                    },
+                )
 
     def record_audit_end(
         self,
@@ -789,11 +833,24 @@ class Database:
     ) -> dict[str, Any] | None:
         """Store a session's end; the first end wins. None when the start is not known yet."""
         with self.transaction() as conn:
-            conn.execute(
+            ended = conn.execute(
                 "UPDATE audit_sessions SET ended_at = ?, duration_ms = ?, end_reason = ?,"
                 " end_received_at = ? WHERE session_id = ? AND ended_at IS NULL",
                 (ended_at, duration_ms, end_reason, utc_ms(now), session_id),
-            )
+            ).rowcount
+            if ended:
+                audit_log.append(
+                    conn,
+                    now,
+                    "session.end",
+                    session_id,
+                    {
+                        "ended_at": ended_at,
+                        "duration_ms": duration_ms,
+                        "end_reason": end_reason,
+                        "end_received_at": utc_ms(now),
+                    },
+                )
             row = conn.execute(
                 "SELECT * FROM audit_sessions WHERE session_id = ?", (session_id,)
             ).fetchone()

@@ -107,3 +107,19 @@ Approver = Annotated[User, Depends(approver)]
 
 
 Ctx = Annotated[ServerContext, Depends(request_context)]
+
+
+async def raw_json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object exactly as sent (parsed, not validated).
+
+    A workstation's chain hash covers the body it sent; re-serialising the validated
+    model could differ from it (defaults filled in, fields this server does not know).
+    """
+    try:
+        value = await request.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+RawBody = Annotated[dict[str, Any], Depends(raw_json_body)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from pydantic import AfterValidator, StringConstraints
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -160,3 +160,28 @@ async def _send_problem(send: Send, exc: HTTPException) -> None:
     headers += [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
     await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def known_query_only(request: Request) -> None:
+    """Refuse a query parameter the operation does not take (422), naming it.
+
+    Ignoring it would let a misspelt filter (``?scool_id=``) return the whole unfiltered
+    trail as if filtered; an audit browser must not show that as an answer.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known: set[str] = set()
+    pending = [dependant]
+    while pending:
+        node = pending.pop()
+        known.update(param.alias for param in node.query_params)
+        pending.extend(node.dependencies)
+    unknown = sorted({key for key in request.query_params if key not in known})
+    if unknown:
+        takes = ", ".join(sorted(known)) or "no query parameters"
+        raise HTTPException(
+            422,
+            f"Unknown query parameter {unknown[0]!r}; this operation takes {takes}.",
+        )

@@ -16,6 +16,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from dispatch_console.district import audit_log
 
 
 class SchemaError(Exception):
@@ -247,6 +250,30 @@ MIGRATIONS: tuple[Migration, ...] = (
                     ("grants", "review_note", "TEXT"),
                 )
             ),
+        ),
+    ),
+)
+
+
+def _audit_log(conn: sqlite3.Connection) -> None:
+    for statement in audit_log.SCHEMA:
+        conn.execute(statement)
+    audit_log.backfill(conn, datetime.now(UTC))
+
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        4,
+        "append-only hash-chained audit log, workstation chains, findings, heartbeats",
+        _both(
+            _add_columns(
+                (
+                    ("audit_sessions", "last_heartbeat_at", "TEXT"),
+                    ("audit_sessions", "heartbeat_received_at", "TEXT"),
+                )
+            ),
+            _audit_log,
         ),
     ),
 )

@@ -22,6 +22,7 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.session import utc_ms
 
+from .audit_store import heartbeat_overdue
 from .context import (
     MAX_DURATION_MS,
     MAX_EXTENSION_MINUTES,
@@ -193,6 +194,19 @@ class ReviewIn(BaseModel):
     note: str = Field(min_length=1, max_length=2000, description="What the review found.")
 
 
+Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lowercase hex.")]
+
+
+class ChainIn(BaseModel):
+    """A record's place in its workstation's hash chain (``domain.audit_chain``): ``hash``
+    covers the JSON body as sent, without this ``chain`` member."""
+
+    chain: Id = Field(description="The workstation's chain id; a new local store starts one.")
+    seq: int = Field(ge=1, le=2**53, description="1 for the chain's first record.")
+    prev: Hash
+    hash: Hash
+
+
 class AuditStartIn(BaseModel):
     """What the console sends. The server keeps it as sent (``client_record``) but stores
     its own identity, registry, grant and threat basis, and checks the rest against them."""
@@ -218,6 +232,7 @@ class AuditStartIn(BaseModel):
     started_at: Timestamp = Field(
         description="The client's start time: ISO 8601 with a zone (UTC, milliseconds)."
     )
+    chain: ChainIn | None = None
 
 
 class AuditEndIn(BaseModel):
@@ -225,6 +240,15 @@ class AuditEndIn(BaseModel):
     ended_at: Timestamp = Field(description="ISO 8601 with a zone, not before the start.")
     duration_ms: int | None = Field(ge=0, le=MAX_DURATION_MS)
     end_reason: EndReason
+    chain: ChainIn | None = None
+
+
+class HeartbeatIn(BaseModel):
+    """The console still shows this session (sent every 15 s while it is open)."""
+
+    session_id: Id
+    at: Timestamp = Field(description="The console's time of the heartbeat (UTC, ms).")
+    chain: ChainIn | None = None
 
 
 class AuditSessionOut(BaseModel):
@@ -262,6 +286,13 @@ class AuditSessionOut(BaseModel):
     end_reason: EndReason | None
     start_received_at: str
     end_received_at: str | None
+    last_heartbeat_at: str | None = Field(
+        default=None, description="The console's time of its last recorded heartbeat."
+    )
+    heartbeat_overdue: bool = Field(
+        default=False,
+        description="Open, and the console has not been heard from for 60 s.",
+    )
 
 
 class TicketIn(BaseModel):
@@ -310,6 +341,51 @@ class CameraStateIn(BaseModel):
 
 class GatewayStatusIn(BaseModel):
     statuses: list[CameraStateIn] = Field(max_length=10_000)
+
+
+class RelayIn(BaseModel):
+    relay_id: Id
+    session_id: Id
+    camera_id: Id
+    stream: Literal["sub", "main"]
+    started_at: Timestamp
+    ended_at: Timestamp | None = None
+    bytes: int = Field(ge=0, le=2**62)
+
+
+class RelaysIn(BaseModel):
+    """What a gateway relayed (or still relays), reconciled against reported sessions."""
+
+    relays: list[RelayIn] = Field(max_length=10_000)
+
+
+class FindingOut(BaseModel):
+    id: int | None = Field(description="None for a live finding (it clears by itself).")
+    at: str
+    kind: str = Field(
+        description="chain_gap, chain_fork, chain_altered, chain_new, unreported_stream, "
+        "relay_camera_mismatch, streamed_after_end, heartbeat_overdue, review_due"
+    )
+    subject: str
+    workstation_id: str | None
+    detail: str
+    live: bool
+
+
+class WorkstationOut(BaseModel):
+    workstation_id: str
+    last_event_at: str | None
+    links: int
+    chains: int
+    open_sessions: int
+    overdue_sessions: int
+
+
+class TimelineEntryOut(BaseModel):
+    at: str
+    kind: str
+    seq: int | None
+    detail: str
 
 
 class HealthOut(BaseModel):
@@ -393,7 +469,9 @@ def hold_out(h: SchoolHold) -> HoldOut:
     )
 
 
-def session_out(row: dict[str, Any]) -> AuditSessionOut:
+def session_out(row: dict[str, Any], now: datetime | None = None) -> AuditSessionOut:
+    """The stored row; with ``now``, also whether its console has gone silent."""
     fields = {k: row.get(k) for k in AuditSessionOut.model_fields}
     fields["late"] = bool(row.get("late"))
+    fields["heartbeat_overdue"] = now is not None and heartbeat_overdue(row, now)
     return AuditSessionOut.model_validate(fields)

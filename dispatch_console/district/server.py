@@ -27,7 +27,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
 from dispatch_console import __version__
 from dispatch_console.domain.session import utc_ms
@@ -49,13 +49,14 @@ from .events import EventHub
 from .gateway_links import GatewayLinks
 from .limits import (
     BodyLimit,
+    known_query_only,
 )
 from .problems import (
     COMMON_ERRORS,
     install_problem_handlers,
     install_problem_openapi,
 )
-from .routes import access, accounts, audit, events, gateways, registry, streams
+from .routes import access, accounts, audit, audit_review, events, gateways, registry, streams
 
 __all__ = ["app_context", "create_app"]
 
@@ -114,6 +115,7 @@ def create_app(
         "access requests and grants, viewing-session audit, and the stream gateway. "
         "Every error is an RFC 9457 problem document (application/problem+json).",
         responses=COMMON_ERRORS,
+        dependencies=[Depends(known_query_only)],
     )
     app.state.ctx = ctx
     app.add_middleware(BodyLimit)
@@ -132,7 +134,7 @@ def create_app(
         return response
 
     ctx.grant_clock = GrantClock(ctx)
-    for routes in (accounts, registry, access, audit, streams, gateways, events):
+    for routes in (accounts, registry, access, audit, audit_review, streams, gateways, events):
         app.include_router(routes.router)
     install_problem_openapi(app)
     return app

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from dispatch_console.district import audit_store
 from dispatch_console.district.context import (
     API_PREFIX,
     DURATION_TOLERANCE_MS,
@@ -25,6 +26,7 @@ from dispatch_console.district.deps import (
     Ctx,
     CurrentUser,
     PathId,
+    RawBody,
     errors,
     fail,
     uuid7_time,
@@ -43,8 +45,11 @@ from dispatch_console.district.schemas import (
     AuditSessionOut,
     AuditStartIn,
     AuditStartOut,
+    ChainIn,
+    HeartbeatIn,
     session_out,
 )
+from dispatch_console.domain.audit_chain import Link
 from dispatch_console.domain.models import (
     Camera,
     Grant,
@@ -143,8 +148,43 @@ def _check_client_start(
 
 
 def _client_record(body: AuditStartIn) -> str:
-    """The start exactly as the client sent it, for replays and for the record."""
-    return json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    """The start as the client sent it, for replays and for the record.
+
+    Without its chain link: the link is held and checked on its own (a replay under a
+    different link is a fork finding, not a different session).
+    """
+    return json.dumps(
+        body.model_dump(mode="json", exclude={"chain"}), sort_keys=True, ensure_ascii=False
+    )
+
+
+def _hold_link(
+    ctx: ServerContext,
+    chain: ChainIn | None,
+    kind: str,
+    raw: dict[str, Any],
+    session_id: str,
+    workstation_id: str,
+) -> None:
+    """Hold the record's place in its workstation's chain; announce what is wrong with it.
+
+    Only for a record the district accepted: a refused record leaves a gap, which becomes
+    a finding if it is never filled.
+    """
+    if chain is None:
+        return
+    body = {k: v for k, v in raw.items() if k != "chain"}
+    for detail in audit_store.accept_link(
+        ctx.db,
+        Link(chain.chain, chain.seq, chain.prev, chain.hash),
+        kind,
+        body,
+        session_id=session_id,
+        workstation_id=workstation_id,
+        now=ctx.now(),
+    ):
+        log.warning("audit finding: %s", detail)
+        ctx.announce("audit.finding", DISTRICT_ONLY, session_id, {"detail": detail})
 
 
 @router.put(
@@ -167,6 +207,7 @@ def audit_start(
     ctx: Ctx,
     session_id: PathId,
     body: AuditStartIn,
+    raw: RawBody,
     user: CurrentUser,
     credentials: Credentials,
     response: Response,
@@ -175,6 +216,7 @@ def audit_start(
     """The start is recorded first; a link comes only for a recorded start, and a
     refused link never undoes the record (the refusal is in the answer instead)."""
     stored = _record_start(ctx, session_id, body, user, response)
+    _hold_link(ctx, body.chain, "start", raw, session_id, body.workstation_id)
     answer = AuditStartOut(**stored.model_dump())
     if stream is not None:
         assert credentials is not None  # current_user checked it
@@ -299,33 +341,24 @@ def audit_end(
     ctx: Ctx,
     session_id: PathId,
     body: AuditEndIn,
+    raw: RawBody,
     user: CurrentUser,
 ) -> AuditSessionOut:
     now = ctx.now()
-    if body.session_id != session_id:
-        fail(422, "The session id in the path and in the record differ.")
-    try:
-        ended = parse_client_time(body.ended_at, "ended_at", now)
-    except BadTime as exc:
-        fail(422, str(exc))
-    existing = ctx.db.audit_session(session_id)
-    if existing is None:
-        fail(
-            404,
-            f"Viewing session {session_id} has no recorded start yet; "
-            "send the start first and retry the end.",
-        )
-    if existing["user_id"] != user.id and not may_approve(user):
-        fail(403, "A viewing session can only be ended by the user it belongs to.")
+    existing, ended, started = _session_and_time(
+        ctx,
+        user,
+        session_id,
+        body.session_id,
+        body.ended_at,
+        field="ended_at",
+        record="end",
+        approvers_too=True,
+    )
     if existing["ended_at"] is not None:
-        return session_out(existing)  # the first end wins; a replay changes nothing
-    started_text = existing["client_started_at"] or existing["started_at"]
-    started = datetime.fromisoformat(started_text.replace("Z", "+00:00"))
-    if ended < started:
-        fail(
-            422,
-            f"ended_at {utc_ms(ended)} is before the session's start {started_text}.",
-        )
+        # The first end wins; a replay changes nothing.
+        _hold_link(ctx, body.chain, "end", raw, session_id, existing["workstation_id"])
+        return session_out(existing)
     duration_ms = milliseconds_between(started, ended)
     if body.duration_ms is not None and abs(body.duration_ms - duration_ms) > (
         DURATION_TOLERANCE_MS
@@ -340,6 +373,7 @@ def audit_end(
     )
     if stored is None:  # pragma: no cover - the start cannot vanish
         fail(404, f"Viewing session {session_id} has no recorded start.")
+    _hold_link(ctx, body.chain, "end", raw, session_id, stored["workstation_id"])
     ctx.announce(
         "viewing.ended",
         DISTRICT_ONLY,
@@ -349,29 +383,71 @@ def audit_end(
     return session_out(stored)
 
 
-@router.get(
-    f"{API_PREFIX}/audit/sessions",
-    summary="Viewing sessions by the server's start time, newest first; open ones always "
-    "listed (approvers see everyone's)",
-    response_model=list[AuditSessionOut],
-    responses=errors(401),
+def _session_and_time(
+    ctx: ServerContext,
+    user: User,
+    session_id: str,
+    body_session_id: str,
+    moment_text: str,
+    *,
+    field: str,
+    record: str,
+    approvers_too: bool,
+) -> tuple[dict[str, Any], datetime, datetime]:
+    """The stored session a later record (end, heartbeat) is for, the record's time and
+    the session's start.
+
+    404 before its start arrived (the console sends the start again, then this), 403 for
+    someone else's session, 422 for a time before the session's start.
+    """
+    if body_session_id != session_id:
+        fail(422, "The session id in the path and in the record differ.")
+    try:
+        moment = parse_client_time(moment_text, field, ctx.now())
+    except BadTime as exc:
+        fail(422, str(exc))
+    existing = ctx.db.audit_session(session_id)
+    if existing is None:
+        fail(
+            404,
+            f"Viewing session {session_id} has no recorded start yet; "
+            f"send the start first and retry the {record}.",
+        )
+    if existing["user_id"] != user.id and not (approvers_too and may_approve(user)):
+        fail(403, f"Only the user a viewing session belongs to may send its {record}.")
+    started_text = existing["client_started_at"] or existing["started_at"]
+    started = datetime.fromisoformat(started_text.replace("Z", "+00:00"))
+    if moment < started:
+        fail(422, f"{field} {utc_ms(moment)} is before the session's start {started_text}.")
+    return existing, moment, started
+
+
+@router.put(
+    f"{API_PREFIX}/audit/sessions/{{session_id}}/heartbeat",
+    summary="The console still shows this session (every 15 s while open; idempotent)",
+    response_model=AuditSessionOut,
+    responses=errors(401, 403, 404, 422),
 )
-def audit_list(
+def audit_heartbeat(
     ctx: Ctx,
+    session_id: PathId,
+    body: HeartbeatIn,
+    raw: RawBody,
     user: CurrentUser,
-    active: Annotated[bool | None, Query(description="Only open (true) or ended (false).")] = (
-        None
-    ),
-    limit: Annotated[
-        int,
-        Query(
-            ge=1,
-            le=1000,
-            description="How many ended sessions at most; open ones are always all listed.",
-        ),
-    ] = 100,
-) -> list[AuditSessionOut]:
-    rows = ctx.db.audit_sessions(
-        user_id=None if may_approve(user) else user.id, active=active, limit=limit
+) -> AuditSessionOut:
+    """A crash-left session ends at its last heartbeat; the desk flags a silent one."""
+    existing, at, _ = _session_and_time(
+        ctx,
+        user,
+        session_id,
+        body.session_id,
+        body.at,
+        field="at",
+        record="heartbeat",
+        approvers_too=False,
     )
-    return [session_out(r) for r in rows]
+    stored = audit_store.record_heartbeat(ctx.db, session_id, at, ctx.now())
+    if stored is None:  # pragma: no cover - the start cannot vanish
+        fail(404, f"Viewing session {session_id} has no recorded start.")
+    _hold_link(ctx, body.chain, "heartbeat", raw, session_id, existing["workstation_id"])
+    return session_out(stored)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from dispatch_console.district import audit_store
 from dispatch_console.district.context import (
     API_PREFIX,
     stream_denial,
@@ -20,16 +21,19 @@ from dispatch_console.district.deps import (
     fail,
     request_context,
 )
+from dispatch_console.district.limits import BadTime, parse_client_time
 from dispatch_console.district.schemas import (
     GatewayCheckIn,
     GatewayCheckOut,
     GatewayCut,
     GatewayStatusIn,
+    RelaysIn,
 )
 from dispatch_console.domain import stream_tokens
 from dispatch_console.domain.policy import (
     EVERYONE,
 )
+from dispatch_console.domain.session import utc_ms
 
 log = logging.getLogger(__name__)
 
@@ -109,4 +113,29 @@ def gateway_check(ctx: Ctx, body: GatewayCheckIn) -> GatewayCheckOut:
 def gateway_status(ctx: Ctx, body: GatewayStatusIn) -> Response:
     for change in ctx.links.update_states([s.model_dump() for s in body.statuses]):
         ctx.announce(f"camera.{change['state']}", EVERYONE, change["camera_id"], change)
+    return Response(status_code=204)
+
+
+@router.post(
+    f"{API_PREFIX}/gateway/relays",
+    dependencies=gateway_only,
+    summary="A gateway reports the streams it relayed, reconciled against reported sessions",
+    status_code=204,
+    response_class=Response,
+    responses=errors(401, 422, 503),
+    include_in_schema=False,
+)
+def gateway_relays(ctx: Ctx, body: RelaysIn) -> Response:
+    """Stored as reported; ``audit_store.sweep`` turns a relay no session explains into a
+    finding (after a grace period: the start may still be on its way)."""
+    now = ctx.now()
+    for relay in body.relays:
+        for field in ("started_at", "ended_at"):
+            value = getattr(relay, field)
+            if value is not None:
+                try:
+                    setattr(relay, field, utc_ms(parse_client_time(value, field, now)))
+                except BadTime as exc:
+                    fail(422, f"relay {relay.relay_id}: {exc}")
+    audit_store.record_relays(ctx.db, [r.model_dump() for r in body.relays], now)
     return Response(status_code=204)

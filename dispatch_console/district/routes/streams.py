@@ -76,6 +76,7 @@ def issue_stream_link(
                 grant.id,
                 grant.emergency_id,
                 emergency.threat_basis if emergency else "",
+                now,
             )
         elif session["grant_id"] != grant.id:
             fail(
