@@ -225,6 +225,12 @@ def _selftest(argv: list[str]) -> int:
     return selftest.main(argv)
 
 
+def _audit(argv: list[str]) -> int:
+    from dispatch_console import audit_cli
+
+    return audit_cli.main(argv)
+
+
 def _support_bundle(argv: list[str]) -> int:
     from dispatch_console.support import bundle
 
@@ -261,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "camsim": _camsim,
         "floorplan": _floorplan,
     }
-    commands |= {"selftest": _selftest, "support-bundle": _support_bundle}
+    commands |= {"selftest": _selftest, "support-bundle": _support_bundle, "audit": _audit}
     if argv and argv[0] in commands:
         try:
             return commands[argv[0]](argv[1:])
@@ -277,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="dispatch-console",
         description="Live school cameras for police dispatch, only under an emergency grant. "
         "Without a command, opens the console's sign-in window.",
-        epilog="commands: selftest | support-bundle | demo | district serve | gateway serve | "
-        "camsim  (each has --help)",
+        epilog="commands: selftest | support-bundle | audit verify | demo | district serve | "
+        "gateway serve | camsim  (each has --help)",
     )
     parser.add_argument("--version", action="version", version=f"dispatch-console {__version__}")
     parser.add_argument(
