@@ -121,7 +121,11 @@ def test_heartbeats_reach_the_district_which_keeps_the_last_one(
                 if r["session_id"] == session.session_id
             ]
             assert len(rows) == 1
-            assert rows[0]["last_heartbeat_at"] == last_at
+            # The district records a heartbeat at most every MIN_HEARTBEAT_SPACING of the
+            # console's time (a flood must not bloat its log); these come every 0.2 s, so
+            # it keeps the first, and acknowledges the rest.
+            first_at = heartbeats(path, session.session_id)[0][0]
+            assert rows[0]["last_heartbeat_at"] == first_at != last_at
             assert rows[0]["end_reason"] == "closed_by_user"
         finally:
             await close_console(console)
