@@ -119,3 +119,78 @@ def bench_drain_10k(emit: Emit, district_processes: Callable[..., Any], heartbea
          left_pending=int(result["pending"]), rejected=int(result["rejected"]),
          sessions=sessions, kinds="start, heartbeats, end" if heartbeats else "start and end",
          note="real shipper, district server on loopback, a request per record")  # fmt: skip
+
+
+def bench_verify_100k(emit: Emit, records: int = 100_000) -> None:
+    """``audit_verify_100k_s``: ``district audit verify`` over a 100,000-record log.
+
+    The log is what a busy district accumulates: sessions of a start, heartbeats every
+    15 s and an end (one start and end per 40 records), written through the server's own
+    ``audit_log.append``, so every record is chained and the session index matches.
+    The baseline in the same run is reading the same rows without checking anything.
+    """
+    from dispatch_console.district import audit_log
+    from dispatch_console.district.db import Database
+    from dispatch_console.domain.session import utc_ms
+    from tests.district.test_server import REGISTRY, start_record
+
+    path = Path(tempfile.mkdtemp(prefix="dispatch-bench-verify-")) / "district.db"
+    db = Database(path)
+    begin = datetime.now(UTC) - timedelta(days=30)
+    user = {"id": "u-bench", "display_name": "Bench", "agency": "RPD", "role": "dispatcher"}
+    camera = REGISTRY.cameras()[0].id
+    written = 0
+    n = 0
+    while written < records:
+        at = begin + timedelta(minutes=10 * n)
+        row = start_record(user, camera, at)
+        row.update(
+            room_kind=None, client_started_at=row["started_at"], late=0, client_record="{}",
+            ended_at=None, duration_ms=None, end_reason=None,
+            start_received_at=row["started_at"], end_received_at=None,
+            last_heartbeat_at=None, heartbeat_received_at=None,
+        )  # fmt: skip
+        with db.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO audit_sessions({', '.join(row)})"
+                f" VALUES ({', '.join('?' for _ in row)})",
+                list(row.values()),
+            )
+            audit_log.append(conn, at, "session.start", row["session_id"], row)
+            last = at
+            for b in range(1, 39):
+                last = at + timedelta(seconds=15 * b)
+                beat = {"last_heartbeat_at": utc_ms(last), "heartbeat_received_at": utc_ms(last)}
+                conn.execute(
+                    "UPDATE audit_sessions SET last_heartbeat_at = ?, heartbeat_received_at = ?"
+                    " WHERE session_id = ?",
+                    (beat["last_heartbeat_at"], beat["heartbeat_received_at"], row["session_id"]),
+                )
+                audit_log.append(conn, last, "session.heartbeat", row["session_id"], beat)
+            end = {
+                "ended_at": utc_ms(last), "duration_ms": 38 * 15_000,
+                "end_reason": "closed_by_user", "end_received_at": utc_ms(last),
+            }  # fmt: skip
+            conn.execute(
+                "UPDATE audit_sessions SET ended_at = ?, duration_ms = ?, end_reason = ?,"
+                " end_received_at = ? WHERE session_id = ?",
+                (*end.values(), row["session_id"]),
+            )
+            audit_log.append(conn, last, "session.end", row["session_id"], end)
+        written += 40
+        n += 1
+
+    def read_only(conn: Any) -> int:
+        return sum(1 for _ in conn.execute("SELECT * FROM audit_log ORDER BY rowid"))
+
+    began = time.perf_counter()
+    db.read(read_only)
+    baseline = time.perf_counter() - began
+    began = time.perf_counter()
+    report = db.read(audit_log.verify)
+    elapsed = time.perf_counter() - began
+    db.close()
+    assert report.ok, report.first_problem
+    emit("audit_verify_100k_s", elapsed, "s", records=report.records, sessions=report.sessions,
+         read_only_baseline_s=round(baseline, 3),
+         note="chain from the anchor + session index rebuilt and compared")  # fmt: skip

@@ -47,6 +47,9 @@ Metrics:
                10,000 queued records drained by the real shipper to a real district
                server on loopback: 36 sessions through a 69-minute outage, a heartbeat
                every 15 s each (--short-sessions: 5,000 starts and ends instead).
+  audit_verify_100k_s
+               `district audit verify` over 100,000 chained records (2,500 sessions with
+               heartbeats), with a plain read of the same rows as the baseline.
   audit_faults  N sessions delivered through a proxy that answers 500, HTML 200, empty
                200, {"status":"ok"}, 429 and 204 in turn; prints lost, duplicated and
                left-open counts on the server, which must all be 0.
@@ -631,6 +634,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "audit_drain_10k_s": lambda args: bench_drain_10k(
         emit, district_processes, not args.short_sessions
     ),
+    "audit_verify_100k_s": lambda args: bench_verify_100k(emit),
     "approval_propagation_s": lambda args: bench_desk_propagation(
         args.opens, emit, percentile, district_processes
     ),
@@ -645,6 +649,12 @@ def bench_outbox_events(*args: Any) -> None:
 
 def bench_drain_10k(*args: Any) -> None:
     from bench.audit_bench import bench_drain_10k as run
+
+    run(*args)
+
+
+def bench_verify_100k(*args: Any) -> None:
+    from bench.audit_bench import bench_verify_100k as run
 
     run(*args)
 
