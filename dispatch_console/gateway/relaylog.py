@@ -43,7 +43,7 @@ import random
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 RELAYS_PATH = "/api/v1/gateway/relays"
 MAX_PER_POST = 10_000  # the district's limit per post
+# The district refuses bodies over 64 KiB (district.limits.MAX_BODY_BYTES); a post is cut
+# below that, about 250 relays, so a backlog goes in many posts rather than none.
+MAX_POST_BYTES = 60 * 1024
 MAX_RELAYS = 50_000  # relays held in memory (open, or ended and not yet acknowledged)
 BATCH_WINDOW_S = 0.5  # how long a new or ended relay waits for others to share its post
 REFRESH_S = 10.0  # how often an open relay's byte count is reported while it changes
@@ -345,8 +348,10 @@ class RelayReporter:
         batch_window_s: float = BATCH_WINDOW_S,
         backoff_first_s: float = BACKOFF_FIRST_S,
         backoff_max_s: float = BACKOFF_MAX_S,
+        max_post_bytes: int = MAX_POST_BYTES,
     ) -> None:
         self._url = district_url.rstrip("/") + RELAYS_PATH
+        self._max_post_bytes = max_post_bytes
         self._relays = relays
         self._batch_window_s = batch_window_s
         self._backoff_first_s = backoff_first_s
@@ -377,9 +382,33 @@ class RelayReporter:
                 delay = min(self._backoff_max_s, delay * 2)
 
     async def post(self, relays: list[Relay]) -> bool:
-        """Post these relays' current states; True once the district has acknowledged them."""
-        if not relays:
-            return True
+        """Post these relays' current states, in as many posts as the district's limits
+        need; True once it has acknowledged them all (or held aside those it refuses),
+        False at the first post that failed."""
+        for chunk in self._chunks(relays):
+            if not await self._post_chunk(chunk):
+                return False
+        return True
+
+    def _chunks(self, relays: list[Relay]) -> Iterator[list[Relay]]:
+        """The relays in order, cut into posts under ``max_post_bytes`` and MAX_PER_POST.
+
+        Sizes are measured with ``json.dumps``'s defaults (spaces, ASCII escapes), which
+        never undercount what httpx sends.
+        """
+        chunk: list[Relay] = []
+        size = len('{"relays": []}')
+        for relay in relays:
+            item = len(json.dumps(relay.as_json())) + 2
+            if chunk and (size + item > self._max_post_bytes or len(chunk) >= MAX_PER_POST):
+                yield chunk
+                chunk, size = [], len('{"relays": []}')
+            chunk.append(relay)
+            size += item
+        if chunk:
+            yield chunk
+
+    async def _post_chunk(self, relays: list[Relay]) -> bool:
         payload = [relay.as_json() for relay in relays]
         self.posts += 1
         try:

@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dispatch_console.district.launch import start_process, stop_process
+from dispatch_console.district.limits import MAX_BODY_BYTES
 from dispatch_console.domain.stream_tokens import link_key
 from dispatch_console.gateway.relaylog import RELAYS_PATH
 from dispatch_console.gateway.sources import Credentials
@@ -143,10 +144,17 @@ class RelayDesk:
     def install(self, app: FastAPI) -> None:
         app.add_middleware(_RelayDeskMiddleware, desk=self)
 
-    def take(self, authorization: str, body: object) -> int:
+    def take(self, authorization: str, raw: bytes) -> int:
         if authorization != f"Bearer {link_key(self.secret)}":
             self.problems.append("a relays post without the gateway's link key")
             return 401
+        if len(raw) > MAX_BODY_BYTES:
+            self.problems.append(f"a relays post of {len(raw)} bytes, over the district's limit")
+            return 413
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
         problems = contract_problems(body)
         with self._lock:
             if problems:
@@ -191,11 +199,7 @@ class _RelayDeskMiddleware:
             if not message.get("more_body"):
                 break
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        try:
-            body = json.loads(b"".join(chunks))
-        except ValueError:
-            body = None
-        status = self.desk.take(headers.get("authorization", ""), body)
+        status = self.desk.take(headers.get("authorization", ""), b"".join(chunks))
         await send({"type": "http.response.start", "status": status, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 

@@ -20,6 +20,7 @@ import pytest
 from dispatch_console.gateway.relaylog import (
     ISOLATION_POSTS,
     MAX_PER_POST,
+    MAX_POST_BYTES,
     RELAYS_PATH,
     RelayLog,
     RelayReporter,
@@ -39,10 +40,15 @@ class District:
         self.accepted: dict[str, dict[str, Any]] = {}
         self.answer: Callable[[], int] = lambda: 204
         self.refuse: set[str] = set()  # sessions whose relays it answers 422
+        self.body_limit: int | None = 64 * 1024  # as district.limits.MAX_BODY_BYTES
+        self.oversized = 0
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         assert request.method == "POST" and request.url.path == RELAYS_PATH
         assert request.headers["authorization"] == f"Bearer {KEY}"
+        if self.body_limit is not None and len(request.content) > self.body_limit:
+            self.oversized += 1
+            return httpx.Response(413)
         relays = json.loads(request.content)["relays"]
         assert 0 < len(relays) <= MAX_PER_POST
         self.posts.append(relays)
@@ -56,7 +62,9 @@ class District:
         return httpx.Response(status)
 
 
-def _reporter(district: District, relays: RelayLog) -> RelayReporter:
+def _reporter(
+    district: District, relays: RelayLog, max_post_bytes: int = MAX_POST_BYTES
+) -> RelayReporter:
     return RelayReporter(
         "http://district.test",
         KEY,
@@ -65,6 +73,7 @@ def _reporter(district: District, relays: RelayLog) -> RelayReporter:
         batch_window_s=0.01,
         backoff_first_s=0.01,
         backoff_max_s=0.05,
+        max_post_bytes=max_post_bytes,
     )
 
 
@@ -263,18 +272,41 @@ def test_many_refused_relays_cost_a_bounded_number_of_posts() -> None:
     asyncio.run(run())
 
 
-def test_a_backlog_goes_in_posts_of_at_most_ten_thousand() -> None:
+def test_a_backlog_goes_in_posts_the_district_accepts() -> None:
+    """Under its 64 KiB body limit, so a few hundred relays a post, whatever the backlog."""
+
     async def run() -> None:
         district = District()
-        relays = RelayLog(cap=30_000)
+        relays = RelayLog()
         reporter = _reporter(district, relays)
+        for i in range(3000):
+            relays.end(relays.open(f"session-{i:06d}", "lhs-cam-02", "main"))
+            relays.sent(relays.unacknowledged()[-1], 2**40)  # the widest byte counts
+        task = asyncio.create_task(reporter.run_forever())
+        try:
+            await _until(lambda: len(district.accepted) == 3000, 20)
+            assert district.oversized == 0
+            assert 10 <= len(district.posts) <= 20, [len(p) for p in district.posts]
+            assert len(relays) == 0
+        finally:
+            task.cancel()
+            await reporter.aclose()
+
+    asyncio.run(run())
+
+
+def test_never_more_than_ten_thousand_relays_a_post() -> None:
+    async def run() -> None:
+        district = District()
+        district.body_limit = None
+        relays = RelayLog(cap=30_000)
+        reporter = _reporter(district, relays, max_post_bytes=2**40)
         for i in range(MAX_PER_POST + 2500):
             relays.end(relays.open(f"s{i}", "lhs-cam-02", "sub"))
         task = asyncio.create_task(reporter.run_forever())
         try:
             await _until(lambda: len(district.accepted) == MAX_PER_POST + 2500, 20)
             assert [len(p) for p in district.posts] == [MAX_PER_POST, 2500]
-            assert len(relays) == 0
         finally:
             task.cancel()
             await reporter.aclose()

@@ -10,8 +10,10 @@ end after the viewer goes, and the same relay_id however many times it is posted
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,13 +23,17 @@ from typing import Any
 import httpx
 import pytest
 
+from dispatch_console.district import audit_store
 from dispatch_console.district.db import Database
 from dispatch_console.district.launch import camsim_rtsp, start_process, stop_process
+from dispatch_console.district.limits import MAX_BODY_BYTES
 from dispatch_console.district.seed import seed_demo
 from dispatch_console.district.serve import ThreadedServer
 from dispatch_console.district.server import create_app
+from dispatch_console.domain import stream_tokens
 from dispatch_console.domain.session import parse_utc
-from dispatch_console.domain.stream_tokens import link_key
+from dispatch_console.domain.stream_tokens import StreamClaims, link_key
+from dispatch_console.gateway.relaylog import RelayLog, RelayReporter
 from tests.gateway.flow import Viewer
 from tests.gateway.harness import TEST_SECRET, Outage, RelayDesk, ThreadedGateway
 from tests.paths import SAMPLE_DISTRICT
@@ -41,9 +47,10 @@ OTHER_CAMERA = "jes-cam-01"  # served by a second gateway a test stops (jefferso
 @dataclass
 class RelayRig:
     server_url: str
-    desk: RelayDesk
+    desk: RelayDesk  # not installed in front of the real district's endpoint
     outage: Outage  # the gateway reaches the district through it
     gateway: ThreadedGateway
+    db: Database
 
     def relay_state(self, gateway: ThreadedGateway | None = None) -> dict[str, Any]:
         answer = httpx.get(
@@ -63,9 +70,9 @@ def _until(check: Callable[[], Any], timeout: float, what: str) -> Any:
     return result
 
 
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayRig]:
-    tmp: Path = tmp_path_factory.mktemp("relays")
+def _relay_rig(tmp: Path, desk: RelayDesk | None) -> Iterator[RelayRig]:
+    """Camera simulator, district app (its relays endpoint played by ``desk`` if given)
+    and a gateway serving lincoln-hs that reaches the district through an ``Outage``."""
     camsim, camsim_url = start_process(
         [
             "camsim", "--port", "0", "--floorplans", str(SAMPLE_DISTRICT),
@@ -85,20 +92,25 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayRig]:
             gateway_secret=TEST_SECRET,
             allow_totp_reuse=True,
         )
-        desk = RelayDesk()
-        desk.install(app)
+        if desk is not None:
+            desk.install(app)
         with ThreadedServer(app) as server:
             outage = Outage(server.url)
             try:
                 args = ("--relay-refresh", "1", "--schools", "lincoln-hs")
                 with ThreadedGateway(outage.url, extra_args=args) as gateway:
-                    yield RelayRig(server.url, desk, outage, gateway)
+                    yield RelayRig(server.url, desk or RelayDesk(), outage, gateway, db)
             finally:
                 outage.down()
         db.close()
-        assert not desk.problems, desk.problems  # every post kept to the contract
+        assert desk is None or not desk.problems, desk.problems  # posts kept to the contract
     finally:
         stop_process(camsim)
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayRig]:
+    yield from _relay_rig(tmp_path_factory.mktemp("relays"), RelayDesk())
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +286,96 @@ def test_a_stopping_gateway_ends_its_open_relays_and_reports_them(rig: RelayRig)
         viewer.end_emergency(declared["emergency"]["id"], as_user=safety)
         viewer.close()
         safety.close()
+
+
+# -- against the district's own endpoint -------------------------------------------------
+
+
+@pytest.fixture
+def real(tmp_path: Path) -> Iterator[RelayRig]:
+    yield from _relay_rig(tmp_path, None)
+
+
+def _stored(db: Database, session_id: str) -> dict[str, Any] | None:
+    rows = db.query(
+        "SELECT * FROM gateway_relays WHERE session_id = ? AND ended_at IS NOT NULL",
+        (session_id,),
+    )
+    return dict(rows[0]) if rows else None
+
+
+def test_the_district_reconciles_relays_and_finds_a_stream_no_session_explains(
+    real: RelayRig,
+) -> None:
+    """The real endpoint and store: an audited viewing is a relay under its session and no
+    finding; a stream opened with a link for a session no console reported (as a forged
+    or leaked link would be) becomes an ``unreported_stream`` finding after the grace."""
+    police = Viewer(real.server_url)
+    try:
+        police.declare("lincoln-hs")
+        session_id = police.start_session(CAMERA)
+        began = _view(police.stream_url(CAMERA, session_id), 1.5)
+        claims = StreamClaims(
+            user_id="nobody",
+            camera_id=CAMERA,
+            session_id=f"unreported-{uuid.uuid4().hex}",
+            grant_id=None,
+            stream="sub",
+            expires_at=time.time() + 60,
+            grant_until=None,
+        )
+        token = stream_tokens.sign(stream_tokens.signing_key(TEST_SECRET), claims)
+        _view(f"{real.gateway.url}/streams/{CAMERA}/sub.ts?token={token}", 0.5)
+    finally:
+        police.close()
+    audited = _until(lambda: _stored(real.db, session_id), 5, "the audited relay stored")
+    forged = _until(lambda: _stored(real.db, claims.session_id), 5, "the other relay stored")
+    assert audited["camera_id"] == CAMERA and audited["bytes"] > 0
+    assert abs(parse_utc(audited["started_at"]) - began) < timedelta(seconds=1)
+    assert real.relay_state()["unreported"] == 0
+    later = datetime.now(UTC) + audit_store.RELAY_GRACE + timedelta(seconds=1)
+    found = {
+        (f["kind"], f["subject"])
+        for f in audit_store.findings(real.db, later)
+        if f["kind"] in ("unreported_stream", "relay_camera_mismatch", "streamed_after_end")
+    }
+    assert found == {("unreported_stream", forged["relay_id"])}, found
+
+
+def test_the_district_takes_a_backlog_in_posts_under_its_body_limit_and_once(
+    tmp_path: Path,
+) -> None:
+    """A backlog far over the district's 64 KiB body limit (as after an outage) reaches
+    its real endpoint whole, and a replay of it adds nothing."""
+    db = Database(tmp_path / "district.db")
+    seed_demo(db)
+    app = create_app(db=db, floorplans_dir=SAMPLE_DISTRICT, gateway_secret=TEST_SECRET)
+
+    async def deliver(url: str) -> tuple[bool, bool, int]:
+        relays = RelayLog()
+        reporter = RelayReporter(url, link_key(TEST_SECRET), relays)
+        backlog = []
+        for i in range(1000):
+            relay = relays.open(f"backlog-{i:04d}", CAMERA, "main")
+            relays.sent(relay, 10**9)
+            relays.end(relay)
+            backlog.append(relay)
+        try:
+            first = await reporter.post(relays.due())
+            again = await reporter.post(backlog)  # every relay once more, as a replay would
+        finally:
+            await reporter.aclose()
+        return first, again, reporter.posts
+
+    try:
+        with ThreadedServer(app) as server:
+            first, again, posts = asyncio.run(deliver(server.url))
+        assert first and again
+        assert posts >= 2 * (1000 * 200 // MAX_BODY_BYTES)  # many posts, none refused
+        rows = db.query(
+            "SELECT COUNT(*) AS n, MIN(bytes) AS least FROM gateway_relays"
+            " WHERE session_id LIKE 'backlog-%' AND ended_at IS NOT NULL"
+        )
+        assert (rows[0]["n"], rows[0]["least"]) == (1000, 10**9)
+    finally:
+        db.close()
