@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from dispatch_console import __version__
+from dispatch_console.domain.audit_browser import SessionFilter
 from dispatch_console.domain.models import (
     AccessContext,
     AccessRequest,
@@ -132,6 +133,58 @@ class DistrictClient:
     async def _call(
         self, method: str, path: str, *, json: Any = None, params: Any = None, auth: bool = True
     ) -> tuple[int, Any]:
+        response = await self._send(method, path, json=json, params=params, auth=auth)
+        status = response.status_code
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+            if status < 500 and status != 401:
+                raise BadServerAnswer(
+                    f"{method} {path} answered HTTP {status} with something that is not JSON.",
+                    "The server may be misconfigured or behind a captive proxy.",
+                ) from None
+        self._check_status(status, body, method, path, auth)
+        return status, body
+
+    def _check_status(self, status: int, body: Any, method: str, path: str, auth: bool) -> None:
+        """A 401 ends the sign-in; a 5xx (or a proxy's error page) is an unreachable server."""
+        if status == 401 and auth:
+            self._token = None
+            raise NotSignedIn("The district server ended this sign-in.", "Sign in again.")
+        if status >= 500:
+            # A proxy's HTML error page counts as the server being unreachable, too.
+            raise ServerUnreachable(
+                f"The district server failed on {method} {path} (HTTP {status}): {_detail(body)}"
+            )
+
+    async def _get_text(self, path: str, params: Any, media_type: str) -> str:
+        """A GET whose answer is a document (CSV, HTML) rather than JSON.
+
+        Anything but a 200 of ``media_type`` is refused: a proxy's login page saved as the
+        district's CSV would look like an export and hold nothing.
+        """
+        response = await self._send("GET", path, params=params)
+        status = response.status_code
+        try:
+            body = response.json() if status != 200 and response.content else None
+        except ValueError:
+            body = None
+        self._check_status(status, body, "GET", path, True)
+        if status in (403, 404, 422):
+            raise ConsoleError(_detail(body))
+        kind = response.headers.get("content-type", "")
+        if status != 200 or not kind.startswith(media_type):
+            raise BadServerAnswer(
+                f"GET {path} answered HTTP {status} ({kind or 'no type'}) instead of {media_type}.",
+                "The server may be older than this console, or behind a proxy.",
+            )
+        return response.text
+
+    async def _send(
+        self, method: str, path: str, *, json: Any = None, params: Any = None, auth: bool = True
+    ) -> httpx.Response:
+        """One request with the bearer token; transport failures become ServerUnreachable."""
         headers = {}
         if auth:
             if self._token is None:
@@ -153,25 +206,7 @@ class DistrictClient:
                 f"Cannot reach the district server at {self.base_url} ({type(exc).__name__}).",
                 "Check the network or the server address in the settings.",
             ) from None
-        status = response.status_code
-        try:
-            body = response.json() if response.content else None
-        except ValueError:
-            body = None
-            if status < 500 and status != 401:
-                raise BadServerAnswer(
-                    f"{method} {path} answered HTTP {status} with something that is not JSON.",
-                    "The server may be misconfigured or behind a captive proxy.",
-                ) from None
-        if status == 401 and auth:
-            self._token = None
-            raise NotSignedIn("The district server ended this sign-in.", "Sign in again.")
-        if status >= 500:
-            # A proxy's HTML error page counts as the server being unreachable, too.
-            raise ServerUnreachable(
-                f"The district server failed on {method} {path} (HTTP {status}): {_detail(body)}"
-            )
-        return status, body
+        return response
 
     def _note_skew(self, district_time: str | None, sent: float, received: float) -> None:
         """skew = the district's time - the midpoint of sending and receiving.
@@ -420,15 +455,79 @@ class DistrictClient:
     async def deny_request(self, request_id: str) -> Decided:
         return _decided(await self._district_action(f"/requests/{request_id}/deny"))
 
-    async def audit_sessions(self, *, active: bool | None = None, limit: int = 200) -> list[Any]:
-        params: dict[str, Any] = {"limit": limit}
+    async def audit_sessions(
+        self,
+        *,
+        active: bool | None = None,
+        limit: int = 200,
+        where: SessionFilter | None = None,
+    ) -> list[dict[str, Any]]:
+        """Viewing sessions, newest first; ``where``: the audit browser's filters."""
+        params: dict[str, Any] = {**(where.params() if where else {}), "limit": limit}
         if active is not None:
             params["active"] = "true" if active else "false"
         status, body = await self._call("GET", "/audit/sessions", params=params)
+        if status == 422:
+            raise ConsoleError(_detail(body))
         _expect(status, body, 200, "GET /audit/sessions")
-        if not isinstance(body, list):
-            raise BadServerAnswer("The audit trail is not a JSON list.")
+        return _objects(body, "The audit trail")
+
+    async def audit_sessions_csv(self, where: SessionFilter | None = None) -> str:
+        """The filtered sessions as the district's CSV, exactly as it sent them."""
+        return await self._get_text(
+            "/audit/sessions.csv", where.params() if where else {}, "text/csv"
+        )
+
+    async def audit_timeline(self, session_id: str) -> list[dict[str, Any]]:
+        """Everything the district holds about one session ({at, kind, seq, detail}), in order."""
+        path = f"/audit/sessions/{session_id}/timeline"
+        status, body = await self._call("GET", path)
+        if status in (403, 404):
+            raise ConsoleError(_detail(body))
+        _expect(status, body, 200, f"GET {path}")
+        return _objects(body, "The session timeline", ("at", "kind", "detail"))
+
+    async def audit_findings(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Audit findings, the live ones (which clear by themselves) first."""
+        status, body = await self._call("GET", "/audit/findings", params={"limit": limit})
+        if status == 403:
+            raise AccessDenied(_detail(body))
+        _expect(status, body, 200, "GET /audit/findings")
+        return _objects(body, "The audit findings", ("at", "kind", "subject", "detail", "live"))
+
+    async def audit_workstations(self) -> list[dict[str, Any]]:
+        """Per workstation: the last record heard, open and silent sessions."""
+        status, body = await self._call("GET", "/audit/workstations")
+        if status == 403:
+            raise AccessDenied(_detail(body))
+        _expect(status, body, 200, "GET /audit/workstations")
+        return _objects(
+            body, "The workstation list", ("workstation_id", "open_sessions", "overdue_sessions")
+        )
+
+    async def audit_verify(self) -> dict[str, Any]:
+        """The district's check of its whole audit chain ({ok, head_hash, first_problem...})."""
+        status, body = await self._call("GET", "/audit/verify")
+        if status == 403:
+            raise AccessDenied(_detail(body))
+        _expect(status, body, 200, "GET /audit/verify")
+        if not isinstance(body, dict) or not isinstance(body.get("ok"), bool):
+            raise BadServerAnswer("The audit verification carries no verdict.")
         return body
+
+    async def emergency_report(self, emergency_id: str) -> str:
+        """The per-emergency report for the district's board, as HTML."""
+        return await self._get_text(f"/emergencies/{emergency_id}/report", None, "text/html")
+
+    async def accounts(self) -> list[User]:
+        """Every account (district approvers only): the audit browser's user filter."""
+        status, body = await self._call("GET", "/users")
+        if status == 403:
+            raise AccessDenied(_detail(body))
+        _expect(status, body, 200, "GET /users")
+        if not isinstance(body, list):
+            raise BadServerAnswer("The account list is not a JSON list.")
+        return [user_from_json(u) for u in body]
 
 
 def _audit_record(body: Any, session_id: str, part: str, *, need_end: bool) -> dict[str, Any]:
@@ -486,6 +585,16 @@ def _detail(body: Any) -> str:
 def _expect(status: int, body: Any, wanted: int, what: str) -> None:
     if status != wanted:
         raise BadServerAnswer(f"{what} answered HTTP {status}: {_detail(body)}")
+
+
+def _objects(body: Any, what: str, keys: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """A JSON list of objects that each carry ``keys``; BadServerAnswer otherwise."""
+    if not isinstance(body, list):
+        raise BadServerAnswer(f"{what} is not a JSON list.")
+    for item in body:
+        if not isinstance(item, dict) or any(k not in item for k in keys):
+            raise BadServerAnswer(f"{what} holds an entry without {', '.join(keys) or 'fields'}.")
+    return body
 
 
 def _list(body: dict[str, Any], key: str) -> list[Any]:
