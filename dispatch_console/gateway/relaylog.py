@@ -476,21 +476,22 @@ class RelayReporter:
         lost with the process, and the log says how much.
         """
         self._relays.end_all()
-        delivered = True
+        # Each relay is posted once (in as many posts as the limits need), held ones
+        # included: one the district refuses now would be refused again.
+        pending = self._relays.unacknowledged(limit=max(1, len(self._relays)))
         try:
             async with asyncio.timeout(budget_s):
-                while (pending := self._relays.unacknowledged()) and delivered:
-                    delivered = await self.post(pending)
+                await self.post(pending)
         except TimeoutError:
-            delivered = False
+            pass
         left = self._relays.state()["unreported"]
         if left:
             log.error(
                 "the gateway stops with %d relay(s) the district has not acknowledged (%s)",
                 left,
-                self._relays.problem or "no time left to post",
+                self._relays.problem or "refused, or no time left to post",
             )
-        return delivered and not left
+        return not left
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -370,3 +370,21 @@ def test_a_shutdown_post_that_fails_says_so(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.ERROR, "dispatch_console.gateway.relaylog"):
         assert asyncio.run(run()) is False
     assert any("not acknowledged" in r.getMessage() for r in caplog.records)
+
+
+def test_the_shutdown_post_tries_each_relay_once_even_if_refused() -> None:
+    async def run() -> tuple[bool, int, int]:
+        district = District()
+        district.refuse = {"bad"}
+        relays = RelayLog()
+        reporter = _reporter(district, relays)
+        for name in ("a", "bad", "c", "d"):
+            relays.open(name, "lhs-cam-02", "sub")
+        try:
+            return await reporter.final_report(), len(district.posts), len(relays)
+        finally:
+            await reporter.aclose()
+
+    delivered, posts, left = asyncio.run(run())
+    # One post of four, refused; halves of two (one refused); halves of one (one refused).
+    assert (delivered, posts, left) == (False, 5, 1)
