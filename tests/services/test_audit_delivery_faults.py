@@ -23,7 +23,7 @@ import pytest
 
 from dispatch_console.district.seed import demo_account
 from dispatch_console.domain.models import AccessContext, Emergency, EmergencyType, EndReason
-from dispatch_console.domain.session import ViewingSession, end_session
+from dispatch_console.domain.session import ViewingSession, end_session, utc_ms
 from dispatch_console.domain.totp import totp
 from dispatch_console.services.audit_outbox import AuditOutbox
 from dispatch_console.services.audit_shipper import AuditShipper
@@ -154,6 +154,7 @@ def test_a_lying_proxy_loses_no_session_and_turns_none_into_a_permanent_rejectio
                 start = now + timedelta(seconds=n)
                 session = new_session(user, JEFFERSON_CAMERAS[n % 2], start)
                 await outbox.record_start(session)
+                await outbox.record_heartbeat(session, utc_ms(start + timedelta(milliseconds=500)))
                 await outbox.record_end(
                     end_session(session, EndReason.CLOSED_BY_USER, start + timedelta(seconds=1))
                 )
@@ -169,6 +170,13 @@ def test_a_lying_proxy_loses_no_session_and_turns_none_into_a_permanent_rejectio
                 "duplicated": 0,
                 "left_open": 0,
             }
+            # Retried through lies, the workstation's chain still reached the district
+            # whole: every link held once, none altered, forked or missing.
+            with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
+                (chain,) = db.execute("SELECT chain_id FROM chain").fetchone()
+            findings = await district_findings(district_stack.server_url, auditor)
+            mine = [f for f in findings if chain in f["subject"] or chain in f["detail"]]
+            assert not mine, mine
         finally:
             outbox.close()
             for c in (behind_proxy, dispatcher, auditor):
@@ -503,3 +511,14 @@ def test_the_player_stops_before_the_sessions_end_is_stamped(
             await close_console(console)
 
     asyncio.run(scenario())
+
+
+async def district_findings(server_url: str, auditor: DistrictClient) -> list[dict[str, Any]]:
+    """The district's audit findings, read as its desk reads them."""
+    assert auditor.token is not None
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        answer = await http.get(
+            "/api/v1/audit/findings", headers={"Authorization": f"Bearer {auditor.token}"}
+        )
+    assert answer.status_code == 200, answer.text
+    return list(answer.json())
