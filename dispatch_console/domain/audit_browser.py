@@ -116,8 +116,9 @@ def finding_summary(finding: Mapping[str, Any]) -> Summary:
 def event_finding_summary(data: Mapping[str, Any]) -> Summary:
     """An ``audit.finding`` live event (kind and subject, or only a detail) in one line."""
     if "kind" in data:
-        return finding_summary({**data, "live": False})
-    return Summary(f"Audit finding: {data.get('detail', 'no detail given')}", Severity.CRITICAL)
+        found = finding_summary({**data, "live": False})
+        return Summary(f"Audit finding — {found.text}", found.severity)
+    return Summary(f"Audit finding — {data.get('detail', 'no detail given')}", Severity.CRITICAL)
 
 
 def workstation_summary(row: Mapping[str, Any], now: datetime) -> Summary:
@@ -144,6 +145,15 @@ def silent_flag(session: Mapping[str, Any]) -> str | None:
     if session.get("ended_at") is None and session.get("heartbeat_overdue"):
         return SILENT_FLAG
     return None
+
+
+def silent_detail(session: Mapping[str, Any]) -> str:
+    """Why a session carries the silent flag, for its tooltip."""
+    return (
+        "Recorded as open, but its workstation has sent no heartbeat for "
+        f"{int(HEARTBEAT_SILENCE.total_seconds())} s "
+        f"(last: {session.get('last_heartbeat_at') or 'none'})."
+    )
 
 
 def duration_text(milliseconds: int | None) -> str:

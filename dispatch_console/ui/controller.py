@@ -42,10 +42,11 @@ from dispatch_console.services.errors import ConsoleError
 from dispatch_console.services.sse import ServerEvent
 from dispatch_console.video.player import VideoPlayer
 
+from .audit_presenter import AuditPresenter
 from .district_overview import DISTRICT_LINK, school_summaries
 from .emergency_panel import Banner
 from .feeds import FeedManager
-from .grant_dialogs import BuildingChoice, GrantTermsDialog, ReviewDialog
+from .grant_dialogs import BuildingChoice, GrantTermsDialog, NoteDialog, deny_dialog, review_dialog
 from .idle_lock import IdleWatcher
 from .main_window import MainWindow
 from .map_view import PinLook, PinState
@@ -117,6 +118,8 @@ class ConsoleController(QObject):
         if console.live is not None:
             console.live.problem_listeners.append(self._on_live_updates_problem)
             console.live.event_listeners.append(self._on_live_event)
+        # The district desk's audit browser and live audit findings (ui/audit_presenter).
+        self.audit = AuditPresenter(console, window, runner) if window.board is not None else None
         self.sign_in_window: SignInWindow | None = None
         # The idle lock (None: never): after this long without input the desk covers
         # itself, ends its feeds as "locked" and asks for the password and code again.
@@ -127,7 +130,10 @@ class ConsoleController(QObject):
         window.unlock_requested.connect(self._ask_to_unlock)
         # The district desk's open forms (kept so tests and shortcuts can reach them).
         self.grant_dialog: GrantTermsDialog | None = None
-        self.review_dialog: ReviewDialog | None = None
+        self.review_dialog: NoteDialog | None = None
+        self.deny_dialog: NoteDialog | None = None
+        # Why the district denied a request, by emergency, as the live event said.
+        self._denial_reasons: dict[str, str] = {}
         self._board_timer = QTimer(self)
         self._board_timer.setInterval(board_refresh_ms)
         self._board_timer.timeout.connect(self._refresh_board)
@@ -378,8 +384,11 @@ class ConsoleController(QObject):
             if grant.break_glass:
                 text += " (break-glass, flagged for district review)"
             self.window.emergency.show_banner(Banner(text, "emergency"))
-        else:
+        elif any(r.emergency_id == emergency.id and r.is_pending for r in access.requests):
             text += " — waiting for the district to approve police access"
+            self.window.emergency.show_banner(Banner(text, "emergency"))
+        else:
+            text += " — no police access (denied, or the grant ended)"
             self.window.emergency.show_banner(Banner(text, "emergency"))
 
     # -- emergencies ----------------------------------------------------------------------
@@ -420,8 +429,12 @@ class ConsoleController(QObject):
                     text = f"The district approved police access at {school} until {until}."
                     self.window.show_message(text, "info")
                 else:
+                    reason = self._denial_reasons.pop(status.emergency.id, "")
                     self.window.show_message(
-                        f"The district denied police access at {school}.", "warning"
+                        f"The district denied police access at {school}"
+                        + (f": {reason}" if reason else "."),
+                        "warning",
+                        timeout_ms=60000,
                     )
         self._statuses = statuses
         self.window.access.show_statuses(statuses, names)
@@ -434,12 +447,13 @@ class ConsoleController(QObject):
         if kind is AccessAction.REVIEW:
             self._ask_review(target_id)
             return
+        if kind is AccessAction.DENY:
+            self._ask_deny_reason(target_id)
+            return
         console = self.console
         operation: Coroutine[Any, Any, object]
         if kind is AccessAction.APPROVE:
             operation = console.approve_request(target_id)
-        elif kind is AccessAction.DENY:
-            operation = console.deny_request(target_id)
         elif kind is AccessAction.EXTEND:
             operation = console.extend_grant(target_id)
         elif kind is AccessAction.REVOKE:
@@ -516,11 +530,34 @@ class ConsoleController(QObject):
             + (f" for: {emergency.threat_basis}" if emergency else "")
             + ". Record what the district's review found."
         )
-        dialog = ReviewDialog(description, self.window)
+        dialog = review_dialog(description, self.window)
         self.review_dialog = dialog
         dialog.accepted.connect(
             lambda: self._run_access_action(
                 AccessAction.REVIEW, self.console.review_grant(grant_id, dialog.text())
+            )
+        )
+        dialog.rejected.connect(self._refresh_access_panel)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def _ask_deny_reason(self, request_id: str) -> None:
+        """Deny… : the dispatcher who asked is told why, in the district's words."""
+        request = next((r for r in self.console.access.requests if r.id == request_id), None)
+        district = self.console.district
+        if request is None or district is None:
+            self._refresh_access_panel()
+            return
+        waited = request.requested_at.astimezone().strftime("%H:%M")
+        dialog = deny_dialog(
+            f"{request.requested_by} ({request.agency}) asked at {waited} for the cameras at "
+            f"{district.school(request.school_id).name}. Say why the district denies it.",
+            self.window,
+        )
+        self.deny_dialog = dialog
+        dialog.accepted.connect(
+            lambda: self._run_access_action(
+                AccessAction.DENY, self.console.deny_request(request_id, dialog.text())
             )
         )
         dialog.rejected.connect(self._refresh_access_panel)
@@ -640,6 +677,9 @@ class ConsoleController(QObject):
         # (and after a reconnect), instead of every two seconds.
         if event.kind.startswith("viewing.") or event.kind in ("connected", "resync"):
             self._refresh_board()
+        if event.kind == "request.denied" and event.data.get("reason"):
+            emergency_id = str(event.data.get("emergency_id", ""))
+            self._denial_reasons[emergency_id] = str(event.data["reason"])
         if event.kind == "grant.expiring":
             names = (
                 {s.id: s.name for s in self.console.district.schools}

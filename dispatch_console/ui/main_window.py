@@ -7,7 +7,7 @@ full above its viewing-session board, the police desk compactly above the floor 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -180,7 +180,19 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.emergency)
         layout.addWidget(self.message)
         self.board: WatchBoard | None = None
+        # The district desk's audit browser (its presenter opens it); police have none.
+        self.audit_trail_action: QAction | None = None
         if with_watch_board:
+            action = QAction("&Audit trail…", self)
+            action.setShortcut(QKeySequence("Ctrl+Shift+A"))
+            action.setToolTip(
+                "Viewing sessions with their timelines, findings, workstations, exports "
+                "(Ctrl+Shift+A)"
+            )
+            action.setStatusTip(action.toolTip())
+            self.menuBar().addMenu("&District").addAction(action)
+            self.addAction(action)  # the shortcut works wherever the focus is
+            self.audit_trail_action = action
             vertical = QSplitter(Qt.Orientation.Vertical, central)
             vertical.addWidget(splitter)
             vertical.addWidget(self.access)

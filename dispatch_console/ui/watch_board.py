@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from dispatch_console.domain.audit_browser import silent_detail, silent_flag
+
+# Amber: the session is recorded as open, but its console has gone quiet.
+SILENT_BACKGROUND = "#fef0c7"
 
 COLUMNS = (
     ("Viewer", "user_name"),
@@ -32,9 +38,14 @@ class WatchBoard(QTableWidget):
     def show_sessions(self, sessions: Sequence[Mapping[str, Any]]) -> None:
         self.setRowCount(len(sessions))
         for row, session in enumerate(sessions):
+            flag = silent_flag(session)
             for column, (_, key) in enumerate(COLUMNS):
                 value = session.get(key)
                 if key == "ended_at" and value is None:
-                    value = "watching now"
+                    value = f"watching now — {flag}" if flag else "watching now"
                 text = "" if value is None else str(value).replace("_", " ")
-                self.setItem(row, column, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if flag:
+                    item.setBackground(QBrush(QColor(SILENT_BACKGROUND)))
+                    item.setToolTip(silent_detail(session))
+                self.setItem(row, column, item)

@@ -16,6 +16,7 @@ from dispatch_console.domain.audit_browser import (
     event_finding_summary,
     finding_summary,
     finding_title,
+    silent_detail,
     silent_flag,
     verify_verdict,
     workstation_summary,
@@ -71,10 +72,10 @@ def test_an_unknown_finding_kind_is_shown_loudly_not_hidden() -> None:
 
 def test_a_live_finding_event_reads_whether_it_carries_a_kind_or_only_a_detail() -> None:
     assert event_finding_summary({"kind": "chain_fork", "subject": "s", "detail": "d"}).text == (
-        "Chain forked: d"
+        "Audit finding — Chain forked: d"
     )
     only = event_finding_summary({"detail": "chain of ws-1 skipped 3"})
-    assert only.text == "Audit finding: chain of ws-1 skipped 3"
+    assert only.text == "Audit finding — chain of ws-1 skipped 3"
     assert only.severity is Severity.CRITICAL
 
 
@@ -102,6 +103,7 @@ def test_only_an_open_overdue_session_gets_the_silent_flag() -> None:
     assert SILENT_FLAG == "silent 60 s+"
     assert silent_flag({"ended_at": None, "heartbeat_overdue": True}) == SILENT_FLAG
     assert silent_flag({"ended_at": None, "heartbeat_overdue": False}) is None
+    assert silent_detail({"last_heartbeat_at": "T"}).endswith("no heartbeat for 60 s (last: T).")
     assert silent_flag({"ended_at": "2026-11-25T11:00:00.000Z", "heartbeat_overdue": True}) is None
 
 
