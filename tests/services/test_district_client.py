@@ -268,3 +268,67 @@ def test_a_stream_ticket_keeps_its_secret_out_of_repr() -> None:
         assert secret not in text
         assert "2026-03-02T14:30:30.000Z" in text
     assert ticket.url.endswith(secret)  # still usable by the player
+
+
+def test_an_audit_csv_that_is_a_portal_page_is_a_bad_answer_not_an_export(
+    standin: StandIn,
+) -> None:
+    standin.answer(
+        "GET",
+        "/audit/sessions.csv",
+        200,
+        b"<html>Sign in to the wifi</html>",
+        content_type="text/html",
+    )
+    error = failure(standin, lambda c: c.audit_sessions_csv())
+    assert isinstance(error, BadServerAnswer)
+    assert "GET /audit/sessions.csv answered HTTP 200 (text/html) instead of text/csv" in str(error)
+
+
+def test_an_unknown_emergency_report_says_the_servers_reason(standin: StandIn) -> None:
+    standin.answer(
+        "GET", "/emergencies/em-1/report", 404, {"detail": "There is no emergency em-1."}
+    )
+    error = failure(standin, lambda c: c.emergency_report("em-1"))
+    assert type(error) is ConsoleError
+    assert error.detail == "There is no emergency em-1."
+    standin.answer(
+        "GET",
+        "/emergencies/em-2/report",
+        502,
+        b"<html>Bad gateway</html>",
+        content_type="text/html",
+    )
+    assert isinstance(failure(standin, lambda c: c.emergency_report("em-2")), ServerUnreachable)
+
+
+def test_garbled_findings_timelines_workstations_and_verdicts_are_bad_answers(
+    standin: StandIn,
+) -> None:
+    standin.answer("GET", "/audit/findings", 200, [{"kind": "chain_gap"}])
+    standin.answer("GET", "/audit/sessions/s1/timeline", 200, {"at": "now"})
+    standin.answer("GET", "/audit/workstations", 200, ["ws-1"])
+    standin.answer("GET", "/audit/verify", 200, {"ok": "yes"})
+    calls: list[Callable[[DistrictClient], Awaitable[object]]] = [
+        lambda c: c.audit_findings(),
+        lambda c: c.audit_timeline("s1"),
+        lambda c: c.audit_workstations(),
+        lambda c: c.audit_verify(),
+    ]
+    for call in calls:
+        assert isinstance(failure(standin, call), BadServerAnswer)
+
+
+def test_the_audit_csv_is_returned_exactly_as_the_server_sent_it(standin: StandIn) -> None:
+    body = 'session_id,camera_id\r\ns1,"Cafétéria, ""north"""\r\n'.encode()
+    standin.answer("GET", "/audit/sessions.csv", 200, body, content_type="text/csv; charset=utf-8")
+
+    async def run() -> str:
+        client = DistrictClient(standin.url)
+        client.use_token(TOKEN)
+        try:
+            return await client.audit_sessions_csv()
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(run()) == body.decode()
