@@ -75,14 +75,14 @@ SESSION_COLUMNS = (
     "Started (UTC)",
     "Ended (UTC)",
     "Duration",
+    "How it ended",
+    "Heartbeats",
     "Viewer",
     "Agency",
     "Camera",
     "School",
-    "Why (threat basis)",
-    "How it ended",
     "Workstation",
-    "Heartbeats",
+    "Why (threat basis)",
 )
 ANY = "(any)"
 
@@ -432,14 +432,14 @@ class AuditBrowser(QDialog):
                 s.get("started_at"),
                 s.get("ended_at") or "watching now",
                 duration_text(s.get("duration_ms")),
+                str(s.get("end_reason") or "").replace("_", " "),
+                flag or (f"last {heard}" if heard else ""),
                 s.get("user_name"),
                 s.get("agency"),
                 s.get("camera_name"),
                 s.get("school_name"),
-                s.get("threat_basis"),
-                str(s.get("end_reason") or "").replace("_", " "),
                 s.get("workstation_id"),
-                flag or (f"last {heard}" if heard else ""),
+                s.get("threat_basis"),
             )
             for column, value in enumerate(values):
                 item = _cell(value, Severity.WARNING if flag else None)

@@ -140,6 +140,7 @@ def test_the_audit_browser_filters_shows_timelines_findings_and_exports(
                 assert s["ended_at"] is None or s["ended_at"] >= utc_ms(began)
             first_row = browser.session_ids().index(watched[0].session_id)
             assert browser.sessions.item(first_row, 2).text().endswith(" s")
+            assert browser.sessions.item(first_row, 3).text() == "closed by user"
             # Any camera of this emergency: both, and the open one says so.
             browser.camera.setCurrentIndex(0)
             index = browser.emergency.findData(declared.emergency.id)
@@ -193,6 +194,8 @@ def test_the_audit_browser_filters_shows_timelines_findings_and_exports(
                 lambda: tampered.session_id in (audit.last_finding or ""), 30, "the live finding"
             )
             message = desk.window.message.text()
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            desk.window.grab().save(str(SHOTS / "district-desk-audit-finding.png"))
             assert message.startswith("Audit finding — "), message
             assert "does not match its own hash" in message and tampered.session_id in message
             await eventually(
