@@ -85,9 +85,10 @@ def accept_link(
     session_id: str,
     workstation_id: str,
     now: datetime,
-) -> list[str]:
-    """Hold an arriving link and record what is wrong with it; returns the new findings."""
-    found: list[str] = []
+) -> list[dict[str, str]]:
+    """Hold an arriving link and record what is wrong with it; returns the new findings
+    (kind, subject, detail), as ``sweep`` does."""
+    found: list[dict[str, str]] = []
     with db.transaction() as conn:
 
         def one(sql: str, *args: Any) -> str | None:
@@ -130,15 +131,10 @@ def accept_link(
             detail = (
                 f"{problem.detail} ({kind} of session {session_id}, workstation {workstation_id})"
             )
-            if audit_log.record_finding(
-                conn,
-                now,
-                f"chain_{problem.kind}",
-                f"{link.chain}:{link.seq}",
-                detail,
-                workstation_id,
-            ):
-                found.append(detail)
+            kind_of = f"chain_{problem.kind}"
+            subject = f"{link.chain}:{link.seq}"
+            if audit_log.record_finding(conn, now, kind_of, subject, detail, workstation_id):
+                found.append({"kind": kind_of, "subject": subject, "detail": detail})
         if first_of_chain:
             other = one(
                 "SELECT chain FROM workstation_links WHERE workstation_id = ? AND chain != ?",
@@ -153,7 +149,7 @@ def accept_link(
                 if audit_log.record_finding(
                     conn, now, "chain_new", link.chain, detail, workstation_id
                 ):
-                    found.append(detail)
+                    found.append({"kind": "chain_new", "subject": link.chain, "detail": detail})
     return found
 
 

@@ -531,6 +531,7 @@ class Database:
             status=row["status"],
             decided_by=row["decided_by"],
             decided_at=_dt(row["decided_at"]),
+            decision_note=row["decision_note"] or "",
         )
 
     @staticmethod
@@ -706,14 +707,20 @@ class Database:
         return [self._request(r) for r in rows]
 
     def decide_request(
-        self, request_id: str, status: str, decided_by: str, now: datetime, grant: Grant | None
+        self,
+        request_id: str,
+        status: str,
+        decided_by: str,
+        now: datetime,
+        grant: Grant | None,
+        note: str = "",
     ) -> AccessRequest | None:
         """Approve or deny a pending request once; returns None if it was no longer pending."""
         with self.transaction() as conn:
             cursor = conn.execute(
-                "UPDATE access_requests SET status = ?, decided_by = ?, decided_at = ?"
-                " WHERE id = ? AND status = 'pending'",
-                (status, decided_by, utc_ms(now), request_id),
+                "UPDATE access_requests SET status = ?, decided_by = ?, decided_at = ?,"
+                " decision_note = ? WHERE id = ? AND status = 'pending'",
+                (status, decided_by, utc_ms(now), note, request_id),
             )
             if cursor.rowcount != 1:
                 return None

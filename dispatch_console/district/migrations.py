@@ -271,6 +271,7 @@ MIGRATIONS = (
                 (
                     ("audit_sessions", "last_heartbeat_at", "TEXT"),
                     ("audit_sessions", "heartbeat_received_at", "TEXT"),
+                    ("access_requests", "decision_note", "TEXT NOT NULL DEFAULT ''"),
                 )
             ),
             _audit_log,

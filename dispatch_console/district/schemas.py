@@ -112,6 +112,7 @@ class AccessRequestOut(BaseModel):
     status: str = Field(description='"pending", "approved", "denied" or "cancelled".')
     decided_by: str | None = None
     decided_at: str | None = None
+    decision_note: str = Field(default="", description="The approver's reason for a denial.")
 
 
 class CameraProblemOut(BaseModel):
@@ -188,6 +189,14 @@ class ApproveIn(BaseModel):
     )
     buildings: list[_ScopeId] = Field(default_factory=list, max_length=100)
     cameras: list[_ScopeId] = Field(default_factory=list, max_length=1000)
+
+
+class DenyIn(BaseModel):
+    reason: str = Field(
+        default="",
+        max_length=1000,
+        description="Why the district denies access; the requesting desk is told.",
+    )
 
 
 class ReviewIn(BaseModel):
@@ -460,6 +469,7 @@ def request_out(r: AccessRequest) -> AccessRequestOut:
         status=r.status,
         decided_by=r.decided_by,
         decided_at=iso_ms(r.decided_at),
+        decision_note=r.decision_note,
     )
 
 

@@ -306,6 +306,8 @@ class AccessRequest:
     status: str  # "pending", "approved", "denied" or "cancelled"
     decided_by: str | None = None
     decided_at: datetime | None = None
+    # The approver's reason, when the request was denied.
+    decision_note: str = ""
 
     @property
     def is_pending(self) -> bool:

@@ -121,4 +121,5 @@ def access_request_from_json(raw: Any) -> AccessRequest:
         requested_by=f.text("requested_by"),
         requested_at=f.time("requested_at"),
         status=f.text("status"),
+        decision_note=f.optional_text("decision_note") or "",
     )

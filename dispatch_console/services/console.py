@@ -325,9 +325,10 @@ class Console:
         await self.refresh_access()
         return grant
 
-    async def deny_request(self, request_id: str) -> Decided:
+    async def deny_request(self, request_id: str, reason: str = "") -> Decided:
+        """Deny, telling the requesting desk why (the server passes the reason on)."""
         self._require_approver("deny police access")
-        decided = await self.client.deny_request(request_id)
+        decided = await self.client.deny_request(request_id, reason)
         await self.refresh_access()
         return decided
 

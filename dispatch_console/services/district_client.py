@@ -452,8 +452,10 @@ class DistrictClient:
             await self._district_action(f"/grants/{grant_id}/review", {"note": note})
         )
 
-    async def deny_request(self, request_id: str) -> Decided:
-        return _decided(await self._district_action(f"/requests/{request_id}/deny"))
+    async def deny_request(self, request_id: str, reason: str = "") -> Decided:
+        return _decided(
+            await self._district_action(f"/requests/{request_id}/deny", {"reason": reason})
+        )
 
     async def audit_sessions(
         self,

@@ -129,25 +129,32 @@ class GrantTermsDialog(QDialog):
         self.accept()
 
 
-class ReviewDialog(QDialog):
-    """The district's review of a break-glass grant: what it found, in its own words."""
+class NoteDialog(QDialog):
+    """A decision the district records in its own words: a review's finding, a denial's
+    reason. The button stays disabled until there is something to record."""
 
-    def __init__(self, description: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        description: str,
+        placeholder: str,
+        action: str,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Review a break-glass grant")
+        self.setWindowTitle(title)
         self.setWindowModality(Qt.WindowModality.WindowModal)
         intro = QLabel(description, self)
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.PlainText)
         self.note = QPlainTextEdit(self)
-        self.note.setPlaceholderText(
-            "What the review found (e.g. the 911 call log confirms an armed intruder)."
-        )
+        self.note.setPlaceholderText(placeholder)
+        self.note.setAccessibleName(title)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("Record review")
+        ok.setText(action)
         ok.setEnabled(False)
         self.note.textChanged.connect(lambda: ok.setEnabled(bool(self.text())))
         self.buttons.accepted.connect(self.accept)
@@ -160,3 +167,23 @@ class ReviewDialog(QDialog):
 
     def text(self) -> str:
         return self.note.toPlainText().strip()
+
+
+def review_dialog(description: str, parent: QWidget | None = None) -> NoteDialog:
+    return NoteDialog(
+        "Review a break-glass grant",
+        description,
+        "What the review found (e.g. the 911 call log confirms an armed intruder).",
+        "Record review",
+        parent,
+    )
+
+
+def deny_dialog(description: str, parent: QWidget | None = None) -> NoteDialog:
+    return NoteDialog(
+        "Deny police access",
+        description,
+        "Why (the requesting dispatcher is shown this), e.g. officers on site report no threat.",
+        "Deny access",
+        parent,
+    )

@@ -62,8 +62,10 @@ def test_the_safety_office_decides_and_both_consoles_see_it(
             await safety.refresh_access()
             assert any(r.id == denied.request_id for r in safety.access.requests)
 
-            decided = await safety.deny_request(denied.request_id)
+            reason = "Officers on site report no threat; use the front-office phone."
+            decided = await safety.deny_request(denied.request_id, reason)
             assert decided.request.status == "denied" and decided.grant is None
+            assert decided.request.decision_note == reason
             assert all(r.id != denied.request_id for r in safety.access.requests)
             with pytest.raises(ConsoleError, match="already been denied"):
                 await safety.approve_request(denied.request_id)

@@ -146,3 +146,64 @@ def test_the_safety_office_approves_and_ends_a_lockdown_from_its_panel(
                 await close_desk(desk)
 
     qloop.run(scenario(), timeout=90)
+
+
+DENY_BASIS = "Panel test: a report of a stranger near the Jefferson gate"
+DENY_REASON = "The officer on site confirms it was a parent; no camera access needed."
+
+
+def test_a_denial_asks_for_a_reason_and_the_dispatcher_sees_it(
+    qloop: LoopRunner, district_stack: DistrictStack, tmp_path: Path
+) -> None:
+    settings = desk_settings(district_stack.server_url, tmp_path)
+
+    async def scenario() -> None:
+        police = await open_desk(settings, "dispatcher")
+        district = await open_desk(settings, "safety")
+        auditor = await signed_in_client(district_stack.server_url, "safety")
+        emergency_id = ""
+        try:
+            window = police.window
+            window.school.setCurrentIndex(window.school.findData(SCHOOL))
+            window.emergency.kind.setCurrentIndex(window.emergency.kind.findData("lockdown"))
+            window.emergency.basis.setText(DENY_BASIS)
+            click(window.emergency.declare)
+
+            def mine() -> str:
+                found = [
+                    e.id for e in police.console.access.emergencies if e.threat_basis == DENY_BASIS
+                ]
+                return found[0] if found else ""
+
+            await eventually(lambda: bool(mine()), 10, "the declared lockdown")
+            emergency_id = mine()
+            await eventually(
+                lambda: district.window.access.row(emergency_id) is not None, 5, "the row"
+            )
+            row = district.window.access.row(emergency_id)
+            assert row is not None
+            click(row.deny)
+            dialog = district.controller.deny_dialog
+            assert dialog is not None and dialog.isVisible()
+            ok = dialog.buttons.buttons()[0]
+            assert not ok.isEnabled()  # no reason, no denial
+            dialog.note.setPlainText(DENY_REASON)
+            dialog.accept()
+            await eventually(
+                lambda: DENY_REASON in window.message.text(),
+                5,
+                "the dispatcher to read the district's reason",
+            )
+            assert "The district denied police access at Jefferson" in window.message.text()
+            await eventually(
+                lambda: "no police access" in window.emergency.banner.text(), 3, "the banner"
+            )
+            screenshot(police, "police-desk-denied.png")
+        finally:
+            if emergency_id:
+                await auditor.end_emergency(emergency_id)
+            await auditor.aclose()
+            for desk in (police, district):
+                await close_desk(desk)
+
+    qloop.run(scenario(), timeout=90)

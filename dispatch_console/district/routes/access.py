@@ -34,6 +34,7 @@ from dispatch_console.district.schemas import (
     DecisionOut,
     DeclareIn,
     DeclareOut,
+    DenyIn,
     EmergencyOut,
     ExtendIn,
     GrantOut,
@@ -201,7 +202,12 @@ def end_emergency(ctx: Ctx, emergency_id: PathId, user: Approver) -> EmergencyOu
 
 
 def _decide(
-    ctx: ServerContext, request_id: str, user: User, approve: bool, terms: ApproveIn | None = None
+    ctx: ServerContext,
+    request_id: str,
+    user: User,
+    approve: bool,
+    terms: ApproveIn | None = None,
+    reason: str = "",
 ) -> DecisionOut:
     now = ctx.now()
     pending = ctx.db.access_request(request_id)
@@ -234,7 +240,7 @@ def _decide(
             cameras=cameras,
         )
     decided = ctx.db.decide_request(
-        request_id, "approved" if approve else "denied", user.display_name, now, grant
+        request_id, "approved" if approve else "denied", user.display_name, now, grant, reason
     )
     if decided is None:
         fail(409, "This access request was decided by someone else a moment ago.")
@@ -242,7 +248,11 @@ def _decide(
         f"request.{decided.status}",
         agency_audience(decided.agency),
         decided.id,
-        {"school_id": decided.school_id, "emergency_id": decided.emergency_id},
+        {
+            "school_id": decided.school_id,
+            "emergency_id": decided.emergency_id,
+            "reason": decided.decision_note,
+        },
     )
     if grant is not None:
         announce_grant(ctx, "grant.issued", grant)
@@ -265,12 +275,13 @@ def approve(
 
 @router.post(
     f"{API_PREFIX}/requests/{{request_id}}/deny",
-    summary="Deny a police access request",
+    summary="Deny a police access request, with the reason the requesting desk is shown",
     response_model=DecisionOut,
-    responses=errors(401, 403, 404, 409),
+    responses=errors(401, 403, 404, 409, 422),
 )
-def deny(ctx: Ctx, request_id: PathId, user: Approver) -> DecisionOut:
-    return _decide(ctx, request_id, user, approve=False)
+def deny(ctx: Ctx, request_id: PathId, user: Approver, body: DenyIn | None = None) -> DecisionOut:
+    reason = body.reason.strip() if body is not None else ""
+    return _decide(ctx, request_id, user, approve=False, reason=reason)
 
 
 @router.post(

@@ -174,7 +174,7 @@ def _hold_link(
     if chain is None:
         return
     body = {k: v for k, v in raw.items() if k != "chain"}
-    for detail in audit_store.accept_link(
+    for finding in audit_store.accept_link(
         ctx.db,
         Link(chain.chain, chain.seq, chain.prev, chain.hash),
         kind,
@@ -183,8 +183,8 @@ def _hold_link(
         workstation_id=workstation_id,
         now=ctx.now(),
     ):
-        log.warning("audit finding: %s", detail)
-        ctx.announce("audit.finding", DISTRICT_ONLY, session_id, {"detail": detail})
+        log.warning("audit finding: %s", finding["detail"])
+        ctx.announce("audit.finding", DISTRICT_ONLY, session_id, finding)
 
 
 @router.put(
