@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import audit_log
+from . import audit_log, audit_store
 from .db import Database
 from .migrations import SchemaError
 
@@ -84,23 +84,13 @@ def main(argv: Sequence[str]) -> int:
                 else _verify_text(report, args.db)
             )
             return 0 if report.ok else 1
-        now = datetime.now(UTC)
         try:
-            with db.transaction() as conn:
-                result = audit_log.purge(
-                    conn, now=now, retention_days=args.retention_days, actor=args.actor
-                )
+            result = audit_store.purge_past_retention(
+                db, retention_days=args.retention_days, now=datetime.now(UTC), actor=args.actor
+            )
         except audit_log.PurgeRefused as exc:
             print(f"district audit: {exc}", file=sys.stderr)
             return 1
-        db.record_admin_action(
-            now,
-            args.actor,
-            "audit.purge",
-            "retention",
-            f"kept {args.retention_days} days; removed {result['purged_records']} records "
-            f"({result['purged_sessions']} sessions) before {result['cutoff']}",
-        )
         if args.json:
             print(json.dumps(result, indent=2))
         else:

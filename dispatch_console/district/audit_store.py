@@ -478,3 +478,24 @@ def _cell(value: Any) -> str:
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
+
+
+def purge_past_retention(
+    db: Database, *, retention_days: int, now: datetime, actor: str
+) -> dict[str, Any]:
+    """Purge the trail past retention and log who did it (raises audit_log.PurgeRefused).
+
+    The CLI and the server's daily purge both come here: one rule for what a purge does.
+    """
+    with db.transaction() as conn:
+        result = audit_log.purge(conn, now=now, retention_days=retention_days, actor=actor)
+    if result["purged_records"]:
+        db.record_admin_action(
+            now,
+            actor,
+            "audit.purge",
+            "retention",
+            f"kept {retention_days} days; removed {result['purged_records']} records "
+            f"({result['purged_sessions']} sessions) before {result['cutoff']}",
+        )
+    return result

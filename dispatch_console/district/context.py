@@ -103,6 +103,25 @@ class ServerContext:
     allow_totp_reuse: bool = False
     audit_starts_per_minute: int = AUDIT_STARTS_PER_MINUTE
     max_open_sessions: int = MAX_OPEN_SESSIONS
+    # Purge the audit trail past this many days, daily (None: keep everything).
+    audit_retention_days: int | None = None
+
+    def purge_past_retention(self) -> None:
+        """The daily purge, if the district configured a retention; never fails a request."""
+        if self.audit_retention_days is None:
+            return
+        try:
+            result = audit_store.purge_past_retention(
+                self.db,
+                retention_days=self.audit_retention_days,
+                now=self.now(),
+                actor=f"server (retention {self.audit_retention_days} days)",
+            )
+        except Exception:
+            log.exception("the audit purge past retention failed; it is retried tomorrow")
+            return
+        if result["purged_records"]:
+            log.info("audit purge past retention: %s", result)
 
     def now(self) -> datetime:
         return self.clock()
@@ -148,6 +167,8 @@ def announce_grant(ctx: ServerContext, kind: str, grant: Grant) -> None:
 
 # How often the audit findings that only time reveals (gaps, unreported streams) are looked for.
 AUDIT_SWEEP_S = 10.0
+# How often a configured retention is applied.
+AUDIT_PURGE_S = 24 * 3600.0
 
 
 class GrantClock:
@@ -163,6 +184,8 @@ class GrantClock:
         self._lock = threading.Lock()
         self._last = 0.0
         self._last_sweep = 0.0
+        # The first purge runs at start-up (create_app); the next a day later.
+        self._last_purge = time.monotonic()
 
     def tick(self) -> None:
         with self._lock:
@@ -179,6 +202,9 @@ class GrantClock:
             for grant in db.grants_expired_between(now - EXPIRED_NOTICE_WINDOW, now):
                 if not db.has_event("grant.expired", grant.id):
                     announce_grant(ctx, "grant.expired", grant)
+            if time.monotonic() - self._last_purge >= AUDIT_PURGE_S:
+                self._last_purge = time.monotonic()
+                ctx.purge_past_retention()
             if time.monotonic() - self._last_sweep >= AUDIT_SWEEP_S:
                 self._last_sweep = time.monotonic()
                 for finding in audit_store.sweep(db, now):

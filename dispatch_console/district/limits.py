@@ -94,12 +94,16 @@ def parse_client_time(text: str, field: str, now: datetime) -> datetime:
 
 
 class _BodyTooLarge(HTTPException):
-    def __init__(self) -> None:
+    def __init__(self, limit: int = MAX_BODY_BYTES) -> None:
         super().__init__(
             413,
-            f"The request body is larger than the district accepts ({MAX_BODY_BYTES} bytes).",
+            f"The request body is larger than the district accepts ({limit} bytes).",
             headers={"Connection": "close"},
         )
+
+
+# A gateway's lists (relays, open sessions, camera states): up to 10,000 entries each.
+MAX_GATEWAY_BODY_BYTES = 8 * 1024 * 1024
 
 
 class BodyLimit:
@@ -110,17 +114,25 @@ class BodyLimit:
     the limit, so the server never holds more than the limit plus one chunk.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = MAX_BODY_BYTES,
+        larger: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths whose bodies are lists a gateway sends (10,000 relays or session ids).
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _send_problem(send, _BodyTooLarge())
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
+                await _send_problem(send, _BodyTooLarge(max_bytes))
                 return
         received = 0
         response_started = False
@@ -130,8 +142,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge()
+                if received > max_bytes:
+                    raise _BodyTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

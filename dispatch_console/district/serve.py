@@ -207,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
         "beyond it gets 429",
     )
     parser.add_argument(
+        "--audit-retention-days",
+        type=int,
+        default=None,
+        help="purge the audit trail past this many days (at least 365), at start and daily; "
+        "without it nothing is ever purged",
+    )
+    parser.add_argument(
         "--seed-demo", action="store_true", help="add the demo accounts if they are missing"
     )
     parser.add_argument(
@@ -308,13 +315,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 camera_sources=sources,
                 gateway_secret=secret,
                 allow_totp_reuse=args.insecure_allow_totp_reuse,
+                audit_retention_days=args.audit_retention_days,
                 **(
                     {"audit_starts_per_minute": args.audit_starts_per_minute}
                     if args.audit_starts_per_minute
                     else {}
                 ),
             )
-        except FloorPlanError as exc:
+        except (FloorPlanError, ValueError) as exc:
             print(str(exc), file=sys.stderr)
             return 2
         try:

@@ -34,7 +34,9 @@ from dispatch_console.domain.session import utc_ms
 from dispatch_console.floorplan.loader import district_document, district_from_document
 
 from . import auth
+from .audit_log import MIN_RETENTION_DAYS
 from .context import (
+    API_PREFIX,
     AUDIT_STARTS_PER_MINUTE,
     SERVER_TIME_HEADER,
     Clock,
@@ -48,6 +50,7 @@ from .db import Database
 from .events import EventHub
 from .gateway_links import GatewayLinks
 from .limits import (
+    MAX_GATEWAY_BODY_BYTES,
     BodyLimit,
     known_query_only,
 )
@@ -74,6 +77,7 @@ def create_app(
     sign_in_failures_per_address: int = auth.ADDRESS_FAILURES,
     allow_totp_reuse: bool = False,
     audit_starts_per_minute: int = AUDIT_STARTS_PER_MINUTE,
+    audit_retention_days: int | None = None,
 ) -> FastAPI:
     """Build the district API. Raises FloorPlanError if the floor plans are not valid.
 
@@ -83,7 +87,13 @@ def create_app(
     simulator at ``camsim_url``. Without ``gateway_secret`` no gateway can connect and no
     stream links are issued.
     ``allow_totp_reuse`` is for the test suite's shared server only (see auth.sign_in).
+    ``audit_retention_days`` (at least 365) purges the audit trail past it now and daily.
     """
+    if audit_retention_days is not None and audit_retention_days < MIN_RETENTION_DAYS:
+        raise ValueError(
+            f"audit retention of {audit_retention_days} days is below the minimum of "
+            f"{MIN_RETENTION_DAYS} days (one year)"
+        )
     document = district_document(floorplans_dir)
     district = district_from_document(document)
     for warning in district.warnings:
@@ -118,7 +128,13 @@ def create_app(
         dependencies=[Depends(known_query_only)],
     )
     app.state.ctx = ctx
-    app.add_middleware(BodyLimit)
+    app.add_middleware(
+        BodyLimit,
+        larger={
+            f"{API_PREFIX}/gateway/{part}": MAX_GATEWAY_BODY_BYTES
+            for part in ("relays", "check", "status")
+        },
+    )
     install_problem_handlers(app)
 
     @app.middleware("http")
@@ -133,6 +149,8 @@ def create_app(
         response.headers[SERVER_TIME_HEADER] = utc_ms(ctx.now())
         return response
 
+    ctx.audit_retention_days = audit_retention_days
+    ctx.purge_past_retention()
     ctx.grant_clock = GrantClock(ctx)
     for routes in (accounts, registry, access, audit, audit_review, streams, gateways, events):
         app.include_router(routes.router)

@@ -436,3 +436,50 @@ def test_audit_reads_need_a_district_approver(district: District) -> None:
     for path in ("findings", "workstations", "verify"):
         assert district.http.get(f"{API}/audit/{path}", headers=police).status_code == 403
     assert httpx.get(f"{district.url}{API}/audit/findings").status_code == 401
+
+
+def test_a_gateway_may_report_ten_thousand_relays_in_one_post(district: District) -> None:
+    now = utc_ms(district.clock())
+    relays = [
+        {
+            "relay_id": f"bulk-{n:05d}-{uuid.uuid4().hex}",
+            "session_id": str(uuid.uuid4()),
+            "camera_id": "lhs-cam-02",
+            "stream": "sub",
+            "started_at": now,
+            "ended_at": now,
+            "bytes": n,
+        }
+        for n in range(10_000)
+    ]
+    posted = district.http.post(
+        f"{API}/gateway/relays", json={"relays": relays}, headers=_gateway(district), timeout=60
+    )
+    assert posted.status_code == 204, posted.text[:300]
+    # Other bodies keep the small limit.
+    big = district.http.post(
+        f"{API}/emergencies",
+        headers=district.login("dispatcher"),
+        json={"school_id": "lincoln-hs", "type": "active_threat", "threat_basis": "x" * 70_000},
+    )
+    assert big.status_code == 413
+
+
+def test_a_configured_retention_purges_at_start_and_never_below_a_year(
+    district: District,
+) -> None:
+    from dispatch_console.district.server import create_app
+    from tests.paths import SAMPLE_DISTRICT
+
+    _, old = _a_viewed_session(district)
+    db = app_context(district.app).db
+    with pytest.raises(ValueError, match="minimum of 365 days"):
+        create_app(db=db, floorplans_dir=SAMPLE_DISTRICT, audit_retention_days=90)
+    district.clock.advance(days=500)
+    create_app(
+        db=db, floorplans_dir=SAMPLE_DISTRICT, clock=district.clock, audit_retention_days=365
+    )
+    assert db.audit_session(old) is None
+    assert db.read(audit_log.verify).ok
+    (action,) = [a for a in db.admin_actions() if a["action"] == "audit.purge"]
+    assert action["actor"] == "server (retention 365 days)"

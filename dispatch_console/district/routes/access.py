@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 
 from dispatch_console.district.context import (
     API_PREFIX,
@@ -66,6 +68,9 @@ from dispatch_console.domain.session import utc_ms
 log = logging.getLogger(__name__)
 
 router = APIRouter()
+
+# A police agency as accounts and grants name it ("Riverside Police Department").
+AgencyName = Annotated[str, PathParam(min_length=1, max_length=200)]
 
 
 @router.get(
@@ -292,13 +297,45 @@ def deny(ctx: Ctx, request_id: PathId, user: Approver, body: DenyIn | None = Non
     responses=errors(401, 403, 404),
 )
 def revoke(ctx: Ctx, grant_id: PathId, user: Approver) -> GrantOut:
-    grant = ctx.db.revoke_grant(grant_id, ctx.now(), user.display_name)
+    grant = _revoke(ctx, grant_id, user)
     if grant is None:
         fail(404, f"There is no grant {grant_id!r}.")
+    return grant_out(grant)
+
+
+def _revoke(ctx: ServerContext, grant_id: str, user: User) -> Grant | None:
+    """Revoke one grant, hold its school, and tell the desks: the one way a grant is
+    revoked, whether alone or with the rest of its agency's. None: no such grant."""
+    grant = ctx.db.revoke_grant(grant_id, ctx.now(), user.display_name)
+    if grant is None:
+        return None
     log.info("grant %s revoked by %s; %s on hold", grant.id, user.username, grant.school_id)
     announce_grant(ctx, "grant.revoked", grant)
     ctx.announce("school.held", EVERYONE, grant.school_id, {"grant_id": grant.id})
-    return grant_out(grant)
+    return grant
+
+
+@router.post(
+    f"{API_PREFIX}/agencies/{{agency}}/revoke",
+    summary="Revoke every grant of one police agency that is in force now (each school "
+    "then waits for a district approver); returns the grants revoked, none if it had none",
+    response_model=list[GrantOut],
+    responses=errors(401, 403, 404),
+)
+def revoke_agency(ctx: Ctx, agency: AgencyName, user: Approver) -> list[GrantOut]:
+    # An agency no account and no grant names is a typo, not "nothing to revoke": 404,
+    # so an approver never believes an agency's access ended when it was never found.
+    known = {r.user.agency for r in ctx.db.user_records()} | {
+        g.agency for g in ctx.db.unexpired_grants(ctx.now())
+    }
+    if agency not in known:
+        fail(404, f"No account or grant names the agency {agency!r}.")
+    revoked = []
+    for grant in in_force_grants(ctx, ctx.now()):
+        if grant.agency == agency and (done := _revoke(ctx, grant.id, user)) is not None:
+            revoked.append(done)
+    log.info("%s revoked all %d grant(s) of %s", user.username, len(revoked), agency)
+    return [grant_out(g) for g in revoked]
 
 
 @router.post(
