@@ -41,6 +41,7 @@ APPROVER_ONLY = {
     ("POST", "/api/v1/grants/{grant_id}/review"),
     ("GET", "/api/v1/grants/to-review"),
     ("POST", "/api/v1/grants/{grant_id}/extend"),
+    ("POST", "/api/v1/agencies/{agency}/revoke"),
 }
 
 

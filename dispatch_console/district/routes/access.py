@@ -62,6 +62,7 @@ from dispatch_console.domain.policy import (
     grant_scope,
     is_break_glass,
     is_police,
+    may_request_extension,
 )
 from dispatch_console.domain.session import utc_ms
 
@@ -85,6 +86,11 @@ def get_access(ctx: Ctx, user: CurrentUser) -> AccessOut:
     emergencies = [e for e in ctx.db.open_emergencies() if e.is_active(now)]
     grants = [g for g in in_force_grants(ctx, now) if not police or g.agency == user.agency]
     requests = [r for r in ctx.db.pending_requests() if not police or r.agency == user.agency]
+    if police:
+        # The agency's decided requests too, while their emergency lasts: a dispatcher
+        # who restarts (or missed the live event) still reads why the district said no.
+        decided = ctx.db.requests_of_emergencies([e.id for e in emergencies])
+        requests += [r for r in decided if r.agency == user.agency and not r.is_pending]
     return AccessOut(
         emergencies=[emergency_out(e) for e in emergencies],
         grants=[grant_out(g) for g in grants],
@@ -394,6 +400,44 @@ def review(ctx: Ctx, grant_id: PathId, body: ReviewIn, user: Approver) -> GrantO
 )
 def to_review(ctx: Ctx, user: Approver) -> list[GrantOut]:
     return [grant_out(g) for g in ctx.db.grants_to_review()]
+
+
+@router.post(
+    f"{API_PREFIX}/grants/{{grant_id}}/extension-request",
+    summary="Police ask the district to extend their agency's grant in force; the district "
+    "desks are told (event grant.extension_requested) and an approver decides with /extend",
+    status_code=202,
+    response_model=GrantOut,
+    responses=errors(401, 403, 404, 409),
+)
+def request_extension(ctx: Ctx, grant_id: PathId, user: CurrentUser) -> GrantOut:
+    now = ctx.now()
+    grant = ctx.db.grant(grant_id)
+    if grant is None or (is_police(user) and grant.agency != user.agency):
+        fail(404, f"There is no grant {grant_id!r}.")
+    if not is_police(user):
+        fail(403, "Only police of the grant's agency ask for an extension; approvers extend.")
+    in_force = grant.id in {g.id for g in in_force_grants(ctx, now, grant.school_id)}
+    if not in_force or not may_request_extension(user, grant, now):
+        fail(409, "This grant is no longer in force; declare again or ask for a new grant.")
+    # Kept in the district's admin log (and its audit chain): who asked, when, for what.
+    ctx.db.record_admin_action(
+        now, user.display_name, "grant.extension_requested", grant.id, grant.school_id
+    )
+    ctx.announce(
+        "grant.extension_requested",
+        agency_audience(grant.agency),
+        grant.id,
+        {
+            "school_id": grant.school_id,
+            "emergency_id": grant.emergency_id,
+            "expires_at": utc_ms(grant.expires_at),
+            "requested_by": user.display_name,
+            "agency": grant.agency,
+        },
+    )
+    log.info("extension of grant %s requested by %s", grant.id, user.username)
+    return grant_out(grant)
 
 
 @router.post(
