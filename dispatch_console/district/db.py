@@ -706,6 +706,17 @@ class Database:
         )
         return [self._request(r) for r in rows]
 
+    def requests_of_emergencies(self, emergency_ids: Sequence[str]) -> list[AccessRequest]:
+        """Every request of these emergencies, pending or decided, oldest first."""
+        if not emergency_ids:
+            return []
+        marks = ",".join("?" * len(emergency_ids))
+        rows = self._query(
+            f"SELECT * FROM access_requests WHERE emergency_id IN ({marks}) ORDER BY requested_at",
+            tuple(emergency_ids),
+        )
+        return [self._request(r) for r in rows]
+
     def decide_request(
         self,
         request_id: str,

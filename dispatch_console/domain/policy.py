@@ -235,6 +235,22 @@ def is_police(user: User) -> bool:
     return policy is not None and policy.police
 
 
+def may_declare(user: User, school_id: str) -> bool:
+    """Police and district approvers may declare; a school admin only for their own schools.
+
+    Facilities staff report to the safety office rather than declaring themselves.
+    """
+    if is_police(user) or may_approve(user):
+        return True
+    return user.role is Role.SCHOOL_ADMIN and school_id in user.schools
+
+
+def declares_on_behalf(user: User) -> bool:
+    """A district declarer asks for police access on an agency's behalf (the grant or the
+    request names that agency); police always declare for their own."""
+    return not is_police(user)
+
+
 # The district's choice: a desk whose user watches police video during an active
 # emergency does not lock for idleness (the dispatcher may be watching, not typing).
 IDLE_LOCK_SUSPENDED_WHILE_WATCHING_AN_EMERGENCY = True
@@ -281,6 +297,17 @@ class AccessAction(StrEnum):
     REVOKE = "revoke"
     END = "end"
     REVIEW = "review"  # record the review of a break-glass grant
+    # Police of the grant's agency ask the district to extend it (the district decides).
+    REQUEST_EXTENSION = "request_extension"
+
+
+def may_request_extension(user: User, grant: Grant, now: datetime) -> bool:
+    """Police may ask the district to extend their own agency's grant while it is in force.
+
+    Asking is not extending: only an approver extends (``AccessAction.EXTEND``), so an
+    agency cannot stretch its own access; it can only make sure the district hears it.
+    """
+    return is_police(user) and grant.agency == user.agency and grant.is_in_force(now)
 
 
 def needs_review(grant: Grant) -> bool:
