@@ -277,13 +277,16 @@ class Console:
         return EndReason.GRANT_REVOKED
 
     async def declare_emergency(
-        self, school_id: str, kind: EmergencyType, threat_basis: str
+        self, school_id: str, kind: EmergencyType, threat_basis: str, agency: str | None = None
     ) -> Declared:
+        """``agency``: the police agency a district declarer declares for."""
         if not threat_basis.strip():
             raise ConsoleError(
                 "State the threat basis: the district must record why live video was needed."
             )
-        declared = await self.client.declare_emergency(school_id, kind, threat_basis.strip())
+        declared = await self.client.declare_emergency(
+            school_id, kind, threat_basis.strip(), agency
+        )
         await self.refresh_access()
         return declared
 
@@ -345,6 +348,13 @@ class Console:
         grant = await self.client.revoke_grant(grant_id)
         await self.refresh_access()
         return grant
+
+    async def revoke_agency(self, agency: str) -> list[Grant]:
+        """Revoke every grant of one police agency in force (the server's one revoke rule)."""
+        self._require_approver("revoke police access")
+        grants = await self.client.revoke_agency(agency)
+        await self.refresh_access()
+        return grants
 
     async def end_emergency(self, emergency_id: str) -> Emergency:
         self._require_approver("end an emergency")

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -316,13 +317,13 @@ class DistrictClient:
         return AccessContext(emergencies, grants, requests, problems)
 
     async def declare_emergency(
-        self, school_id: str, kind: EmergencyType, threat_basis: str
+        self, school_id: str, kind: EmergencyType, threat_basis: str, agency: str | None = None
     ) -> Declared:
-        status, body = await self._call(
-            "POST",
-            "/emergencies",
-            json={"school_id": school_id, "type": kind.value, "threat_basis": threat_basis},
-        )
+        """``agency``: a district declarer's choice of police agency (police: their own)."""
+        declaration = {"school_id": school_id, "type": kind.value, "threat_basis": threat_basis}
+        if agency:
+            declaration["agency"] = agency
+        status, body = await self._call("POST", "/emergencies", json=declaration)
         if status in (400, 403, 404, 409, 422):
             raise ConsoleError(_detail(body))
         _expect(status, body, 201, "POST /emergencies")
@@ -446,6 +447,23 @@ class DistrictClient:
         if minutes is not None:
             terms["minutes"] = minutes
         return _decided(await self._district_action(f"/requests/{request_id}/approve", terms))
+
+    async def revoke_agency(self, agency: str) -> list[Grant]:
+        """Revoke every grant of one agency in force; the grants revoked (none: it had none)."""
+        body = await self._district_action(f"/agencies/{quote(agency, safe='')}/revoke")
+        if not isinstance(body, list):
+            raise BadServerAnswer("The revoked grants are not a JSON list.")
+        return [grant_from_json(g) for g in body]
+
+    async def grants_to_review(self) -> list[Grant]:
+        """Break-glass grants the district has not reviewed yet, oldest first."""
+        status, body = await self._call("GET", "/grants/to-review")
+        if status == 403:
+            raise AccessDenied(_detail(body))
+        _expect(status, body, 200, "GET /grants/to-review")
+        if not isinstance(body, list):
+            raise BadServerAnswer("The grants to review are not a JSON list.")
+        return [grant_from_json(g) for g in body]
 
     async def review_grant(self, grant_id: str, note: str) -> Grant:
         return grant_from_json(
