@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
     QContextMenuEvent,
+    QDrag,
     QFont,
     QHelpEvent,
     QImage,
@@ -39,6 +40,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (
+    QApplication,
     QGraphicsItem,
     QGraphicsLineItem,
     QGraphicsPathItem,
@@ -52,6 +54,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatch_console.domain.desk_keys import numbered_cameras
+from dispatch_console.domain.grid_layout import CAMERA_MIME
 from dispatch_console.domain.models import Camera, Floor, Point, Room
 from dispatch_console.domain.policy import COMMON_AREAS
 from dispatch_console.floorplan.geometry import label_point
@@ -68,7 +72,6 @@ COVERING_ACTION = "Show cameras covering here"
 # The crisp plan is rendered this long after the zoom stops changing; until then the
 # nearest zoom level already rendered is scaled, so a wheel spin stays smooth.
 SETTLE_MS = 120
-PAPER = QColor(Qt.GlobalColor.white)
 # Over a floor's own drawing, room fills let it show through.
 FILL_ALPHA_OVER_DRAWING = 120
 # A background drawing is rasterised at most this many pixels on its long side.
@@ -136,11 +139,16 @@ class FloorPlanView(QGraphicsView):
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setBackgroundBrush(QBrush(PAPER))
+        # The plan's paper follows the theme (``restyle`` when the palette changes).
+        self._paper = QColor(theme.active().plan.paper)
+        self.setBackgroundBrush(QBrush(self._paper))
         # The static plan, drawn under the live scene (pins, spot marker) by drawBackground.
         self._plan = QGraphicsScene(self)
         self._cache_plan = cache_plan
-        self.tiles = PlanTiles(self._plan, PAPER)
+        self.tiles = PlanTiles(self._plan, self._paper)
+        # What the floor was shown with, so a theme change can draw it again.
+        self._areas: Mapping[str, Sequence[Point]] | None = None
+        self._background_path: Path | None = None
         self._settled_level: int | None = None
         self._crisp_level: int | None = None  # the zoom level last drawn crisp
         self._settle_timer = QTimer(self)
@@ -158,11 +166,13 @@ class FloorPlanView(QGraphicsView):
         self._wedges: dict[str, QGraphicsPathItem] = {}
         self._cameras: dict[str, Camera] = {}
         self._states: dict[str, PinState] = {}
+        self._numbers: dict[str, int] = {}
         self.floor: Floor | None = None
         # Why the floor's background drawing is not shown ("" when shown or none exists).
         self.background_note = ""
         self._drawing: QGraphicsPixmapItem | None = None
         self._press: QPoint | None = None
+        self._pin_press: tuple[str, QPoint] | None = None  # (camera id, where) until release
         self._spot_marker: QGraphicsPathItem | None = None
         self._zoom = 1.0
 
@@ -187,7 +197,10 @@ class FloorPlanView(QGraphicsView):
         self._states.clear()
         self._spot_marker = None
         self._cameras = {c.id: c for c in floor.cameras}
+        # Ctrl+n opens the n-th camera: its number is printed beside its pin.
+        self._numbers = {c.id: n for n, c in enumerate(numbered_cameras(floor), 1)}
         self.floor = floor
+        self._areas, self._background_path = areas, background
         self._drawing = None
         self.background_note = ""
         if background is not None:
@@ -209,6 +222,34 @@ class FloorPlanView(QGraphicsView):
         self._plan.setSceneRect(bounds)
         self.fit()
         self.viewport().update()
+
+    def restyle(self) -> None:
+        """Draw the plan again in the active theme's colours, where the view was.
+
+        Rooms, walls and the paper are baked into the cached tiles, so a theme change
+        clears them; the zoom and scroll position are kept.
+        """
+        paper = QColor(theme.active().plan.paper)
+        if paper == self._paper:
+            return
+        self._paper = paper
+        self.setBackgroundBrush(QBrush(paper))
+        self.tiles.set_background(paper)
+        floor = self.floor
+        if floor is not None:
+            transform, zoom = self.transform(), self._zoom
+            centre = self.mapToScene(self.viewport().rect().center())
+            self.show_floor(floor, dict(self._states), self._areas, self._background_path)
+            self.setTransform(transform)
+            self._zoom = zoom
+            self.centerOn(centre)
+        self.viewport().update()
+
+    def changeEvent(self, event: QEvent) -> None:
+        """The application's palette changed: the theme changed, so does the plan."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.restyle()
 
     def set_pins(self, pins: dict[str, PinState]) -> None:
         for camera_id, state in pins.items():
@@ -247,7 +288,7 @@ class FloorPlanView(QGraphicsView):
         device = transform.mapRect(rect).toAlignedRect() & self.viewport().rect()
         painter.save()
         painter.resetTransform()
-        painter.fillRect(device, PAPER)
+        painter.fillRect(device, self._paper)
         if self.floor is not None and self._cache_plan:
             scale = transform.m11()
             origin = QPoint(round(transform.dx()), round(transform.dy()))
@@ -380,17 +421,36 @@ class FloorPlanView(QGraphicsView):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         self._press = None
+        self._pin_press = None
         if event.button() == Qt.MouseButton.LeftButton:
             for item in self.items(event.position().toPoint()):
                 camera_id = item.data(CAMERA_ID)
                 if isinstance(camera_id, str):
-                    self.camera_clicked.emit(camera_id)
+                    # A click on release; a drag onto a video tile opens it there.
+                    self._pin_press = (camera_id, event.position().toPoint())
                     event.accept()
                     return
             self._press = event.position().toPoint()
         super().mousePressEvent(event)
 
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pin = self._pin_press
+        if pin is None:
+            super().mouseMoveEvent(event)
+            return
+        moved = event.position().toPoint() - pin[1]
+        if moved.manhattanLength() >= QApplication.startDragDistance():
+            self._pin_press = None
+            drag = QDrag(self)
+            drag.setMimeData(pin_drag_data(pin[0]))
+            drag.exec(Qt.DropAction.CopyAction)
+
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        pin, self._pin_press = self._pin_press, None
+        if pin is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.camera_clicked.emit(pin[0])
+            event.accept()
+            return
         press, self._press = self._press, None
         super().mouseReleaseEvent(event)
         if press is None or event.button() != Qt.MouseButton.LeftButton:
@@ -403,18 +463,19 @@ class FloorPlanView(QGraphicsView):
         polygon = QPolygonF([_scaled(p) for p in room.outline])
         item = QGraphicsPolygonItem(polygon)
         private = room.kind not in COMMON_AREAS
-        colour = QColor(theme.PRIVATE_FILL if private else theme.ROOM_FILL[room.kind])
+        plan = theme.active().plan
+        colour = QColor(plan.private_fill if private else plan.room_fill[room.kind])
         if self._drawing is not None:
             colour.setAlpha(FILL_ALPHA_OVER_DRAWING)
         fill = QBrush(colour)
         if private:
             fill.setStyle(Qt.BrushStyle.BDiagPattern)
         item.setBrush(fill)
-        item.setPen(QPen(theme.WALL, 2))
+        item.setPen(QPen(QColor(plan.wall), 2))
         item.setToolTip(f"{room.name} ({room.kind.value.replace('_', ' ')})")
         scene.addItem(item)
         label = QGraphicsSimpleTextItem(room.name)
-        label.setBrush(QBrush(theme.ROOM_TEXT))
+        label.setBrush(QBrush(QColor(plan.room_text)))
         _fit_label(label, room.name, polygon.boundingRect().width() - 4)
         x, y = label_point(room)
         rect = label.boundingRect()
@@ -453,7 +514,7 @@ class FloorPlanView(QGraphicsView):
         return ""
 
     def _add_walls(self, scene: QGraphicsScene, floor: Floor) -> None:
-        pen = QPen(theme.WALL, 3)
+        pen = QPen(QColor(theme.active().plan.wall), 3)
         pen.setCapStyle(Qt.PenCapStyle.FlatCap)
         for wall in floor.walls:
             path = QPainterPath(_scaled(wall.path[0]))
@@ -463,7 +524,7 @@ class FloorPlanView(QGraphicsView):
             item.setPen(pen)
             item.setZValue(0.5)
             scene.addItem(item)
-        gap = QPen(Qt.GlobalColor.white, 4)
+        gap = QPen(self._paper, 4)  # a door is a gap in the wall: paper shows through
         gap.setCapStyle(Qt.PenCapStyle.FlatCap)
         for opening in floor.openings:
             line = QGraphicsLineItem(
@@ -509,6 +570,18 @@ class FloorPlanView(QGraphicsView):
         pin.setCursor(Qt.CursorShape.PointingHandCursor)
         pin.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, False)
         scene.addItem(pin)
+        number = self._numbers.get(camera.id)
+        if number is not None:
+            # A child of the pin: it moves and scales with it, always beside it.
+            label = QGraphicsSimpleTextItem(str(number), pin)
+            font = QFont()
+            font.setPointSizeF(10)
+            font.setBold(True)
+            label.setFont(font)
+            label.setBrush(QBrush(QColor(theme.active().plan.room_text)))
+            label.setPos(
+                PIN_RADIUS_M * theme.PIXELS_PER_METRE * 1.1, -label.boundingRect().height()
+            )
         self._pins[camera.id] = pin
         self._wedges[camera.id] = wedge
         self._style_pin(pin, wedge, camera, state or PinState(PinLook.LOCKED, ""))
@@ -525,8 +598,13 @@ class FloorPlanView(QGraphicsView):
         pin.setPath(_pin_shape(state.look, PIN_RADIUS_M * theme.PIXELS_PER_METRE))
         pin.setBrush(QBrush(colour))
         pin.setPen(QPen(Qt.GlobalColor.white, 2))
-        shade = colour.lighter(130)
-        shade.setAlpha(55 if state.look in (PinLook.UNLOCKED, PinLook.OPEN) else 30)
+        # The shading is baked into the cached plan tiles, so it follows only what changes
+        # rarely (a grant unlocking the camera), never whether its feed is open: opening a
+        # camera once cleared every tile, and re-rendering them (10 ms and more on the GUI
+        # thread) sat in the middle of the click-to-picture path. The pin shows "open".
+        shade_look = PinLook.UNLOCKED if state.look is PinLook.OPEN else state.look
+        shade = _PIN_COLOUR[shade_look].lighter(130)
+        shade.setAlpha(55 if shade_look is PinLook.UNLOCKED else 30)
         if wedge.brush().color() != shade:
             wedge.setBrush(QBrush(shade))
             # The shading is part of the cached plan: it must be rendered again.
@@ -535,6 +613,8 @@ class FloorPlanView(QGraphicsView):
         tip = f"<b>{camera.display_name}</b>"
         if state.reason:
             tip += f"<br>{state.reason}"
+        if camera.id in self._numbers:
+            tip += f"<br>Ctrl+{self._numbers[camera.id]} opens it"
         pin.setToolTip(tip)
 
 
@@ -560,3 +640,11 @@ def _fit_label(label: QGraphicsSimpleTextItem, name: str, width: float) -> None:
         size *= 0.85
         font.setPointSizeF(size)
         label.setFont(font)
+
+
+def pin_drag_data(camera_id: str) -> QMimeData:
+    """What a pin carries when dragged onto a video tile: its camera's id."""
+    data = QMimeData()
+    data.setData(CAMERA_MIME, camera_id.encode())
+    data.setText(camera_id)
+    return data

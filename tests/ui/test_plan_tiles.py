@@ -85,11 +85,27 @@ def test_a_changed_pin_state_reshades_the_cached_plan(
 ) -> None:
     cached, _reference = pair
     before = cached.grab()
-    changed = {c.id: PinState(PinLook.OPEN, "") for c in FLOOR.cameras}
+    changed = {c.id: PinState(PinLook.LOCKED, "") for c in FLOOR.cameras}
     for view in pair:
         view.set_pins(changed)
     assert cached.grab().toImage() != before.toImage()
     assert _difference(*pair) <= 8
+
+
+def test_opening_and_closing_a_feed_renders_no_tile(qtbot: QtBot) -> None:
+    """The click-to-picture path once re-rendered the whole plan (10 ms and more on the GUI
+    thread) because an open camera's shading differed from an unlocked one's."""
+    view = _view(qtbot, cache_plan=True)
+    unlocked = {c.id: PinState(PinLook.UNLOCKED, "") for c in FLOOR.cameras}
+    view.set_pins(unlocked)
+    view.grab()
+    rendered = view.tiles.rendered
+    camera = FLOOR.cameras[0].id
+    for look in (PinLook.OPEN, PinLook.UNLOCKED, PinLook.OPEN):
+        view.set_pins({**unlocked, camera: PinState(look, "")})
+        view.grab()
+    assert view.tiles.rendered == rendered
+    assert view.pin_state(camera).look is PinLook.OPEN
 
 
 def test_while_zooming_a_rendered_level_is_scaled_then_the_crisp_one_follows(
