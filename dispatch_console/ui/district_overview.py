@@ -88,7 +88,12 @@ def school_summaries(
     return summaries
 
 
-_LEVEL_COLOUR = {"neutral": theme.NEUTRAL, "waiting": theme.WAITING, "emergency": theme.EMERGENCY}
+# Text on the list's background: bright in the dark theme, deep in the light one.
+_LEVEL_COLOUR = {
+    "neutral": theme.MUTED_TEXT,
+    "waiting": theme.WAITING_TEXT,
+    "emergency": theme.EMERGENCY_TEXT,
+}
 
 
 class DistrictOverview(QWidget):
@@ -99,7 +104,7 @@ class DistrictOverview(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel(self)
-        self.title.setStyleSheet("font-weight: bold; font-size: 11pt;")
+        self.title.setStyleSheet("font-weight: bold;")
         self.title.setWordWrap(True)
         self.schools = QListWidget(self)
         self.schools.setSpacing(2)
@@ -177,7 +182,7 @@ class Breadcrumb(QLabel):
         self.parts = [text for text, _target in crumbs]
         self.state = state
         shown = [
-            f"<a href='{escape(target)}' style='color:#1a56b0'>{escape(text)}</a>"
+            f"<a href='{escape(target)}' style='color:{theme.active().link}'>{escape(text)}</a>"
             if target and n < len(crumbs) - 1
             else f"<b>{escape(text)}</b>"
             for n, (text, target) in enumerate(crumbs)

@@ -3,6 +3,11 @@
 Slots never await anything themselves: they hand a coroutine to the runner, which runs
 it on the shared qasync loop and calls back on the GUI thread with the result or with a
 typed error for the presenter. The GUI thread is never blocked by the network or disk.
+
+An operation still running after ``BUSY_AFTER_MS`` makes the runner report itself busy
+(``busy_changed(True)``), until no operation runs: a desk shows that as progress, so a
+slow district is never mistaken for a click that did nothing. Success is only ever shown
+by ``on_success``, after the operation really returned.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from dispatch_console.services.errors import ConsoleError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Below this a wait feels immediate; above it, a person wonders whether the click worked.
+BUSY_AFTER_MS = 200
 
 
 class InternalError(ConsoleError):
@@ -27,13 +35,35 @@ class InternalError(ConsoleError):
 
 
 class OperationRunner(QObject):
-    """``failed(title, message)`` is emitted for every failure nobody else handled."""
+    """``failed(title, message)`` is emitted for every failure nobody else handled;
+    ``busy_changed(busy)`` when operations have run past ``BUSY_AFTER_MS``, and when the
+    last of them has finished."""
 
     failed = Signal(str, str)
+    busy_changed = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, *, busy_after_ms: int = BUSY_AFTER_MS
+    ) -> None:
         super().__init__(parent)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.shows_busy = False
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setSingleShot(True)
+        self._busy_timer.setInterval(busy_after_ms)
+        self._busy_timer.timeout.connect(self._became_slow)
+
+    def _became_slow(self) -> None:
+        if self._tasks and not self.shows_busy:
+            self.shows_busy = True
+            self.busy_changed.emit(True)
+
+    def _settled(self) -> None:
+        """No operation runs any more: stop the clock, drop the busy state."""
+        self._busy_timer.stop()
+        if self.shows_busy:
+            self.shows_busy = False
+            self.busy_changed.emit(False)
 
     def run(
         self,
@@ -42,10 +72,14 @@ class OperationRunner(QObject):
         on_failure: Callable[[ConsoleError], None] | None = None,
     ) -> asyncio.Task[T]:
         task = asyncio.ensure_future(operation)
+        if not self._tasks:
+            self._busy_timer.start()  # measured from the oldest running operation
         self._tasks.add(task)
 
         def done(finished: asyncio.Task[T]) -> None:
             self._tasks.discard(finished)
+            if not self._tasks:
+                self._settled()
             if finished.cancelled():
                 return
             error = finished.exception()

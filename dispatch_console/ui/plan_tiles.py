@@ -44,6 +44,12 @@ class PlanTiles:
     def clear(self) -> None:
         self._tiles.clear()
 
+    def set_background(self, background: QColor) -> None:
+        """A new paper colour (the theme changed): every cached tile shows the old one."""
+        if background != self._background:
+            self._background = QColor(background)
+            self._tiles.clear()
+
     def __len__(self) -> int:
         return len(self._tiles)
 
