@@ -25,10 +25,14 @@ from dispatch_console.services.district_client import DistrictClient
 from dispatch_console.services.errors import ConsoleError
 from dispatch_console.services.settings import Settings
 from dispatch_console.services.tls import settings_ssl_context
+from dispatch_console.ui import theme
+from dispatch_console.ui.accessibility import name_main_window
+from dispatch_console.ui.busy import BusyIndicator
 from dispatch_console.ui.controller import ConsoleController
 from dispatch_console.ui.gc_guard import GarbageCollectionGuard
 from dispatch_console.ui.main_window import MainWindow
 from dispatch_console.ui.operations import OperationRunner
+from dispatch_console.ui.shortcuts import DeskKeys
 from dispatch_console.ui.sign_in import SignInWindow
 from dispatch_console.video.player import VideoPlayer, wait_for_releases, warm_up
 
@@ -55,6 +59,7 @@ class ConsoleWindow:
     window: MainWindow
     controller: ConsoleController
     runner: OperationRunner
+    keys: DeskKeys | None = None
 
 
 def _title(user: User) -> str:
@@ -85,6 +90,7 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
         outbox.close()
         raise
     console.follow_live_updates(settings.live_updates_max_backoff_s)
+    apply_look(settings)
     window = MainWindow(_title(user), with_watch_board=not is_police(user))
     runner = OperationRunner(window)
     runner.install_exception_hooks()
@@ -97,6 +103,9 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
             timedelta(minutes=settings.idle_lock_minutes) if settings.idle_lock_minutes else None
         ),
     )
+    keys = DeskKeys(window, redraw=controller.redraw, district_desk=not is_police(user))
+    BusyIndicator.install(runner, window.statusBar())
+    name_main_window(window)
     controller.show_console()
     if recovered:
         window.show_message(
@@ -104,7 +113,14 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
             "and reported to the district.",
             "warning",
         )
-    return ConsoleWindow(console, window, controller, runner)
+    return ConsoleWindow(console, window, controller, runner, keys)
+
+
+def apply_look(settings: Settings) -> None:
+    """The theme and text size the settings ask for, on the whole application."""
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        theme.apply_theme(app, settings.theme, settings.text_size)
 
 
 async def close_console(opened: ConsoleWindow) -> None:
@@ -116,6 +132,7 @@ async def close_console(opened: ConsoleWindow) -> None:
 
 async def run_signed_in(settings: Settings) -> int:
     """The installed console: sign in, work, and exit when the window closes."""
+    apply_look(settings)
     sign_in_window = SignInWindow(settings.server_url)
     attempts: asyncio.Queue[SignIn | None] = asyncio.Queue()
     sign_in_window.submitted.connect(

@@ -117,6 +117,18 @@ def bounded_float(low: float, high: float) -> Callable[[object], float]:
     return parse
 
 
+def one_of(*choices: str) -> Callable[[object], str]:
+    """A word from a fixed list (case and surrounding spaces ignored)."""
+
+    def parse(value: object) -> str:
+        if isinstance(value, str) and value.strip().lower() in choices:
+            return value.strip().lower()
+        listed = " or ".join(f'"{choice}"' for choice in choices)
+        raise ValueError(f"must be {listed}, not {value!r}")
+
+    return parse
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: its name in files, its ``Settings`` field, parser and variable."""
@@ -150,6 +162,10 @@ KEYS: tuple[Key, ...] = (
         "minutes an audit record may wait for the district before the desk alarms"),
     Key("data_dir", "data_dir", parse_directory, "DISPATCH_DATA_DIR",
         "where the audit outbox lives"),
+    Key("theme", "theme", one_of("dark", "light"), "DISPATCH_THEME",
+        "the desk's colours: dark (dim dispatch rooms) or light"),
+    Key("text_size", "text_size", one_of("normal", "large"), "DISPATCH_TEXT_SIZE",
+        "the console's text size: normal (12 pt) or large (15 pt)"),
 )  # fmt: skip
 
 KEYS_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}

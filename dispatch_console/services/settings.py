@@ -61,6 +61,10 @@ class Settings:
     allowed_stream_hosts: tuple[str, ...] = ()
     # Minutes without keyboard or mouse input before the desk locks (0: never).
     idle_lock_minutes: int = 30
+    # Dispatch rooms are dim: dark unless the user or IT chooses "light" (ui/theme.py).
+    theme: str = "dark"
+    # "normal" (12 pt) reads at a desk; "large" (15 pt) from further away (ui/theme.py).
+    text_size: str = "normal"
     # Where each configurable value came from, and which keys IT locked (for selftest
     # and the support bundle; key name -> source).
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)

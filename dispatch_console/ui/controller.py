@@ -169,6 +169,10 @@ class ConsoleController(QObject):
             self._board_timer.start()
             self._refresh_board()
 
+    def redraw(self) -> None:
+        """Render again what colours itself from the theme (after View → Dark theme)."""
+        self._on_access_changed()
+
     # -- map ------------------------------------------------------------------------------
 
     def _school(self) -> School | None:

@@ -24,18 +24,13 @@ from PySide6.QtWidgets import (
 
 from dispatch_console.domain.audit_health import AuditHealth, AuditState
 
+from . import theme
 from .access_panel import AccessPanel
 from .district_overview import Breadcrumb, DistrictOverview
 from .emergency_panel import EmergencyPanel
 from .map_view import FloorPlanView
 from .video_grid import VideoGrid
 from .watch_board import WatchBoard
-
-_MESSAGE_STYLE = {
-    "info": "background: #e8f0fe; color: #174ea6;",
-    "warning": "background: #fef7e0; color: #7a4f01;",
-    "error": "background: #fce8e6; color: #a50e0e;",
-}
 
 
 class MainWindow(QMainWindow):
@@ -127,7 +122,7 @@ class MainWindow(QMainWindow):
         # Alt+Home goes back to the district overview, where the map starts.
         self.overview_key = QShortcut(QKeySequence("Alt+Home"), self)
         self.breadcrumb = Breadcrumb(central)
-        self.breadcrumb.setStyleSheet("color: #3c4043;")
+        self.breadcrumb.setStyleSheet("color: palette(window-text);")
         self.overview = DistrictOverview(central)
         self.map = FloorPlanView(central)
         # The district desk works this list; police glance at it (read-only, compact).
@@ -219,7 +214,7 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str, level: str = "info", timeout_ms: int = 15000) -> None:
         self.message.setText(text)
         self.message.setStyleSheet(
-            f"QLabel {{ {_MESSAGE_STYLE[level]} padding: 6px 10px; border-radius: 3px; }}"
+            f"QLabel {{ {theme.message_style(level)} padding: 6px 10px; border-radius: 3px; }}"
         )
         self.message.show()
         self.statusBar().showMessage(text.split("\n")[0], timeout_ms)
@@ -260,9 +255,9 @@ class MainWindow(QMainWindow):
         """Render the audit state the domain decided: status text, skew, alarm banner."""
         text = health.text + (f"  ·  {health.skew}" if health.skew else "")
         colour = {
-            AuditState.DELIVERED: "#1e6b2f",
-            AuditState.QUEUED: "#8a4b00",
-            AuditState.FAILING: "#b00020",
+            AuditState.DELIVERED: theme.GRANTED_TEXT.name(),
+            AuditState.QUEUED: theme.WAITING_TEXT.name(),
+            AuditState.FAILING: theme.EMERGENCY_TEXT.name(),
         }[health.state]
         self.audit_status.setText(text)
         self.audit_status.setToolTip(health.detail)
