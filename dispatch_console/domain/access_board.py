@@ -147,6 +147,8 @@ class RequestPhase(StrEnum):
 class RequestState:
     phase: RequestPhase
     text: str
+    # The same in a few words, for the one-line school list.
+    brief: str = ""
 
 
 def _clock(value: datetime) -> str:
@@ -166,21 +168,32 @@ def request_state(status: EmergencyStatus, now: datetime) -> RequestState:
             f"Police access until {_clock(grant.expires_at)} ({countdown(left)} left)"
             f" — {scope_text(grant)}"
         )
+        brief = f"until {_clock(grant.expires_at)} ({countdown(left)} left), {scope_text(grant)}"
         if phase is RequestPhase.EXPIRING:
-            text = "Expiring soon: " + text
-        return RequestState(phase, text)
+            text, brief = "Expiring soon: " + text, "expiring " + brief
+        return RequestState(phase, text, brief)
     if request is not None:
         waited = max(now - request.requested_at, timedelta(0))
         return RequestState(
             RequestPhase.WAITING,
             f"Waiting for district approval — {countdown(waited)}"
             f" (requested by {request.requested_by})",
+            f"waiting for approval {countdown(waited)}",
         )
     if denied is not None:
         by = f" by {denied.decided_by}" if denied.decided_by else ""
         why = f": {denied.decision_note}" if denied.decision_note else " (no reason given)"
-        return RequestState(RequestPhase.DENIED, f"Denied{by}{why}")
-    return RequestState(RequestPhase.DECLARED, "Declared — no police access (the grant ended)")
+        return RequestState(RequestPhase.DENIED, f"Denied{by}{why}", f"denied{why}")
+    return RequestState(
+        RequestPhase.DECLARED,
+        "Declared — no police access (the grant ended)",
+        "declared, no police access",
+    )
+
+
+def short_label(kind: EmergencyType) -> str:
+    """ "Active threat", not "Active threat (shooter / intruder)": for one-line lists."""
+    return kind.label.split(" (")[0]
 
 
 @dataclass(frozen=True)
@@ -235,10 +248,10 @@ def school_lines(
         gone = ended.get(school.id)
         if found is not None:
             state = request_state(found, now)
-            kind = found.emergency.type.label
-            lines.append(SchoolLine(school.id, school.name, state.phase, f"{kind} · {state.text}"))
+            kind = short_label(found.emergency.type)
+            lines.append(SchoolLine(school.id, school.name, state.phase, f"{kind} · {state.brief}"))
         elif gone is not None and now - gone.ended_at <= ENDED_SHOWN_FOR:
-            text = f"{gone.type.label} · ended at {_clock(gone.ended_at)}"
+            text = f"{short_label(gone.type)} · ended at {_clock(gone.ended_at)}"
             lines.append(SchoolLine(school.id, school.name, RequestPhase.ENDED, text))
         else:
             lines.append(SchoolLine(school.id, school.name, RequestPhase.NONE, "No emergency"))

@@ -121,5 +121,7 @@ def access_request_from_json(raw: Any) -> AccessRequest:
         requested_by=f.text("requested_by"),
         requested_at=f.time("requested_at"),
         status=f.text("status"),
+        decided_by=f.optional_text("decided_by"),
+        decided_at=f.optional_time("decided_at"),
         decision_note=f.optional_text("decision_note") or "",
     )

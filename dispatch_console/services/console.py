@@ -356,6 +356,13 @@ class Console:
         await self.refresh_access()
         return grants
 
+    async def request_extension(self, grant_id: str) -> Grant:
+        """Ask the district for more time on this agency's grant (police only: approvers
+        extend). Nothing changes until the district decides; its answer arrives as usual."""
+        if not self.is_police:
+            raise ConsoleError("The district extends grants itself: use Extend.")
+        return await self.client.request_extension(grant_id)
+
     async def end_emergency(self, emergency_id: str) -> Emergency:
         self._require_approver("end an emergency")
         emergency = await self.client.end_emergency(emergency_id)

@@ -434,6 +434,16 @@ class DistrictClient:
         body = await self._district_action(f"/grants/{grant_id}/extend", {"minutes": minutes})
         return grant_from_json(body)
 
+    async def request_extension(self, grant_id: str) -> Grant:
+        """Police ask the district to extend their agency's grant; the grant is unchanged
+        until an approver extends it (the district desks are told at once)."""
+        path = f"/grants/{grant_id}/extension-request"
+        status, body = await self._call("POST", path)
+        if status in (403, 404, 409):
+            raise ConsoleError(_detail(body))
+        _expect(status, body, 202, f"POST {path}")
+        return grant_from_json(body)
+
     async def approve_request(
         self,
         request_id: str,

@@ -11,14 +11,17 @@ application's asyncio loop breaks qasync.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -26,13 +29,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dispatch_console.domain.access_board import EmergencyStatus
+from dispatch_console.domain.access_board import (
+    FERPA_NOTICE,
+    EmergencyStatus,
+    EndedEmergency,
+    RequestPhase,
+    SchoolLine,
+    expiring_soon,
+    request_state,
+    school_lines,
+)
+from dispatch_console.domain.models import District
 from dispatch_console.domain.policy import EXTENSION_STEP, AccessAction
 
 from . import theme
 
 CONFIRM_TIMEOUT_MS = 5000
 EXTENSION_MINUTES = int(EXTENSION_STEP.total_seconds() // 60)
+# Countdowns move by the second: one timer per panel redraws them from the clock.
+TICK_MS = 1000
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _clock(value: datetime) -> str:
@@ -92,6 +113,16 @@ def declared_line(status: EmergencyStatus) -> str:
 
 
 _TONE_COLOUR = {"granted": theme.GRANTED, "waiting": theme.WAITING, "none": theme.NEUTRAL}
+# The police desk's request line, coloured by where the request stands.
+_PHASE_COLOUR = {
+    RequestPhase.NONE: theme.NEUTRAL,
+    RequestPhase.DECLARED: theme.NEUTRAL,
+    RequestPhase.WAITING: theme.WAITING,
+    RequestPhase.GRANTED: theme.GRANTED,
+    RequestPhase.EXPIRING: theme.EMERGENCY,
+    RequestPhase.DENIED: theme.EMERGENCY,
+    RequestPhase.ENDED: theme.NEUTRAL,
+}
 
 
 class ConfirmButton(QPushButton):
@@ -140,14 +171,25 @@ class EmergencyRow(QFrame):
     """One active emergency; ``action(kind, target_id)`` when a button is used."""
 
     action = Signal(str, str)
+    # Police ask the district for more time on this grant (the grant id).
+    extension_asked = Signal(str)
 
     def __init__(
-        self, emergency_id: str, parent: QWidget | None, *, compact: bool, timeout_ms: int
+        self,
+        emergency_id: str,
+        parent: QWidget | None,
+        *,
+        compact: bool,
+        timeout_ms: int,
+        clock: Clock = _utc_now,
     ) -> None:
         super().__init__(parent)
         self.emergency_id = emergency_id
         self.status: EmergencyStatus | None = None
         self._compact = compact
+        self._clock = clock
+        # When this desk asked to extend the grant shown (grant id, time), if it did.
+        self.asked: tuple[str, datetime] | None = None
         self.setObjectName("emergencyRow")
         self.setStyleSheet(
             "#emergencyRow { background: #ffffff; border: 1px solid #d5d8dc;"
@@ -179,6 +221,16 @@ class EmergencyRow(QFrame):
         self.extend = QPushButton(f"Extend +{EXTENSION_MINUTES} min", self)
         self.revoke = ConfirmButton("Revoke", "Confirm revoke", self, timeout_ms=timeout_ms)
         self.end = ConfirmButton("End emergency", "Confirm end", self, timeout_ms=timeout_ms)
+        # The police desk's one action: shown while the grant is expiring soon.
+        self.ask_extension = QPushButton("Ask to extend", self)
+        self.ask_extension.setToolTip(
+            "Ask the district safety office to extend police access (they decide)"
+        )
+        self.ask_extension.setStyleSheet(
+            f"QPushButton {{ background: {theme.WAITING.name()}; color: white;"
+            " font-weight: bold; padding: 3px 10px; }"
+        )
+        self.ask_extension.clicked.connect(self._ask_extension)
         self._buttons: dict[AccessAction, QPushButton] = {
             AccessAction.APPROVE: self.approve,
             AccessAction.APPROVE_SCOPED: self.approve_scoped,
@@ -187,6 +239,7 @@ class EmergencyRow(QFrame):
             AccessAction.EXTEND: self.extend,
             AccessAction.REVOKE: self.revoke,
             AccessAction.END: self.end,
+            AccessAction.REQUEST_EXTENSION: self.ask_extension,
         }
         self.approve.clicked.connect(lambda: self._act(AccessAction.APPROVE))
         self.deny.clicked.connect(lambda: self._act(AccessAction.DENY))
@@ -210,7 +263,13 @@ class EmergencyRow(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 8, 6)
         layout.addLayout(text, 1)
-        layout.addLayout(buttons)
+        if compact:
+            # The police desk's column is narrow: lines wrap, its one button goes under them.
+            self.headline.setWordWrap(True)
+            buttons.addStretch(1)
+            text.addLayout(buttons)
+        else:
+            layout.addLayout(buttons)
 
     def show_status(self, status: EmergencyStatus, school_name: str) -> None:
         previous = self.status
@@ -218,15 +277,56 @@ class EmergencyRow(QFrame):
         self.headline.setText(headline(status, school_name))
         self.declared.setText(declared_line(status))
         self.declared.setToolTip(status.emergency.threat_basis)
-        text, tone = access_line(status, compact=self._compact)
-        self.access.setText(text)
-        self.access.setStyleSheet(f"color: {_TONE_COLOUR[tone].name()}; font-weight: bold;")
         # An armed button must not confirm an action on something else than it was armed on.
         if previous is None or _grant_id(previous) != _grant_id(status):
             self.revoke.disarm()
         for kind, button in self._buttons.items():
             button.setVisible(kind in status.actions)
             button.setEnabled(True)
+        self.tick()
+
+    def tick(self) -> None:
+        """Redraw what moves with the clock: the access line's countdown, and whether the
+        grant is close enough to its end to offer "Ask to extend"."""
+        status = self.status
+        if status is None:
+            return
+        now = self._clock()
+        if self._compact:
+            # The police desk: the request's state with its countdown.
+            state = request_state(status, now)
+            text, colour = state.text, _PHASE_COLOUR[state.phase]
+        else:
+            text, tone = access_line(status, compact=False)
+            colour = _TONE_COLOUR[tone]
+        self.access.setText(text)
+        self.access.setStyleSheet(f"color: {colour.name()}; font-weight: bold;")
+        grant = status.grant
+        offered = (
+            AccessAction.REQUEST_EXTENSION in status.actions
+            and grant is not None
+            and expiring_soon(grant, now)
+        )
+        self.ask_extension.setVisible(offered)
+        if offered and grant is not None and self.asked and self.asked[0] == grant.id:
+            self.ask_extension.setText(f"Extension asked at {_clock(self.asked[1])}")
+            self.ask_extension.setEnabled(False)
+        elif offered:
+            self.ask_extension.setText("Ask to extend")
+
+    def _ask_extension(self) -> None:
+        grant = self.status.grant if self.status is not None else None
+        if grant is None:
+            return
+        self.ask_extension.setEnabled(False)  # until the district has the question
+        self.extension_asked.emit(grant.id)
+
+    def extension_answered(self, grant_id: str, asked: bool) -> None:
+        """The district has the question (it shows when), or the asking failed (ask again)."""
+        if asked:
+            self.asked = (grant_id, self._clock())
+        self.ask_extension.setEnabled(True)
+        self.tick()
 
     def _act(self, kind: AccessAction) -> None:
         status = self.status
@@ -285,6 +385,8 @@ class AccessPanel(QWidget):
     """
 
     action_requested = Signal(str, str)
+    # Police: "Ask to extend" on a grant (its id); the presenter asks the district.
+    extension_requested = Signal(str)
 
     def __init__(
         self,
@@ -293,11 +395,20 @@ class AccessPanel(QWidget):
         compact: bool = False,
         confirm_timeout_ms: int = CONFIRM_TIMEOUT_MS,
         max_list_height: int = 200,
+        clock: Clock = _utc_now,
     ) -> None:
-        """``compact`` panels (police desk) grow with their rows up to ``max_list_height``."""
+        """``compact`` panels (police desk) grow with their rows up to ``max_list_height``.
+
+        ``clock`` gives the countdowns' now (tests pass a fake one); the panel's one timer
+        redraws them every second.
+        """
         super().__init__(parent)
         self._compact = compact
         self._timeout_ms = confirm_timeout_ms
+        self.clock = clock
+        self.ticker = QTimer(self)
+        self.ticker.setInterval(TICK_MS)
+        self.ticker.timeout.connect(self.tick)
         self._rows: dict[str, EmergencyRow] = {}
         self._ordered: list[str] = []  # emergency ids, as the rows stand in the list
         self.title = QLabel(self)
@@ -313,6 +424,8 @@ class AccessPanel(QWidget):
         scroll.setWidget(body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        if compact:
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -341,9 +454,14 @@ class AccessPanel(QWidget):
             row = self._rows.get(status.emergency.id)
             if row is None:
                 row = EmergencyRow(
-                    status.emergency.id, self, compact=self._compact, timeout_ms=self._timeout_ms
+                    status.emergency.id,
+                    self,
+                    compact=self._compact,
+                    timeout_ms=self._timeout_ms,
+                    clock=lambda: self.clock(),
                 )
                 row.action.connect(self.action_requested)
+                row.extension_asked.connect(self.extension_requested)
                 self._rows[status.emergency.id] = row
             school_id = status.emergency.school_id
             row.show_status(status, school_names.get(school_id, school_id))
@@ -357,6 +475,23 @@ class AccessPanel(QWidget):
         self._scroll.updateGeometry()
         waiting = sum(1 for s in statuses if s.awaiting_approval)
         self._set_title(len(statuses), waiting)
+        # Tick only while there is something to count.
+        if statuses and not self.ticker.isActive():
+            self.ticker.start()
+        elif not statuses:
+            self.ticker.stop()
+
+    def tick(self) -> None:
+        for row in self._rows.values():
+            row.tick()
+        # A countdown that wraps anew, or a button that appears, changes the rows' height.
+        self._scroll.updateGeometry()
+
+    def extension_answered(self, grant_id: str, asked: bool) -> None:
+        """Tell the row showing this grant whether the district got the question."""
+        for row in self._rows.values():
+            if row.status is not None and _grant_id(row.status) == grant_id:
+                row.extension_answered(grant_id, asked)
 
     def _set_title(self, active: int, waiting: int) -> None:
         text = "<b>Emergencies and access</b>"
@@ -368,3 +503,109 @@ class AccessPanel(QWidget):
                 " district approval</b></span>"
             )
         self.title.setText(text)
+
+
+_LINE_COLOUR = {
+    RequestPhase.NONE: theme.NEUTRAL,
+    RequestPhase.DECLARED: theme.EMERGENCY,
+    RequestPhase.WAITING: theme.WAITING,
+    RequestPhase.GRANTED: theme.GRANTED,
+    RequestPhase.EXPIRING: theme.EMERGENCY,
+    RequestPhase.DENIED: theme.EMERGENCY,
+    RequestPhase.ENDED: theme.NEUTRAL,
+}
+
+
+class SchoolStateList(QListWidget):
+    """Every school of the district with its emergency state, one compact line each.
+
+    The dispatcher's "where is what" at a glance: click (or Enter) a school to open its
+    plan, ``school_chosen(school_id)``. The lines come from ``school_lines``; the list's
+    one timer redraws their countdowns from the clock every second.
+    """
+
+    school_chosen = Signal(str)
+
+    def __init__(
+        self, parent: QWidget | None = None, *, clock: Clock = _utc_now, max_rows: int = 6
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("schoolStates")
+        self.setAccessibleName("Schools and their emergency state")
+        self.setToolTip("Click a school to show its plan")
+        self.clock = clock
+        self._max_rows = max_rows
+        self._district: District | None = None
+        self._statuses: tuple[EmergencyStatus, ...] = ()
+        self._ended: dict[str, EndedEmergency] = {}
+        self.lines: tuple[SchoolLine, ...] = ()
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setUniformItemSizes(True)
+        self.itemClicked.connect(self._chosen)
+        self.itemActivated.connect(self._chosen)
+        self.ticker = QTimer(self)
+        self.ticker.setInterval(TICK_MS)
+        self.ticker.timeout.connect(self.tick)
+
+    def show_state(
+        self,
+        district: District,
+        statuses: Sequence[EmergencyStatus],
+        ended: Mapping[str, EndedEmergency],
+    ) -> None:
+        self._district = district
+        self._statuses = tuple(statuses)
+        self._ended = dict(ended)
+        self.tick()
+        if not self.ticker.isActive():
+            self.ticker.start()
+
+    def tick(self) -> None:
+        if self._district is None:
+            return
+        lines = school_lines(self._district, self._statuses, self._ended, self.clock())
+        if self.count() != len(lines):
+            self.clear()
+            for _line in lines:
+                self.addItem(QListWidgetItem())
+        for row, line in enumerate(lines):
+            item = self.item(row)
+            # Two lines: the school, then its state (elided in a narrow column; the
+            # tooltip has it whole).
+            item.setText(f"{line.name}\n{line.text}")
+            item.setToolTip(f"{line.name}: {line.text}")
+            item.setData(Qt.ItemDataRole.UserRole, line.school_id)
+            item.setForeground(QBrush(_LINE_COLOUR[line.phase]))
+            font = QFont(item.font())
+            font.setBold(line.phase is not RequestPhase.NONE)
+            item.setFont(font)
+        self.lines = lines
+        rows = min(max(len(lines), 1), self._max_rows)
+        row_height = max(self.sizeHintForRow(0), 2 * self.fontMetrics().lineSpacing() + 4)
+        self.setFixedHeight(rows * row_height + 2 * self.frameWidth() + 2)
+
+    def line(self, school_id: str) -> SchoolLine:
+        return next(line for line in self.lines if line.school_id == school_id)
+
+    def _chosen(self, item: QListWidgetItem) -> None:
+        school_id = item.data(Qt.ItemDataRole.UserRole)
+        if isinstance(school_id, str):
+            self.school_chosen.emit(school_id)
+
+
+class FerpaNotice(QLabel):
+    """The redisclosure notice police must see while school video is on their screen."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(FERPA_NOTICE, parent)
+        self.setObjectName("ferpaNotice")
+        self.setAccessibleName("FERPA notice")
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setStyleSheet(
+            "QLabel#ferpaNotice { background: #fff4ce; color: #3c2f00; padding: 5px 10px;"
+            " border: 1px solid #c99a00; border-radius: 3px; font-weight: bold; }"
+        )
+        self.hide()

@@ -51,6 +51,7 @@ from .idle_lock import IdleWatcher
 from .main_window import MainWindow
 from .map_view import PinLook, PinState
 from .operations import OperationRunner
+from .request_presenter import RequestPresenter
 from .sign_in import SignInWindow
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ class ConsoleController(QObject):
             console.live.event_listeners.append(self._on_live_event)
         # The district desk's audit browser and live audit findings (ui/audit_presenter).
         self.audit = AuditPresenter(console, window, runner) if window.board is not None else None
+        # The request's state: police school list, "Ask to extend", the FERPA notice.
+        self.requests = RequestPresenter(console, window, runner, open_school=self._open_school)
         self.sign_in_window: SignInWindow | None = None
         # The idle lock (None: never): after this long without input the desk covers
         # itself, ends its feeds as "locked" and asks for the password and code again.
@@ -162,6 +165,7 @@ class ConsoleController(QObject):
         for warning in district.warnings:
             log.warning("floor plan: %s", warning)
         self._refresh_access_panel()
+        self.requests.refresh()
         self._access_panel_timer.start()
         self.refresh_audit_health()
         self._audit_health_timer.start()
@@ -647,6 +651,7 @@ class ConsoleController(QObject):
         tile = self.window.grid.tile(session.session_id)
         if tile is not None:
             tile.close_requested.connect(self.close_view)
+        self.requests.show_ferpa_notice()  # police video on screen: the FERPA notice with it
         self._refresh_pins()
 
     def close_view(self, session_id: str) -> None:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from dispatch_console.domain.audit_health import AuditHealth, AuditState
 
 from . import theme
-from .access_panel import AccessPanel
+from .access_panel import AccessPanel, FerpaNotice, SchoolStateList
 from .district_overview import Breadcrumb, DistrictOverview
 from .emergency_panel import EmergencyPanel
 from .map_view import FloorPlanView
@@ -132,6 +132,14 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(0, 0, 0, 0)
         if not with_watch_board:
             left_layout.addWidget(self.access)
+        # The police desk: every school's state in one compact, clickable list, and the
+        # FERPA notice shown while school video is on screen (ui/request_presenter).
+        self.schools: SchoolStateList | None = None
+        self.ferpa: FerpaNotice | None = None
+        if not with_watch_board:
+            self.schools = SchoolStateList(left)
+            left_layout.addWidget(self.schools)
+            self.ferpa = FerpaNotice(central)
         left_layout.addWidget(self.breadcrumb)
         plan_page = QWidget(left)
         plan_layout = QVBoxLayout(plan_page)
@@ -174,6 +182,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.live_updates)
         layout.addWidget(self.emergency)
         layout.addWidget(self.message)
+        if self.ferpa is not None:
+            layout.addWidget(self.ferpa)
         self.board: WatchBoard | None = None
         # The district desk's audit browser (its presenter opens it); police have none.
         self.audit_trail_action: QAction | None = None

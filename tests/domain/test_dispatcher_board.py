@@ -133,8 +133,9 @@ def test_every_school_is_listed_with_its_state_and_ended_ones_for_an_hour() -> N
         ("wms", RequestPhase.ENDED),
         ("rms", RequestPhase.NONE),
     ]
-    assert lines[0].text.startswith("Active threat (shooter / intruder) · Police access until")
-    assert lines[1].text.startswith("Lockdown · Waiting for district approval — 1:00")
+    until = GRANT.expires_at.astimezone().strftime("%H:%M")
+    assert lines[0].text == f"Active threat · until {until} (59:00 left), whole school"
+    assert lines[1].text == "Lockdown · waiting for approval 1:00"
     assert lines[2].text.startswith("Medical · ended at ")
     assert lines[3].text == "No emergency"
     later = school_lines(DISTRICT, statuses, ended, NOW + timedelta(minutes=61))
