@@ -129,6 +129,17 @@ def one_of(*choices: str) -> Callable[[object], str]:
     return parse
 
 
+def parse_bool(value: object) -> bool:
+    """true or false (a variable or policy string may also say yes/no, on/off, 1/0)."""
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "yes": True, "on": True, "1": True}
+    words |= {"false": False, "no": False, "off": False, "0": False}
+    if isinstance(value, str | int) and str(value).strip().lower() in words:
+        return words[str(value).strip().lower()]
+    raise ValueError(f"must be true or false, not {value!r}")
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: its name in files, its ``Settings`` field, parser and variable."""
@@ -162,6 +173,10 @@ KEYS: tuple[Key, ...] = (
         "minutes an audit record may wait for the district before the desk alarms"),
     Key("data_dir", "data_dir", parse_directory, "DISPATCH_DATA_DIR",
         "where the audit outbox lives"),
+    Key("notify_sound", "notify_sound", parse_bool, "DISPATCH_NOTIFY_SOUND",
+        "district desk: a sound when police ask for access"),
+    Key("notify_desktop", "notify_desktop", parse_bool, "DISPATCH_NOTIFY_DESKTOP",
+        "district desk: a desktop notification when police ask for access"),
     Key("theme", "theme", one_of("dark", "light"), "DISPATCH_THEME",
         "the desk's colours: dark (dim dispatch rooms) or light"),
     Key("text_size", "text_size", one_of("normal", "large"), "DISPATCH_TEXT_SIZE",

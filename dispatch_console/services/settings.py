@@ -61,6 +61,10 @@ class Settings:
     allowed_stream_hosts: tuple[str, ...] = ()
     # Minutes without keyboard or mouse input before the desk locks (0: never).
     idle_lock_minutes: int = 30
+    # The district desk alerts its approvers to a police request with a sound and a
+    # desktop notification (the desk's own card shows either way).
+    notify_sound: bool = True
+    notify_desktop: bool = True
     # Dispatch rooms are dim: dark unless the user or IT chooses "light" (ui/theme.py).
     theme: str = "dark"
     # "normal" (12 pt) reads at a desk; "large" (15 pt) from further away (ui/theme.py).

@@ -52,10 +52,19 @@ class EmergencyPanel(QWidget):
             " font-weight: bold; padding: 5px 12px; }"
         )
         self.declare.clicked.connect(self._on_declare)
+        # A district declarer names the police agency it declares for (offer_declare).
+        self.agency = QComboBox(self)
+        self.agency.setToolTip("The police agency the district declares this emergency for")
+        self.agency.hide()
+        self._for = QLabel("For:", self)
+        self._for.hide()
+        self._label = QLabel("Emergency:", self)
         row = QHBoxLayout()
-        row.addWidget(QLabel("Emergency:", self))
+        row.addWidget(self._label)
         row.addWidget(self.kind)
         row.addWidget(self.basis, 1)
+        row.addWidget(self._for)
+        row.addWidget(self.agency)
         row.addWidget(self.declare)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -67,6 +76,23 @@ class EmergencyPanel(QWidget):
     def set_school(self, school_id: str, school_name: str) -> None:
         self._school_id = school_id
         self.declare.setToolTip(f"Declare an emergency at {school_name}")
+
+    def offer_declare(self, shown: bool, label: str, *, on_behalf: bool, blocked: str) -> None:
+        """Show the declare controls only where the policy lets this user declare, and
+        name the agency declared for (the rule: ``domain.district_desk.declare_offer``)."""
+        for widget in (self._label, self.kind, self.basis, self.declare):
+            widget.setVisible(shown)
+        self._for.setVisible(shown and on_behalf)
+        self.agency.setVisible(shown and on_behalf)
+        self.declare.setText(label or "Declare emergency")
+        self.declare.setEnabled(not blocked)
+        if blocked:
+            self.declare.setToolTip(blocked)
+
+    def chosen_agency(self) -> str | None:
+        """The police agency a district declarer chose; None when declaring for one's own."""
+        agency = self.agency.currentData()
+        return agency if self.agency.isVisibleTo(self) and isinstance(agency, str) else None
 
     def show_banner(self, banner: Banner) -> None:
         colour = _TONES[banner.tone]
