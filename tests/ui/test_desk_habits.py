@@ -46,8 +46,15 @@ def press(desk: ConsoleWindow, key: Qt.Key, modifiers: Qt.KeyboardModifier) -> N
 
 
 def photograph(desk: ConsoleWindow, name: str) -> None:
+    """The window as the screen shows it; at 150 % or 200 % (QT_SCALE_FACTOR) the picture
+    has that many device pixels per point, and the file name says so."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    desk.window.grab().save(str(SHOTS / name))
+    picture = desk.window.grab()
+    ratio = desk.window.devicePixelRatio()
+    assert picture.devicePixelRatio() == ratio
+    assert picture.width() == round(desk.window.width() * ratio)
+    suffix = "" if ratio == 1 else f"@{ratio:g}x"
+    picture.save(str(SHOTS / name.replace(".png", f"{suffix}.png")))
 
 
 def test_keyboard_paths_and_accessible_names_on_both_desks(
