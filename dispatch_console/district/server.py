@@ -59,7 +59,17 @@ from .problems import (
     install_problem_handlers,
     install_problem_openapi,
 )
-from .routes import access, accounts, audit, audit_review, events, gateways, registry, streams
+from .routes import (
+    access,
+    accounts,
+    audit,
+    audit_review,
+    events,
+    gateways,
+    registry,
+    selftest,
+    streams,
+)
 
 __all__ = ["app_context", "create_app"]
 
@@ -152,7 +162,17 @@ def create_app(
     ctx.audit_retention_days = audit_retention_days
     ctx.purge_past_retention()
     ctx.grant_clock = GrantClock(ctx)
-    for routes in (accounts, registry, access, audit, audit_review, streams, gateways, events):
+    for routes in (
+        accounts,
+        registry,
+        access,
+        audit,
+        audit_review,
+        streams,
+        gateways,
+        events,
+        selftest,
+    ):
         app.include_router(routes.router)
     install_problem_openapi(app)
     return app

@@ -26,6 +26,7 @@ import re
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -39,6 +40,9 @@ from .viewer import SOFT_LIMIT_BYTES, Viewer
 
 log = logging.getLogger(__name__)
 
+# The self-test's stream: a bundled test pattern, open to anyone (it shows no camera).
+SELFTEST_PATH = "/selftest.ts"
+SELFTEST_CLIP = Path(__file__).resolve().parent.parent / "resources" / "selftest-clip.ts"
 _PATH_RE = re.compile(
     r"^/streams/(?P<camera>[A-Za-z0-9._-]{1,64})/(?P<stream>sub|main)\.(?P<container>ts|mjpg)$"
 )
@@ -193,6 +197,9 @@ class RelayServer:
         if path == "/healthz" and method == "GET":
             await self._json(writer, 200, {"status": "ok", **self._link_state()})
             return
+        if path == SELFTEST_PATH and method in ("GET", "HEAD"):
+            await self._selftest_clip(writer, method)
+            return
         if path == "/metrics" and method == "GET":
             if (
                 self._metrics_key is None
@@ -330,6 +337,24 @@ class RelayServer:
                     socket.SOL_SOCKET, socket.SO_SNDBUF, max(65536, self._viewer_budget)
                 )
         writer.transport.set_write_buffer_limits(high=self._viewer_budget)
+
+    async def _selftest_clip(self, writer: asyncio.StreamWriter, method: str) -> None:
+        """A few seconds of test pattern, the same clip the console's libVLC check plays.
+
+        No camera, no school and no token: a workstation's self-test opens it to prove the
+        network path to the gateway and the decoder end to end, before anyone signs in.
+        """
+        try:
+            data = await asyncio.to_thread(SELFTEST_CLIP.read_bytes)
+        except OSError as exc:
+            await self._problem(writer, 503, f"The gateway's test clip is missing: {exc}.")
+            return
+        writer.write(
+            f"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: {len(data)}\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n".encode("latin-1")
+            + (data if method == "GET" else b"")
+        )
+        await writer.drain()
 
     async def _json(self, writer: asyncio.StreamWriter, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode("utf-8")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from dispatch_console import __version__
+from dispatch_console.domain.stream_hosts import stream_host_refusal
 from dispatch_console.services.settings import Settings
 from dispatch_console.services.tls import settings_ssl_context
 
@@ -23,6 +24,10 @@ from .checks import CheckResult, failed, passed, skipped
 API = "/api/v1"
 MAX_SKEW_S = 2.0
 EVENTS_PATH = f"{API}/events"
+PROBE_PATH = f"{API}/events/probe"
+SELFTEST_PATH = f"{API}/selftest"
+# Served by every gateway without a token (it shows no camera).
+GATEWAY_CLIP_PATH = "/selftest.ts"
 
 
 def _is_loopback(url: str) -> bool:
@@ -136,20 +141,25 @@ def _clock_skew(date_header: str | None, sent: float, received: float) -> float 
 
 
 def check_event_stream(settings: Settings, timeout_s: float = 5.0) -> CheckResult:
-    """The district's live event stream (server-sent events) accepts a connection."""
+    """The district's live event stream flows through this site's network.
+
+    Without a user the self-test opens the district's anonymous probe stream, which sends
+    one event at once: a proxy that buffers server-sent events holds it back, and that is
+    what this check is for. The user's own stream needs a sign-in; its refusal of an
+    anonymous caller (401) shows that it exists.
+    """
     name = "event-stream"
     url = f"{settings.server_url}{EVENTS_PATH}"
     try:
-        with (
-            _client(settings, timeout_s) as client,
-            client.stream("GET", EVENTS_PATH, headers={"Accept": "text/event-stream"}) as answer,
-        ):
-            status = answer.status_code
-            kind = answer.headers.get("content-type", "")
-            if status == 200 and kind.startswith("text/event-stream"):
-                first = _first_bytes(answer)
-                heard = "first event received" if first else f"no event within {timeout_s:g} s"
-                return passed(name, f"{url} connected ({heard})")
+        with _client(settings, timeout_s) as client:
+            with client.stream("GET", EVENTS_PATH, headers=_SSE) as answer:
+                status, kind = answer.status_code, answer.headers.get("content-type", "")
+                if status == 200 and kind.startswith("text/event-stream"):
+                    first = _first_bytes(answer)
+                    heard = "first event received" if first else f"no event in {timeout_s:g} s"
+                    return passed(name, f"{url} connected ({heard})")
+            if status in (401, 403):
+                return _probe(client, url, timeout_s)
     except httpx.HTTPError as exc:
         return failed(name, f"cannot open {url}: {exc!r}", "see the district-api check")
     if status == 404:
@@ -159,17 +169,44 @@ def check_event_stream(settings: Settings, timeout_s: float = 5.0) -> CheckResul
             "the district server must be a version that serves /api/v1/events; until then "
             "desks learn of approvals and revocations only by polling",
         )
-    if status in (401, 403):
-        return skipped(
-            name,
-            f"skipped: needs sign-in ({url} answered {status}: it exists and wants a user)",
-            "sign in with the console to use the event stream",
-        )
     return failed(
         name,
         f"{url} answered HTTP {status} ({kind or 'no content type'}), not an event stream",
         "a proxy may be buffering or blocking server-sent events; allow text/event-stream",
     )
+
+
+_SSE = {"Accept": "text/event-stream"}
+
+
+def _probe(client: httpx.Client, user_url: str, timeout_s: float) -> CheckResult:
+    name = "event-stream"
+    url = f"{client.base_url}{PROBE_PATH}"
+    with client.stream("GET", PROBE_PATH, headers=_SSE) as answer:
+        status, kind = answer.status_code, answer.headers.get("content-type", "")
+        if status == 200 and kind.startswith("text/event-stream"):
+            first = _first_bytes(answer)
+            if first.startswith(b"event: probe"):
+                return passed(
+                    name,
+                    f"{url} delivered its first event at once (the user stream {user_url} "
+                    "exists and wants a sign-in)",
+                )
+            return failed(
+                name,
+                f"{url} connected but held its first event back for {timeout_s:g} s",
+                "a proxy between this workstation and the district buffers server-sent "
+                "events: turn buffering off for text/event-stream (nginx: "
+                "proxy_buffering off), or desks hear of approvals and revocations late",
+            )
+    if status == 404:
+        return skipped(
+            name,
+            f"skipped: the district server has no anonymous probe ({url} answered 404); "
+            f"the user stream {user_url} exists and wants a sign-in",
+            "update the district server, or sign in with the console to use the stream",
+        )
+    return failed(name, f"{url} answered HTTP {status} ({kind or 'no content type'})", "")
 
 
 def _first_bytes(answer: httpx.Response) -> bytes:
@@ -182,15 +219,55 @@ def _first_bytes(answer: httpx.Response) -> bytes:
     return b""
 
 
-def check_gateway_stream() -> CheckResult:
-    """Honest about what the self-test cannot do alone.
+def check_gateway_stream(settings: Settings, timeout_s: float = 10.0) -> CheckResult:
+    """A gateway the district names sends video this workstation's libVLC decodes.
 
-    Every stream link is signed by the district for a signed-in user's audited viewing
-    session (no audit record, no video), so there is no anonymous test stream to open.
+    The district lists its linked gateways (``/api/v1/selftest``); each serves a test
+    pattern at ``/selftest.ts`` that shows no camera, so no sign-in or audit is needed to
+    prove the network path, the gateway's certificate and the decoder end to end.
     """
-    return skipped(
-        "gateway-stream",
-        "skipped: needs sign-in (stream links are only signed for a user's audited viewing "
-        "session)",
-        "sign in and open a camera the desk shows as unlocked to check video end to end",
-    )
+    name = "gateway-stream"
+    try:
+        with _client(settings, timeout_s) as client:
+            answer = client.get(SELFTEST_PATH)
+    except httpx.HTTPError as exc:
+        return failed(name, f"cannot ask the district for its gateways: {exc!r}", "")
+    if answer.status_code == 404:
+        return skipped(
+            name,
+            "skipped: the district server does not list its gateways to a self-test "
+            f"({settings.server_url}{SELFTEST_PATH} answered 404)",
+            "sign in and open a camera the desk shows as unlocked to check video end to end",
+        )
+    try:
+        gateways = [str(g) for g in answer.json()["gateways"]]
+    except (ValueError, KeyError, TypeError):
+        return failed(name, f"{SELFTEST_PATH} did not answer with a gateway list", "")
+    if not gateways:
+        return failed(
+            name,
+            "the district has no stream gateway linked right now",
+            "start the school's gateway (dispatch-console gateway serve) and check that "
+            "it reaches the district",
+        )
+    gateway = gateways[0]
+    clip = f"{gateway.rstrip('/')}{GATEWAY_CLIP_PATH}"
+    refusal = stream_host_refusal(clip, settings.allowed_stream_hosts)
+    if refusal is not None:
+        return failed(
+            name,
+            f"the district's gateway {gateway} is not an allowed stream host: {refusal}",
+            "add it to allowed_stream_hosts in IT's configuration, or the console will "
+            "refuse every stream from it",
+        )
+    from .local_checks import decode_pictures
+
+    frames, problem = decode_pictures(clip, timeout_s)
+    if problem is not None:
+        return failed(
+            name,
+            f"no video from the gateway {gateway}: {problem}",
+            "check that the workstation can reach the gateway's address and port "
+            "(firewall) and that its certificate is trusted",
+        )
+    return passed(name, f"decoded {frames} pictures of the test pattern from {gateway}")

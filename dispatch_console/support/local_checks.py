@@ -41,11 +41,6 @@ def check_configuration() -> tuple[CheckResult, Settings | None]:
 def check_libvlc(clip: Path = CLIP, timeout_s: float = 10.0) -> CheckResult:
     """libVLC loads, says its version, and decodes the bundled clip through the player."""
     name = "libvlc"
-    from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
-    from PySide6.QtGui import QImage
-
-    from dispatch_console.video import player as video
-
     try:
         import vlc
     except (ImportError, OSError, NotImplementedError) as exc:  # as the player guards it
@@ -58,6 +53,29 @@ def check_libvlc(clip: Path = CLIP, timeout_s: float = 10.0) -> CheckResult:
     version = bytes(vlc.libvlc_get_version()).decode(errors="replace")
     if not clip.is_file():
         return failed(name, f"libVLC {version}; the test clip {clip} is missing", "reinstall")
+    frames, problem = decode_pictures(clip.as_uri(), timeout_s)
+    if problem is not None:
+        return failed(
+            name,
+            f"libVLC {version} did not decode the test clip: {problem}",
+            "the H.264 decoder or the MPEG-TS demuxer plugin is missing (Debian: "
+            "vlc-plugin-base); delete ~/.cache/vlc and try again",
+        )
+    return passed(name, f"libVLC {version} decoded {frames} pictures of the test clip")
+
+
+def decode_pictures(uri: str, timeout_s: float, wanted: int = 3) -> tuple[int, str | None]:
+    """Play ``uri`` through the console's own player until ``wanted`` real pictures arrive.
+
+    Returns how many arrived and, unless all did and each shows a picture (not a blank
+    buffer), what went wrong. The libVLC check plays the bundled clip; the gateway check
+    plays the same clip as a gateway serves it.
+    """
+    from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+    from PySide6.QtGui import QImage
+
+    from dispatch_console.video import player as video
+
     if QCoreApplication.instance() is None:
         QCoreApplication([sys.argv[0]])
     frames: list[QImage] = []
@@ -67,7 +85,7 @@ def check_libvlc(clip: Path = CLIP, timeout_s: float = 10.0) -> CheckResult:
 
     def on_frame(image: QImage) -> None:
         frames.append(image)
-        if len(frames) >= 3:
+        if len(frames) >= wanted:
             loop.quit()
 
     def on_failed(message: str) -> None:
@@ -77,19 +95,13 @@ def check_libvlc(clip: Path = CLIP, timeout_s: float = 10.0) -> CheckResult:
     player.frame_ready.connect(on_frame)
     player.failed.connect(on_failed)
     QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    player.play(clip.as_uri())
+    player.play(uri)
     loop.exec()
     player.stop()
     video.wait_for_releases(timeout=5.0)
-    if len(frames) < 3 or not all(_has_picture(f) for f in frames):
-        problem = errors[0] if errors else f"{len(frames)} picture(s) in {timeout_s:g} s"
-        return failed(
-            name,
-            f"libVLC {version} did not decode the test clip: {problem}",
-            "the H.264 decoder or the MPEG-TS demuxer plugin is missing (Debian: "
-            "vlc-plugin-base); delete ~/.cache/vlc and try again",
-        )
-    return passed(name, f"libVLC {version} decoded {len(frames)} pictures of the test clip")
+    if len(frames) < wanted or not all(_has_picture(f) for f in frames):
+        return len(frames), errors[0] if errors else f"{len(frames)} picture(s) in {timeout_s:g} s"
+    return len(frames), None
 
 
 def _has_picture(image: object) -> bool:

@@ -42,12 +42,12 @@ def run_checks() -> list[CheckResult]:
         results += [
             skipped("district-api", why),
             skipped("event-stream", why),
-            check_gateway_stream(),
+            skipped("gateway-stream", why),
         ]
         return results
     results.append(_timed(lambda: check_district_api(settings)))
     results.append(_timed(lambda: check_event_stream(settings)))
-    results.append(check_gateway_stream())
+    results.append(_timed(lambda: check_gateway_stream(settings)))
     return results
 
 

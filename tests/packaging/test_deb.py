@@ -18,7 +18,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dispatch_console import __version__
@@ -146,18 +145,17 @@ def test_deb_installs_checks_itself_and_removes_cleanly(
         )  # fmt: skip
         report = json.loads(selftest.stdout)
         checks = {c["name"]: c for c in report["checks"]}
-        for name in ("configuration", "libvlc", "qt-platform", "district-api"):
+        # Every check passes on a fresh install, before anyone signs in: the event stream
+        # through the district's probe, video through the gateway's test pattern.
+        for name in (
+            "configuration", "libvlc", "qt-platform", "district-api", "event-stream",
+            "gateway-stream",
+        ):  # fmt: skip
             assert checks[name]["status"] == "pass", checks[name]
         if shutil.which("gnome-keyring-daemon"):
             assert checks["keyring"]["status"] == "pass", checks["keyring"]
         assert "(locked)" not in checks["configuration"]["detail"]  # detail names the files
         assert str(SYSTEM_CONFIG) in checks["configuration"]["detail"]
-        paths = httpx.get(f"{district_stack.server_url}/openapi.json").json()["paths"]
-        expected_events = "pass" if "/api/v1/events" in paths else "fail"
-        assert checks["event-stream"]["status"] in (expected_events, "skipped"), checks[
-            "event-stream"
-        ]
-        assert checks["gateway-stream"]["status"] == "skipped"
         failures = [c for c in checks.values() if c["status"] == "fail"]
         assert (selftest.returncode != 0) is bool(failures), selftest.stderr
 

@@ -3,6 +3,7 @@ real HTTPS server with a throw-away CA, and servers that answer wrongly on purpo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -127,14 +128,12 @@ def test_demo_district_is_reachable_with_a_sane_clock(district_stack: DistrictSt
 def test_event_stream_check_matches_what_the_district_offers(
     district_stack: DistrictStack,
 ) -> None:
-    """Pass if the district documents /api/v1/events, a failure that says so if not."""
+    """Without a sign-in, the district's probe stream proves events flow through."""
     paths = httpx.get(f"{district_stack.server_url}/openapi.json").json()["paths"]
+    assert EVENTS_PATH in paths
     result = check_event_stream(Settings.from_env(server_url=district_stack.server_url))
-    if EVENTS_PATH in paths:
-        assert result.status in (Status.PASS, Status.SKIPPED), result
-    else:
-        assert result.status is Status.FAIL
-        assert "no event stream" in result.detail and "404" in result.detail
+    assert result.status is Status.PASS, result
+    assert "delivered its first event at once" in result.detail
 
 
 def test_clock_skew_over_two_seconds_fails(
@@ -178,9 +177,49 @@ def test_untrusted_tls_fails_with_a_hint() -> None:
         server.server_close()
 
 
-def test_gateway_stream_is_reported_as_skipped_not_passed() -> None:
-    result = check_gateway_stream()
-    assert result.status is Status.SKIPPED and "needs sign-in" in result.detail
+def test_a_proxy_that_buffers_events_fails_the_event_stream_check() -> None:
+    class Buffering(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == EVENTS_PATH:
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(3)  # a buffering proxy: nothing until its buffer fills or the end
+            self.wfile.write(b"event: probe\ndata: {}\n\n")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Buffering)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = check_event_stream(Settings.from_env(server_url=url), timeout_s=1.0)
+        assert result.status is Status.FAIL, result
+        assert "held its first event back" in result.detail and "buffering" in result.hint
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_video_from_the_gateway_decodes_before_anyone_signs_in(
+    district_stack: DistrictStack,
+) -> None:
+    result = check_gateway_stream(Settings.from_env(server_url=district_stack.server_url))
+    assert result.status is Status.PASS, result
+    assert "decoded 3 pictures of the test pattern from http://" in result.detail
+
+
+def test_a_gateway_outside_the_allowed_stream_hosts_fails(district_stack: DistrictStack) -> None:
+    settings = Settings.from_env(server_url=district_stack.server_url)
+    settings = dataclasses.replace(settings, allowed_stream_hosts=("cams.district.example",))
+    result = check_gateway_stream(settings)
+    assert result.status is Status.FAIL and "not an allowed stream host" in result.detail
 
 
 def test_command_exits_non_zero_exactly_when_a_check_failed(
