@@ -23,6 +23,7 @@ from dispatch_console.services.console import Console
 from dispatch_console.services.credentials import TokenStore
 from dispatch_console.services.district_client import DistrictClient
 from dispatch_console.services.errors import ConsoleError
+from dispatch_console.services.grid_store import GridStore, grid_path
 from dispatch_console.services.settings import Settings
 from dispatch_console.services.tls import settings_ssl_context
 from dispatch_console.ui import theme
@@ -31,11 +32,9 @@ from dispatch_console.ui.busy import BusyIndicator
 from dispatch_console.ui.controller import ConsoleController
 from dispatch_console.ui.gc_guard import GarbageCollectionGuard
 from dispatch_console.ui.main_window import MainWindow
-from dispatch_console.ui.notifications import AlertChoices
 from dispatch_console.ui.operations import OperationRunner
 from dispatch_console.ui.shortcuts import DeskKeys
 from dispatch_console.ui.sign_in import SignInWindow
-from dispatch_console.video.alert_sound import AlertSound
 from dispatch_console.video.player import VideoPlayer, wait_for_releases, warm_up
 
 log = logging.getLogger(__name__)
@@ -104,8 +103,7 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
         idle_lock_after=(
             timedelta(minutes=settings.idle_lock_minutes) if settings.idle_lock_minutes else None
         ),
-        alerts=AlertChoices(sound=settings.notify_sound, desktop=settings.notify_desktop),
-        alert_sound=AlertSound() if settings.notify_sound and not is_police(user) else None,
+        grid_store=GridStore(grid_path(settings.data_dir, sign_in.username)),
     )
     keys = DeskKeys(window, redraw=controller.redraw, district_desk=not is_police(user))
     BusyIndicator.install(runner, window.statusBar())

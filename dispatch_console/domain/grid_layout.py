@@ -6,24 +6,39 @@ blocks of cells); tile 0 is the large one in the "1 large + n" layouts. Feeds ke
 position across layout switches (the widgets are moved, the streams are never
 reopened), so a switch to a layout with fewer tiles than open feeds is refused rather
 than silently hiding a feed that is still being watched and audited.
+
+Also here, because they are rules rather than widgets: which stream a tile plays (the
+sub stream, or the main stream when the tile is large), and what a user's saved grid
+holds (the layout, the cameras by tile, the detached window's placement) and how it is
+read back from a file that may be old, damaged or written by another version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+import json
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
 
 __all__ = [
+    "CAMERA_MIME",
     "DEFAULT_LAYOUT",
     "LAYOUTS",
     "MAX_TILES",
     "GridLayout",
     "Placement",
+    "SavedGrid",
+    "Stream",
     "Tile",
     "layout",
     "square_layout_for",
+    "stream_for_tile",
 ]
+
+# The drag-and-drop type a map pin carries to a tile: the camera's id, UTF-8.
+CAMERA_MIME = "application/x-dispatch-console-camera"
+
+Stream = Literal["sub", "main"]
 
 
 @dataclass(frozen=True)
@@ -121,19 +136,24 @@ class Placement(Generic[K]):
         except ValueError:
             return None
 
-    def next_free(self) -> int | None:
-        """The first empty position in reading order (the next camera goes there)."""
-        for index in range(self._capacity):
-            if self._positions[index] is None:
-                return index
-        return None
+    def next_free(self, avoid: Iterable[int] = ()) -> int | None:
+        """The first empty position in reading order (the next camera goes there).
 
-    def place(self, key: K, index: int | None = None) -> int:
-        """Put ``key`` at ``index`` (default: the next free position)."""
+        Positions in ``avoid`` (cells keeping a placeholder for a camera the user had
+        there) are taken only when no other position is free: a new camera does not push
+        out a remembered one while a plain empty cell is left.
+        """
+        free = [i for i in range(self._capacity) if self._positions[i] is None]
+        kept = set(avoid)
+        plain = [i for i in free if i not in kept]
+        return (plain or free)[0] if free else None
+
+    def place(self, key: K, index: int | None = None, avoid: Iterable[int] = ()) -> int:
+        """Put ``key`` at ``index`` (default: the next free position, see ``next_free``)."""
         if self.index_of(key) is not None:
             raise ValueError("already placed")
         if index is None:
-            index = self.next_free()
+            index = self.next_free(avoid)
             if index is None:
                 raise ValueError("the grid is full")
         if not 0 <= index < self._capacity or self._positions[index] is not None:
@@ -171,3 +191,88 @@ class Placement(Generic[K]):
         self._positions = positions
         self._capacity = capacity
         return True
+
+
+def stream_for_tile(grid: GridLayout, position: int, maximized: bool) -> Stream:
+    """The stream a tile plays: ``main`` when it is large, else ``sub``.
+
+    Large means maximized, the only tile of 1×1, or the large tile of "1 large + n". A
+    sub stream (640×360) is sharp enough for a tile of a quarter screen or less; a large
+    tile on a dispatcher's monitor shows faces and plates only from the main stream.
+    """
+    if maximized or grid.capacity == 1:
+        return "main"
+    if 0 <= position < grid.capacity and grid.tiles[position].rows > 1:
+        return "main"
+    return "sub"
+
+
+@dataclass(frozen=True)
+class SavedGrid:
+    """What a user's grid looked like when last changed: restored at the next start.
+
+    ``cameras`` holds a camera id (or None) per tile position. They come back only as
+    placeholders: a view needs its own audited session under a grant in force *now*, so
+    nothing is ever reopened without the user asking. ``geometry`` is the detached
+    window's placement as Qt saves it (base64), "" when never detached.
+    """
+
+    layout: str = DEFAULT_LAYOUT
+    cameras: tuple[str | None, ...] = ()
+    detached: bool = False
+    geometry: str = ""
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": 1,
+                "layout": self.layout,
+                "cameras": list(self.cameras),
+                "detached": self.detached,
+                "geometry": self.geometry,
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SavedGrid:
+        """Read a saved grid; whatever is unreadable falls back to the default, with the
+        problem named in ``problems`` (a damaged file must not stop the desk starting)."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            return cls(problems=(f"not JSON ({exc})",))
+        if not isinstance(data, dict):
+            return cls(problems=("not a JSON object",))
+        problems: list[str] = []
+        key = data.get("layout", DEFAULT_LAYOUT)
+        if not isinstance(key, str) or key not in LAYOUTS:
+            problems.append(f"unknown layout {key!r}")
+            key = DEFAULT_LAYOUT
+        raw = data.get("cameras", [])
+        cameras = _cameras(raw if isinstance(raw, list) else [], LAYOUTS[key].capacity)
+        if not isinstance(raw, list) or len(cameras) != len(raw):
+            problems.append("camera list unreadable or longer than the layout")
+        geometry = data.get("geometry", "")
+        detached = data.get("detached", False)
+        return cls(
+            layout=key,
+            cameras=cameras,
+            detached=detached is True,
+            geometry=geometry if isinstance(geometry, str) else "",
+            problems=tuple(problems),
+        )
+
+
+def _cameras(raw: Sequence[object], capacity: int) -> tuple[str | None, ...]:
+    """Camera ids by position: non-strings become empty cells, duplicates are dropped."""
+    seen: set[str] = set()
+    cameras: list[str | None] = []
+    for item in raw[:capacity]:
+        if isinstance(item, str) and item and item not in seen:
+            seen.add(item)
+            cameras.append(item)
+        else:
+            cameras.append(None)
+    return tuple(cameras)

@@ -414,9 +414,10 @@ class Console:
         self._stream_urls[session.session_id] = ticket.url
         return OpenedView(session, ticket)
 
-    async def fresh_stream_link(self, session: ViewingSession) -> StreamTicket:
-        """A new link for an open session (a reconnect): same session, same audit record."""
-        ticket = await self.client.stream_ticket(session.camera_id, session.session_id)
+    async def fresh_stream_link(self, session: ViewingSession, stream: str = "sub") -> StreamTicket:
+        """A new link for an open session (a reconnect, or the main stream for a large
+        tile): same session, same audit record; the district re-checks access."""
+        ticket = await self.client.stream_ticket(session.camera_id, session.session_id, stream)
         self._check_stream_host(ticket)
         return ticket
 

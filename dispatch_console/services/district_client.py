@@ -403,9 +403,14 @@ class DistrictClient:
             )
         return status, body
 
-    async def stream_ticket(self, camera_id: str, session_id: str) -> StreamTicket:
+    async def stream_ticket(
+        self, camera_id: str, session_id: str, stream: str = "sub"
+    ) -> StreamTicket:
+        """A link for the session's ``stream`` ("sub", or "main" for a large tile)."""
         status, body = await self._call(
-            "POST", "/streams/tickets", json={"camera_id": camera_id, "session_id": session_id}
+            "POST",
+            "/streams/tickets",
+            json={"camera_id": camera_id, "session_id": session_id, "stream": stream},
         )
         if status in (403, 409):
             raise AccessDenied(_detail(body))

@@ -39,19 +39,19 @@ from dispatch_console.floorplan.visibility import VisibilityIndex
 from dispatch_console.services.console import Console, OpenedView
 from dispatch_console.services.district_client import Decided
 from dispatch_console.services.errors import ConsoleError
+from dispatch_console.services.grid_store import GridStore
 from dispatch_console.services.sse import ServerEvent
 from dispatch_console.video.player import VideoPlayer
 
 from .audit_presenter import AuditPresenter
-from .district_desk import DistrictDeskPresenter
 from .district_overview import DISTRICT_LINK, school_summaries
 from .emergency_panel import Banner
 from .feeds import FeedManager
 from .grant_dialogs import BuildingChoice, GrantTermsDialog, NoteDialog, deny_dialog, review_dialog
+from .grid_memory import GridMemory
 from .idle_lock import IdleWatcher
 from .main_window import MainWindow
 from .map_view import PinLook, PinState
-from .notifications import AlertChoices, Sound
 from .operations import OperationRunner
 from .request_presenter import RequestPresenter
 from .sign_in import SignInWindow
@@ -78,8 +78,7 @@ class ConsoleController(QObject):
         access_panel_refresh_ms: int = 15000,
         idle_lock_after: timedelta | None = None,
         audit_health_refresh_ms: int = 1000,
-        alerts: AlertChoices | None = None,
-        alert_sound: Sound | None = None,
+        grid_store: GridStore | None = None,
     ) -> None:
         super().__init__(window)
         self.console = console
@@ -99,6 +98,17 @@ class ConsoleController(QObject):
         window.school.currentIndexChanged.connect(self._on_school_changed)
         window.floors.currentChanged.connect(self._on_floor_changed)
         window.map.camera_clicked.connect(self.open_camera)
+        # A pin dropped on a tile, or a click on a remembered camera: the same open path.
+        window.grid.camera_dropped.connect(self.open_camera)
+        window.grid.reopen_requested.connect(self.open_camera)
+        # Where each camera being opened was asked to go (camera id -> tile position).
+        self._wanted_positions: dict[str, int] = {}
+        # The user's grid (layout, cameras by tile, detached window), saved per user.
+        self.grid_memory = (
+            GridMemory(window.grid_home, grid_store, runner, self._describe_camera, self)
+            if grid_store is not None
+            else None
+        )
         window.map.spot_chosen.connect(self.open_cameras_covering)
         window.search.returnPressed.connect(self._on_search)
         window.floor_up.activated.connect(lambda: self._step_floor(+1))
@@ -125,19 +135,6 @@ class ConsoleController(QObject):
             console.live.event_listeners.append(self._on_live_event)
         # The district desk's audit browser and live audit findings (ui/audit_presenter).
         self.audit = AuditPresenter(console, window, runner) if window.board is not None else None
-        # The district desk's alerts, review list, agencies and "who watches what" badges.
-        self.district_desk = (
-            DistrictDeskPresenter(
-                console,
-                window,
-                runner,
-                review=lambda grant: self._ask_review(grant.id, grant),
-                alerts=alerts or AlertChoices(),
-                sound=alert_sound,
-            )
-            if window.board is not None
-            else None
-        )
         # The request's state: police school list, "Ask to extend", the FERPA notice.
         self.requests = RequestPresenter(console, window, runner, open_school=self._open_school)
         self.sign_in_window: SignInWindow | None = None
@@ -179,6 +176,8 @@ class ConsoleController(QObject):
         self.window.school.blockSignals(False)
         self._on_school_changed(0)
         self._show_overview()  # the map starts at the district's schools and their state
+        if self.grid_memory is not None:
+            self.grid_memory.restore()  # placeholders only: nothing plays by itself
         for warning in district.warnings:
             log.warning("floor plan: %s", warning)
         self._refresh_access_panel()
@@ -189,8 +188,6 @@ class ConsoleController(QObject):
         if self.window.board is not None:
             self._board_timer.start()
             self._refresh_board()
-        if self.district_desk is not None:
-            self.district_desk.start()
 
     def redraw(self) -> None:
         """Render again what colours itself from the theme (after View → Dark theme)."""
@@ -427,9 +424,8 @@ class ConsoleController(QObject):
             self.window.emergency.declare.setEnabled(True)
             self.window.show_message("Emergency declared. " + self._grant_text(), "warning")
 
-        agency = self.window.emergency.chosen_agency()  # a district declarer's choice
         self.runner.run(
-            self.console.declare_emergency(school_id, EmergencyType(kind), threat_basis, agency),
+            self.console.declare_emergency(school_id, EmergencyType(kind), threat_basis),
             done,
             lambda _error: self.window.emergency.declare.setEnabled(True),
         )
@@ -542,9 +538,8 @@ class ConsoleController(QObject):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
-    def _ask_review(self, grant_id: str, grant: Grant | None = None) -> None:
-        """``grant``: from the to-review list, which keeps grants no longer in force."""
-        grant = grant or next((g for g in self.console.access.grants if g.id == grant_id), None)
+    def _ask_review(self, grant_id: str) -> None:
+        grant = next((g for g in self.console.access.grants if g.id == grant_id), None)
         district = self.console.district
         if grant is None or district is None:
             self._refresh_access_panel()
@@ -618,12 +613,41 @@ class ConsoleController(QObject):
 
     # -- video ----------------------------------------------------------------------------
 
-    def open_camera(self, camera_id: str) -> None:
+    def _describe_camera(self, camera_id: str) -> tuple[str, str] | None:
+        """A remembered camera's title and "school · floor" (None: not in this district)."""
+        district = self.console.district
+        if district is None:
+            return None
+        try:
+            camera = district.camera(camera_id)
+            school = district.school(camera.school_id)
+        except KeyError:
+            return None
+        floor = next(
+            (f.name for b in school.buildings for f in b.floors if f.id == camera.floor_id), ""
+        )
+        return camera.display_name, " · ".join(p for p in (school.name, floor) if p)
+
+    def open_camera(self, camera_id: str, position: int | None = None) -> None:
+        """Open a camera (a pin click, a pin dropped on tile ``position``, a placeholder's
+        click): policy first, then an audited session, then its tile."""
         district = self.console.district
         if district is None or self._closing:
             return
-        camera = district.camera(camera_id)
-        if any(s.camera_id == camera_id for s in self.console.views.values()):
+        try:
+            camera = district.camera(camera_id)
+        except KeyError:
+            self.window.show_message(f"There is no camera {camera_id!r} here.", "warning")
+            return
+        grid = self.window.grid
+        open_sid = next(
+            (sid for sid, s in self.console.views.items() if s.camera_id == camera_id), None
+        )
+        if open_sid is not None:
+            at = grid.position_of(open_sid)
+            if position is not None and at is not None and at != position:
+                grid.swap(at, position)  # dropped again elsewhere: it moves, still playing
+                return
             self.window.show_message(f"{camera.name} is already open in the grid.")
             return
         decision = self.console.decision(camera)
@@ -637,10 +661,11 @@ class ConsoleController(QObject):
             self._open_school(camera.school_id)
             floors = [f.id for f in self._floors]
             self.window.floors.setCurrentIndex(floors.index(camera.floor_id))
-        grid = self.window.grid
-        if grid.free_tiles() - self._opening() <= 0:
-            # A full grid asks before it replaces a feed (the selected one, else the last).
-            old = grid.replacement_candidate()
+        occupant = grid.session_at(position) if position is not None else None
+        if occupant is not None or (position is None and grid.free_tiles() - self._opening() <= 0):
+            # A full grid (or a tile with a feed, for a dropped pin) asks before it
+            # replaces a feed: that tile's, else the selected one, else the last.
+            old = grid.tile(occupant) if occupant is not None else grid.replacement_candidate()
             if old is None or not grid.confirm_replace(
                 grid.layout_box.currentText(), old.title, camera.display_name
             ):
@@ -649,13 +674,19 @@ class ConsoleController(QObject):
                 )
                 return
 
+            target = grid.position_of(old.session_id)
+
             def then_open(_ended: object) -> None:
+                if target is not None:
+                    self._wanted_positions[camera_id] = target
                 self.runner.run(self.console.open_view(camera_id), self._play)
 
             self.runner.run(
                 self.console.close_view(old.session_id, EndReason.CLOSED_BY_USER), then_open
             )
             return
+        if position is not None:
+            self._wanted_positions[camera_id] = position
         self.runner.run(self.console.open_view(camera_id), self._play)
 
     def _opening(self) -> int:
@@ -666,7 +697,8 @@ class ConsoleController(QObject):
         session = opened.session
         if session.session_id not in self.console.views:  # closed while it was opening
             return
-        if not self.feeds.play(session, opened.ticket.url):
+        position = self._wanted_positions.pop(session.camera_id, None)
+        if not self.feeds.play(session, opened.ticket.url, position):
             self.runner.run(self.console.close_view(session.session_id, EndReason.GRID_FULL))
             return
         tile = self.window.grid.tile(session.session_id)
@@ -873,6 +905,10 @@ class ConsoleController(QObject):
         self.set_idle_lock(None)  # the event filter goes with the window
 
         def finished(_result: object = None) -> None:
+            if self.grid_memory is not None:
+                self.grid_memory.save_now()  # with the detached window's last placement
+                self.grid_memory.enabled = False
+            self.window.grid_home.close_window()
             self.window.allow_close()
             self.window.close()
 

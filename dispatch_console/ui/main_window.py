@@ -29,7 +29,7 @@ from .access_panel import AccessPanel, FerpaNotice, SchoolStateList
 from .district_overview import Breadcrumb, DistrictOverview
 from .emergency_panel import EmergencyPanel
 from .map_view import FloorPlanView
-from .video_grid import VideoGrid
+from .video_grid import GridHome, VideoGrid
 from .watch_board import WatchBoard
 
 
@@ -166,9 +166,11 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(legend)
 
         self.grid = VideoGrid(central)
+        # The grid's place here; "Detach grid" moves the same widget to its own window.
+        self.grid_home = GridHome(self.grid, central)
         splitter = QSplitter(Qt.Orientation.Horizontal, central)
         splitter.addWidget(left)
-        splitter.addWidget(self.grid)
+        splitter.addWidget(self.grid_home)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
         splitter.setChildrenCollapsible(False)

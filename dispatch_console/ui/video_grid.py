@@ -4,23 +4,33 @@ The widgets hold no rules. Which feed sits where is ``domain.grid_layout.Placeme
 what a tile may claim about its feed (live, stalled, reconnecting ...) is
 ``domain.feed_health.FeedHealth``, driven by ``ui.feeds``. A layout switch, a swap or a
 maximize only moves widgets between cells: the players keep playing, no stream reopens.
+Detaching the grid to its own window (``GridHome``) moves the same widget, for the same
+reason.
+
+A free cell may keep a *placeholder*: the camera the user had there (restored from the
+last sign-in, or whose feed ended). It never plays by itself; a click reopens it through
+the console's open path, which starts a new audited session only if a grant allows it.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import QMimeData, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QMimeData, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
+    QCloseEvent,
     QColor,
     QDrag,
     QDragEnterEvent,
     QDropEvent,
     QFont,
     QImage,
+    QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
@@ -32,6 +42,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
+    QPushButton,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -40,12 +51,16 @@ from PySide6.QtWidgets import (
 
 from dispatch_console.domain.feed_health import FeedHealth, TileState, format_age
 from dispatch_console.domain.grid_layout import (
+    CAMERA_MIME,
     DEFAULT_LAYOUT,
     LAYOUTS,
     MAX_TILES,
     GridLayout,
     Placement,
+    SavedGrid,
+    Stream,
     layout,
+    stream_for_tile,
 )
 
 TITLE_HEIGHT = 34
@@ -63,10 +78,29 @@ _STATE_COLOUR = {
 }
 
 
+@dataclass(frozen=True)
+class Placeholder:
+    """A camera remembered in a free cell: shown, never played until the user asks."""
+
+    camera_id: str
+    title: str
+    place: str = ""
+    note: str = ""
+
+
+# What a restored placeholder says: why it is not playing, and how to get it back.
+RESTORED_NOTE = (
+    "Not playing: restored from your last sign-in. Every view needs its own audited "
+    "session under a grant in force now."
+)
+
+
 class _Draggable(QWidget):
-    """A cell that can be dragged onto another cell (tile or empty) to swap them."""
+    """A cell that can be dragged onto another cell (tile or empty) to swap them, and
+    that takes a camera pin dropped from the map (``camera_dropped(camera_id, position)``)."""
 
     dropped = Signal(int, int)  # from position, to position
+    camera_dropped = Signal(str, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,10 +137,16 @@ class _Draggable(QWidget):
         drag.exec(Qt.DropAction.MoveAction)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasFormat(_TILE_MIME):
+        if event.mimeData().hasFormat(_TILE_MIME) or event.mimeData().hasFormat(CAMERA_MIME):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
+        if event.mimeData().hasFormat(CAMERA_MIME):
+            camera_id = bytes(event.mimeData().data(CAMERA_MIME).data()).decode(errors="replace")
+            if camera_id:
+                event.acceptProposedAction()
+                self.camera_dropped.emit(camera_id, self.position)
+            return
         raw = bytes(event.mimeData().data(_TILE_MIME).data()).decode()
         if raw.lstrip("-").isdigit() and int(raw) != self.position:
             event.acceptProposedAction()
@@ -125,12 +165,19 @@ class VideoTile(_Draggable):
     select_requested = Signal(str)
     frame_painted = Signal(int)
 
-    def __init__(self, session_id: str, title: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session_id: str, title: str, parent: QWidget | None = None, camera_id: str = ""
+    ) -> None:
         super().__init__(parent)
         self.session_id = session_id
+        self.camera_id = camera_id
         self.title = title
         self.place = ""  # school · floor
         self.status = "Connecting…"
+        # Which stream is on screen, and the one being switched to (its first picture
+        # not decoded yet: the old picture stays until it is).
+        self.stream: Stream = "sub"
+        self.switching_to: Stream | None = None
         self.health: FeedHealth | None = None
         self.selected = False
         self._image: QImage | None = None
@@ -142,6 +189,7 @@ class VideoTile(_Draggable):
         self.close_button = QToolButton(self)
         self.close_button.setText("✕")
         self.close_button.setToolTip("Close this feed (ends the viewing session)")
+        self.close_button.setAccessibleName(f"Close {title}")
         self.close_button.setAutoRaise(True)
         self.close_button.setStyleSheet("color: white; font-weight: bold;")
         self.close_button.clicked.connect(lambda: self.close_requested.emit(self.session_id))
@@ -178,7 +226,22 @@ class VideoTile(_Draggable):
     def set_health(self, health: FeedHealth) -> None:
         """Show this feed's health (repainted on every call: the clock and age move)."""
         self.health = health
+        self._name_for_screen_readers()
         self.update()
+
+    def set_stream(self, stream: Stream, switching_to: Stream | None = None) -> None:
+        self.stream, self.switching_to = stream, switching_to
+        self.update()
+
+    def _name_for_screen_readers(self) -> None:
+        state = self.state.value
+        name = f"Video tile {self.position + 1}: {self.title}, {state}"
+        if self.accessibleName() != name:
+            self.setAccessibleName(name)
+            self.setAccessibleDescription(
+                f"{self.place}. Double-click to maximize or restore; drag onto another "
+                "tile to swap."
+            )
 
     def clear_picture(self) -> None:
         """Forget the last picture (a final state shows no stale video)."""
@@ -302,6 +365,16 @@ class VideoTile(_Draggable):
             datetime.now().astimezone().strftime("%H:%M:%S"),
         )
         age = format_age(self.health.frame_age(now) if self.health is not None else None)
+        stream = "MAIN" if self.stream == "main" else "SUB"
+        if self.switching_to is not None:
+            stream = f"{stream} → {self.switching_to.upper()}…"
+        if self.width() >= 360:  # a small tile has room for the clock and the age only
+            painter.setPen(QColor("#8ab4f8"))
+            painter.drawText(
+                bar.adjusted(80, 0, 0, 0),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                stream,
+            )
         painter.setPen(QColor("#c4c8ce") if live else _STATE_COLOUR[state])
         painter.drawText(
             bar.adjusted(0, 0, -8, 0),
@@ -311,28 +384,100 @@ class VideoTile(_Draggable):
 
 
 class _EmptySlot(_Draggable):
-    """A free cell: where the next camera goes. It may say why its last feed ended."""
+    """A free cell: where the next camera goes. It may say why its last feed ended, and
+    keep a placeholder for a camera, which a click (or Enter) asks to reopen."""
+
+    reopen_requested = Signal(str, int)  # camera id, position
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.note = ""
         self.note_state: TileState | None = None
+        self.placeholder: Placeholder | None = None
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def set_placeholder(self, placeholder: Placeholder | None) -> None:
+        self.placeholder = placeholder
+        if placeholder is None:
+            self.setAccessibleName(f"Empty tile {self.position + 1}")
+            self.setToolTip("")
+        else:
+            self.setAccessibleName(
+                f"Tile {self.position + 1}: {placeholder.title}, not playing. Press Enter to "
+                "reopen it."
+            )
+            self.setToolTip(f"Click to reopen {placeholder.title} (a new audited session)")
+        self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._press is not None:
+            self._ask_reopen()
+        self._press = None
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self._ask_reopen()
+            return
+        super().keyPressEvent(event)
+
+    def _ask_reopen(self) -> None:
+        if self.placeholder is not None:
+            self.reopen_requested.emit(self.placeholder.camera_id, self.position)
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#1b1e23"))
+        holder = self.placeholder
+        if holder is not None:
+            self._paint_placeholder(painter, holder)
+            painter.end()
+            return
         if self.note and self.note_state is not None:
             painter.setPen(_STATE_COLOUR[self.note_state])
             text = self.note
         else:
             painter.setPen(QColor("#6b7078"))
-            text = "No feed\nClick an unlocked camera pin on the plan"
+            text = "No feed\nClick an unlocked camera pin on the plan, or drag it onto this tile"
         painter.drawText(
             self.rect().adjusted(8, 8, -8, -8),
             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
             text,
         )
         painter.end()
+
+    def _paint_placeholder(self, painter: QPainter, holder: Placeholder) -> None:
+        painter.fillRect(self.rect(), QBrush(QColor(255, 255, 255, 14), Qt.BrushStyle.BDiagPattern))
+        bar = QRect(0, 0, self.width(), TITLE_HEIGHT)
+        painter.fillRect(bar, QColor(0, 0, 0, 215))
+        font = QFont(self.font())
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor("white"))
+        painter.drawText(
+            bar.adjusted(8, 1, -8, -TITLE_HEIGHT // 2 + 1),
+            Qt.AlignmentFlag.AlignVCenter,
+            holder.title,
+        )
+        font.setBold(False)
+        font.setPointSizeF(font.pointSizeF() * 0.85)
+        painter.setFont(font)
+        painter.setPen(QColor("#c4c8ce"))
+        painter.drawText(
+            bar.adjusted(8, TITLE_HEIGHT // 2 - 1, -8, 0),
+            Qt.AlignmentFlag.AlignVCenter,
+            holder.place,
+        )
+        body = self.rect().adjusted(10, TITLE_HEIGHT + 6, -10, -8)
+        painter.setFont(self.font())
+        painter.setPen(QColor("#9aa0a6"))
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        text = f"{holder.note or RESTORED_NOTE}\n\n▶ Click to reopen"
+        needed = painter.fontMetrics().boundingRect(body, int(flags), text)
+        if needed.height() > body.height() or needed.width() > body.width():
+            # A small tile: the reason in brief (the tooltip and accessible name say more).
+            text = f"{'Ended' if holder.note else 'Not playing (restored)'}\n▶ Click to reopen"
+        painter.drawText(body, flags, text)
 
 
 def ask_to_replace(parent: QWidget, grid_label: str, old: str, new: str) -> bool:
@@ -351,10 +496,20 @@ def ask_to_replace(parent: QWidget, grid_label: str, old: str, new: str) -> bool
 class VideoGrid(QWidget):
     """Tiles in the chosen layout; a new feed takes the next free tile.
 
-    ``layout_changed(key)`` after a switch (for saving per user).
+    ``layout_changed(key)`` after a switch; ``arrangement_changed()`` after anything a
+    saved grid holds changed (layout, which camera is where); ``streams_changed()`` when
+    tiles may have grown or shrunk (maximize, layout, swap), so feeds pick their stream;
+    ``camera_dropped(camera_id, position)`` for a pin dropped on a cell;
+    ``reopen_requested(camera_id, position)`` for a click on a placeholder;
+    ``detach_toggled(detached)`` from the Detach / Attach button.
     """
 
     layout_changed = Signal(str)
+    arrangement_changed = Signal()
+    streams_changed = Signal()
+    camera_dropped = Signal(str, int)
+    reopen_requested = Signal(str, int)
+    detach_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None, layout_key: str = DEFAULT_LAYOUT) -> None:
         super().__init__(parent)
@@ -364,6 +519,7 @@ class VideoGrid(QWidget):
         self._empties: list[_EmptySlot] = []
         self._maximized: str | None = None
         self._selected: str | None = None
+        self._placeholders: dict[int, Placeholder] = {}
         # Asked before a feed is replaced in a full grid: (grid label, old, new) -> yes?
         self.confirm_replace: Callable[[str, str, str], bool] = lambda label, old, new: (
             ask_to_replace(self, label, old, new)
@@ -375,6 +531,7 @@ class VideoGrid(QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(QLabel("Layout:", self))
         self.layout_box = QComboBox(self)
+        self.layout_box.setAccessibleName("Video grid layout")
         for key, grid in LAYOUTS.items():
             self.layout_box.addItem(grid.label, key)
         self.layout_box.setCurrentIndex(self.layout_box.findData(layout_key))
@@ -387,6 +544,11 @@ class VideoGrid(QWidget):
         self.hint = QLabel("", self)
         self.hint.setStyleSheet("color: #5f6368;")
         bar.addWidget(self.hint, 1)
+        self.detach_button = QToolButton(self)
+        self.detach_button.setCheckable(True)
+        self.detach_button.toggled.connect(self._on_detach_toggled)
+        self._name_detach_button(False)
+        bar.addWidget(self.detach_button)
         outer.addLayout(bar)
         self._area = QWidget(self)
         self._cells = QGridLayout(self._area)
@@ -423,6 +585,29 @@ class VideoGrid(QWidget):
     def tile(self, session_id: str) -> VideoTile | None:
         return self._tiles.get(session_id)
 
+    def position_of(self, session_id: str) -> int | None:
+        return self._placement.index_of(session_id)
+
+    def session_at(self, position: int) -> str | None:
+        positions = self._placement.positions
+        return positions[position] if 0 <= position < len(positions) else None
+
+    def stream_for(self, session_id: str) -> Stream:
+        """The stream this feed's tile should play now: main when the tile is large."""
+        position = self._placement.index_of(session_id)
+        if position is None:
+            return "sub"
+        return stream_for_tile(self._layout_def, position, self._maximized == session_id)
+
+    def cell(self, position: int) -> QWidget:
+        """The widget in a cell: the feed's tile, else the free cell (placeholder or not)."""
+        key = self.session_at(position)
+        return self._tiles[key] if key is not None else self._empty_at(position)
+
+    @property
+    def placeholders(self) -> dict[int, Placeholder]:
+        return dict(self._placeholders)
+
     def is_full(self) -> bool:
         return self._placement.next_free() is None
 
@@ -432,8 +617,22 @@ class VideoGrid(QWidget):
     def note(self, position: int) -> str:
         """What a free cell says about the feed that last ended there ("" if nothing)."""
         if position < len(self._empties) and self._placement.positions[position] is None:
-            return self._empties[position].note
+            holder = self._placeholders.get(position)
+            return holder.note if holder is not None else self._empties[position].note
         return ""
+
+    def saved(self) -> SavedGrid:
+        """The layout and the camera in each cell (feeds and placeholders alike)."""
+        cameras: list[str | None] = []
+        for position, key in enumerate(self._placement.positions):
+            if key is not None:
+                cameras.append(self._tiles[key].camera_id or None)
+            else:
+                holder = self._placeholders.get(position)
+                cameras.append(holder.camera_id if holder is not None else None)
+        while cameras and cameras[-1] is None:
+            cameras.pop()
+        return SavedGrid(layout=self.layout_key, cameras=tuple(cameras))
 
     def replacement_candidate(self) -> VideoTile | None:
         """The feed a full grid offers to replace: the selected tile, else the last one."""
@@ -444,21 +643,72 @@ class VideoGrid(QWidget):
 
     # -- changes ------------------------------------------------------------------------
 
-    def add_tile(self, session_id: str, title: str, place: str = "") -> VideoTile:
-        if self.is_full():
+    def free_position_for(self, camera_id: str, wanted: int | None = None) -> int | None:
+        """Where a camera about to open goes: ``wanted`` if that cell is free, else its
+        own placeholder's cell, else the next free cell (plain empty cells before those
+        keeping a placeholder for another camera); None when the grid is full."""
+        positions = self._placement.positions
+        if wanted is not None and 0 <= wanted < len(positions) and positions[wanted] is None:
+            return wanted
+        for position, holder in self._placeholders.items():
+            if holder.camera_id == camera_id and positions[position] is None:
+                return position
+        return self._placement.next_free(avoid=self._placeholders)
+
+    def add_tile(
+        self,
+        session_id: str,
+        title: str,
+        place: str = "",
+        *,
+        camera_id: str = "",
+        position: int | None = None,
+    ) -> VideoTile:
+        """A tile for a new feed: at ``position`` if free, else as ``free_position_for``."""
+        index = self.free_position_for(camera_id, position)
+        if index is None:
             raise RuntimeError("the video grid is full")
-        tile = VideoTile(session_id, title, self._area)
+        tile = VideoTile(session_id, title, self._area, camera_id=camera_id)
         tile.place = place
         tile.maximize_requested.connect(self.toggle_maximized)
         tile.select_requested.connect(self.select)
         tile.dropped.connect(self.swap)
+        tile.camera_dropped.connect(self.camera_dropped)
         self._tiles[session_id] = tile
-        self._placement.place(session_id)
+        self._placement.place(session_id, index)
+        self._placeholders.pop(index, None)
         self._arrange()
+        self.arrangement_changed.emit()
         return tile
 
-    def remove_tile(self, session_id: str, note: str = "", state: TileState | None = None) -> None:
-        """Take a feed's tile away; its cell may say why (``note``) until it is reused."""
+    def set_placeholders(self, placeholders: dict[int, Placeholder]) -> None:
+        """Show remembered cameras in free cells (cells with a feed are left alone)."""
+        positions = self._placement.positions
+        for position in range(len(positions)):
+            if positions[position] is None:
+                self._placeholders.pop(position, None)
+                self._empty_at(position).set_placeholder(None)
+        for position, holder in placeholders.items():
+            if 0 <= position < len(positions) and positions[position] is None:
+                self._placeholders[position] = holder
+                self._empty_at(position).set_placeholder(holder)
+        self.arrangement_changed.emit()
+
+    def forget_placeholder(self, position: int) -> None:
+        if self._placeholders.pop(position, None) is not None:
+            self._empty_at(position).set_placeholder(None)
+            self.arrangement_changed.emit()
+
+    def remove_tile(
+        self,
+        session_id: str,
+        note: str = "",
+        state: TileState | None = None,
+        *,
+        keep_placeholder: bool = False,
+    ) -> None:
+        """Take a feed's tile away; its cell may say why (``note``) until it is reused,
+        and with ``keep_placeholder`` keeps the camera there for a one-click reopen."""
         tile = self._tiles.pop(session_id, None)
         position = self._placement.remove(session_id)
         if tile is None or position is None:
@@ -471,10 +721,16 @@ class VideoGrid(QWidget):
         tile.hide()
         tile.deleteLater()
         self._arrange()
+        empty = self._empty_at(position)
         if note:
-            empty = self._empty_at(position)
             empty.note, empty.note_state = note, state
             empty.update()
+        if keep_placeholder and tile.camera_id:
+            holder = Placeholder(tile.camera_id, tile.title, tile.place, note.partition("\n")[2])
+            self._placeholders[position] = holder
+            empty.set_placeholder(holder)
+        self.arrangement_changed.emit()
+        self.streams_changed.emit()
 
     def set_layout(self, key: str) -> bool:
         """Switch layouts without touching any stream; False if the feeds do not fit."""
@@ -490,18 +746,29 @@ class VideoGrid(QWidget):
         self._maximized = None
         self.hint.setText("")
         self.layout_box.setCurrentIndex(self.layout_box.findData(key))
+        self._placeholders = {p: h for p, h in self._placeholders.items() if p < wanted.capacity}
+        for position, empty in enumerate(self._empties):
+            empty.set_placeholder(self._placeholders.get(position))
         self._arrange()
         self.layout_changed.emit(key)
+        self.arrangement_changed.emit()
+        self.streams_changed.emit()
         return True
 
     def swap(self, a: int, b: int) -> None:
-        """Swap two cells (drag and drop); feeds keep playing."""
+        """Swap two cells (drag and drop); feeds keep playing, placeholders move along."""
         self._placement.swap(a, b)
+        holders = {b: self._placeholders.pop(a, None), a: self._placeholders.pop(b, None)}
+        for position, holder in holders.items():
+            if holder is not None:
+                self._placeholders[position] = holder
         for position in (a, b):
-            empty = self._empty_at(position) if position < len(self._empties) else None
-            if empty is not None:
-                empty.note = ""
+            empty = self._empty_at(position)
+            empty.note = ""
+            empty.set_placeholder(self._placeholders.get(position))
         self._arrange()
+        self.arrangement_changed.emit()
+        self.streams_changed.emit()
 
     def toggle_maximized(self, session_id: str) -> None:
         """Double-click: one tile fills the grid; again, the layout comes back."""
@@ -510,6 +777,7 @@ class VideoGrid(QWidget):
         self._maximized = None if self._maximized == session_id else session_id
         self.select(session_id)
         self._arrange()
+        self.streams_changed.emit()
 
     def select(self, session_id: str | None) -> None:
         for key, tile in self._tiles.items():
@@ -518,6 +786,30 @@ class VideoGrid(QWidget):
         self._selected = session_id
 
     # -- widgets ------------------------------------------------------------------------
+
+    def set_detached(self, detached: bool) -> None:
+        """Show the button's state without asking for a move (the home moved the grid)."""
+        self.detach_button.blockSignals(True)
+        self.detach_button.setChecked(detached)
+        self.detach_button.blockSignals(False)
+        self._name_detach_button(detached)
+
+    def _on_detach_toggled(self, detached: bool) -> None:
+        self._name_detach_button(detached)
+        self.detach_toggled.emit(detached)
+
+    def _name_detach_button(self, detached: bool) -> None:
+        if detached:
+            self.detach_button.setText("⇲ Attach grid")
+            self.detach_button.setToolTip("Put the video grid back into the main window")
+            self.detach_button.setAccessibleName("Attach the video grid to the main window")
+        else:
+            self.detach_button.setText("⇱ Detach grid")
+            self.detach_button.setToolTip(
+                "Move the video grid into its own window, e.g. for a second monitor; feeds "
+                "keep playing"
+            )
+            self.detach_button.setAccessibleName("Detach the video grid into its own window")
 
     def _on_layout_chosen(self, index: int) -> None:
         key = self.layout_box.itemData(index)
@@ -528,7 +820,10 @@ class VideoGrid(QWidget):
         while len(self._empties) <= position:
             empty = _EmptySlot(self._area)
             empty.position = len(self._empties)
+            empty.set_placeholder(None)
             empty.dropped.connect(self.swap)
+            empty.camera_dropped.connect(self.camera_dropped)
+            empty.reopen_requested.connect(self.reopen_requested)
             empty.hide()
             self._empties.append(empty)
         return self._empties[position]
@@ -553,6 +848,8 @@ class VideoGrid(QWidget):
                     self._tiles[key] if key is not None else self._empty_at(position)
                 )
                 widget.position = position
+                if isinstance(widget, VideoTile):
+                    widget._name_for_screen_readers()
                 if self._maximized is not None:
                     if key != self._maximized:
                         continue
@@ -565,3 +862,141 @@ class VideoGrid(QWidget):
             self._cells.activate()  # geometry now, not at the next event-loop turn
         finally:
             self.setUpdatesEnabled(True)
+
+
+class GridWindow(QWidget):
+    """The detached grid's own top-level window (for a second monitor).
+
+    Closing it does not close any feed: it puts the grid back into the main window.
+    """
+
+    close_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__(None, Qt.WindowType.Window)
+        self.setWindowTitle("Dispatch Console — Video grid")
+        self.setAccessibleName("Video grid window")
+        self.box = QVBoxLayout(self)
+        self.box.setContentsMargins(4, 4, 4, 4)
+        self.resize(1280, 800)
+        self._closing_for_real = False
+
+    def close_for_good(self) -> None:
+        self._closing_for_real = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closing_for_real:
+            event.accept()
+            return
+        event.ignore()
+        self.close_requested.emit()
+
+
+class GridHome(QWidget):
+    """Where the grid lives in the main window, and the window it moves to when detached.
+
+    Detaching reparents the one ``VideoGrid``: its tiles and their players are the same
+    objects before and after, so no stream reopens and no viewing session starts.
+    ``placement_changed()`` when the detached state or the window's placement changed
+    (for saving per user).
+    """
+
+    placement_changed = Signal()
+
+    def __init__(self, grid: VideoGrid, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid = grid
+        self.grid_window: GridWindow | None = None
+        self._last_geometry = ""  # the window's placement when it was last attached
+        self._box = QVBoxLayout(self)
+        self._box.setContentsMargins(0, 0, 0, 0)
+        self.note = QLabel(
+            "The video grid is in its own window (a second monitor, or behind this one).", self
+        )
+        self.note.setWordWrap(True)
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.attach_button = QPushButton("Attach the grid here", self)
+        self.attach_button.setAccessibleName("Attach the video grid to the main window")
+        self.attach_button.clicked.connect(self.attach)
+        self.show_button = QPushButton("Show the grid window", self)
+        self.show_button.setAccessibleName("Bring the video grid window to the front")
+        self.show_button.clicked.connect(self._raise_window)
+        self._box.addStretch(1)
+        self._box.addWidget(self.note)
+        self._box.addWidget(self.show_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        self._box.addWidget(self.attach_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        self._box.addStretch(1)
+        self._box.addWidget(grid, 100)
+        self._show_note(False)
+        grid.detach_toggled.connect(self._on_toggled)
+
+    @property
+    def detached(self) -> bool:
+        return self.grid_window is not None and self.grid.parentWidget() is self.grid_window
+
+    def detach(self, geometry: str = "") -> None:
+        """Move the grid into its own window, placed where it was last (``geometry``:
+        base64 of ``QWidget.saveGeometry``, which also names the screen)."""
+        if self.detached:
+            return
+        if self.grid_window is None:
+            self.grid_window = GridWindow()
+            self.grid_window.close_requested.connect(self.attach)
+        window = self.grid_window
+        self._box.removeWidget(self.grid)
+        window.box.addWidget(self.grid)
+        self.grid.show()
+        if geometry:
+            window.restoreGeometry(QByteArray(base64.b64decode(geometry.encode("ascii"))))
+        window.show()
+        self._show_note(True)
+        self.grid.set_detached(True)
+        self.placement_changed.emit()
+
+    def attach(self) -> None:
+        """Put the grid back into the main window; the detached window's placement is kept."""
+        if not self.detached:
+            self.grid.set_detached(False)
+            return
+        assert self.grid_window is not None
+        self._last_geometry = self.geometry_text()
+        self.grid_window.box.removeWidget(self.grid)
+        self._box.addWidget(self.grid, 100)
+        self.grid.show()
+        self.grid_window.hide()
+        self._show_note(False)
+        self.grid.set_detached(False)
+        self.placement_changed.emit()
+
+    def remember_geometry(self, geometry: str) -> None:
+        """Where the window goes at the next detach (the saved placement)."""
+        if not self.detached:
+            self._last_geometry = geometry
+
+    def geometry_text(self) -> str:
+        """The detached window's placement as saved text ("" if never detached)."""
+        if self.grid_window is None or not self.detached:
+            return self._last_geometry
+        return base64.b64encode(bytes(self.grid_window.saveGeometry().data())).decode("ascii")
+
+    def close_window(self) -> None:
+        """At exit: the detached window goes with the main one."""
+        if self.grid_window is not None:
+            self.grid_window.close_for_good()
+
+    def _on_toggled(self, detached: bool) -> None:
+        if detached:
+            self.detach(self.geometry_text())
+        else:
+            self.attach()
+
+    def _raise_window(self) -> None:
+        if self.grid_window is not None:
+            self.grid_window.show()
+            self.grid_window.raise_()
+            self.grid_window.activateWindow()
+
+    def _show_note(self, shown: bool) -> None:
+        for widget in (self.note, self.attach_button, self.show_button):
+            widget.setVisible(shown)

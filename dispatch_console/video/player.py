@@ -573,6 +573,13 @@ class VideoPlayer(QObject):
         with session.lock:
             return session.source_size
 
+    def set_pixel_budget(self, pixels: int) -> None:
+        """The largest picture (in pixels) the next ``play()`` decodes into: a main stream
+        in a large tile is decoded at the tile's size, not at 640×360 nor at 1080p."""
+        if pixels <= 0:
+            raise ValueError("the pixel budget must be positive")
+        self._pixel_budget = pixels
+
     @property
     def is_playing(self) -> bool:
         """True between ``play()`` and the matching ``stopped``."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from dispatch_console.domain.grid_layout import (
+    DEFAULT_LAYOUT,
     LAYOUTS,
     MAX_TILES,
     Placement,
+    SavedGrid,
     layout,
     square_layout_for,
+    stream_for_tile,
 )
 
 
@@ -76,3 +79,38 @@ def test_square_layout_for() -> None:
     assert square_layout_for(5) == layout("3x3")
     assert square_layout_for(36) == layout("6x6")
     assert square_layout_for(37) is None
+
+
+def test_large_tiles_play_the_main_stream() -> None:
+    assert stream_for_tile(layout("2x2"), 0, maximized=False) == "sub"
+    assert stream_for_tile(layout("2x2"), 3, maximized=True) == "main"
+    assert stream_for_tile(layout("1x1"), 0, maximized=False) == "main"
+    for key in ("1+5", "1+7"):
+        assert stream_for_tile(layout(key), 0, maximized=False) == "main"
+        assert stream_for_tile(layout(key), 1, maximized=False) == "sub"
+    assert stream_for_tile(layout("6x6"), 35, maximized=False) == "sub"
+
+
+def test_a_new_camera_skips_cells_remembered_for_other_cameras_while_others_are_free() -> None:
+    placement: Placement[str] = Placement(4)
+    assert placement.next_free(avoid={0, 1}) == 2
+    assert placement.place("a", avoid={0, 1}) == 2
+    placement.place("b", avoid={0, 1})
+    assert placement.next_free(avoid={0, 1}) == 0  # only remembered cells are left
+    placement.place("c", 0)
+    placement.place("d", 1)
+    assert placement.next_free(avoid={0, 1}) is None
+
+
+def test_a_saved_grid_round_trips_and_a_damaged_one_falls_back() -> None:
+    saved = SavedGrid("3x3", ("cam-1", None, "cam-2"), detached=True, geometry="AdnQyw==")
+    assert SavedGrid.from_json(saved.to_json()) == saved
+    assert SavedGrid.from_json("{not json").layout == DEFAULT_LAYOUT
+    assert SavedGrid.from_json("{not json").problems
+    odd = SavedGrid.from_json(
+        '{"layout": "9x9", "cameras": ["a", 3, "a", null, "b"], "detached": "yes"}'
+    )
+    assert odd.layout == DEFAULT_LAYOUT and odd.detached is False
+    assert odd.cameras == ("a", None, None, None)  # 2x2 holds four; "a" only once
+    assert odd.problems
+    assert SavedGrid.from_json("[1, 2]") == SavedGrid()

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
 from dispatch_console.domain.feed_health import TileState
@@ -29,7 +30,8 @@ from dispatch_console.ui.operations import OperationRunner
 from dispatch_console.ui.video_grid import VideoGrid
 from dispatch_console.video.player import VideoPlayer, wait_for_releases
 from tests.conftest import LoopRunner, eventually
-from tests.paths import SAMPLE_DISTRICT
+from tests.paths import ROOT, SAMPLE_DISTRICT
+from tests.ui.desk import distinct_colours
 from tests.video.conftest import Simulator, start_simulator  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.timeout(120)
@@ -79,20 +81,16 @@ class Desk:
         assert answer.status_code == 204
 
 
-@pytest.fixture
-def desk(
-    qtbot: QtBot,
-    qloop: LoopRunner,
-    start_simulator: Callable[[tuple[str, ...]], Simulator],  # noqa: F811
-) -> Iterator[Desk]:
-    simulator = start_simulator((EAST, CAFETERIA, GYM))
+def make_desk(simulator: Simulator) -> Desk:
+    """A grid and its feeds; every fresh link is the simulator's address of the stream
+    asked for (its 1080p main stream exists only when it runs with ``--main``)."""
     grid = VideoGrid()
     grid.resize(1000, 640)
     runner = OperationRunner()
     holder: list[Desk] = []
 
-    async def fresh_link(session: ViewingSession, _last: str) -> str | None:
-        url = simulator.url_for(session.camera_id)
+    async def fresh_link(session: ViewingSession, _last: str, stream: str) -> str | None:
+        url = simulator.url_for(session.camera_id, stream)
         holder[0].links.append(url)
         return url
 
@@ -104,9 +102,20 @@ def desk(
         give_up=lambda sid: holder[0].gave_up.append(sid),
     )
     holder.append(Desk(grid, feeds, simulator))
-    yield holder[0]
-    for feed in list(feeds.feeds.values()):
-        feeds.stop(feed.session)
+    return holder[0]
+
+
+@pytest.fixture
+def desk(
+    qtbot: QtBot,
+    qloop: LoopRunner,
+    start_simulator: Callable[..., Simulator],  # noqa: F811
+) -> Iterator[Desk]:
+    simulator = start_simulator((EAST, CAFETERIA, GYM))
+    desk = make_desk(simulator)
+    yield desk
+    for feed in list(desk.feeds.feeds.values()):
+        desk.feeds.stop(feed.session)
     os.kill(simulator.process.pid, signal.SIGCONT)
     assert wait_for_releases(10.0)
 
@@ -208,6 +217,8 @@ def test_a_layout_switch_keeps_every_stream(qloop: LoopRunner, desk: Desk) -> No
         )
         viewers = desk.simulator.active_streams
         assert viewers == 3
+        # Only moving tiles here: a large tile's move to the main stream is tested below.
+        desk.feeds.main_streams = False
         desk.grid.show()
         try:
             for key in ("3x3", "1+5", "1+7", "6x6", "1x1", "2x2"):
@@ -242,3 +253,66 @@ def test_a_layout_switch_keeps_every_stream(qloop: LoopRunner, desk: Desk) -> No
             desk.grid.hide()
 
     qloop.run(scenario(), timeout=110)
+
+
+def test_a_large_tile_moves_to_the_main_stream_with_no_black_picture(
+    qloop: LoopRunner,
+    start_simulator: Callable[..., Simulator],  # noqa: F811
+) -> None:
+    """The simulator's real 1080p main stream (``--main``, one camera, direct: the desk
+    test runs the same switch through the district and the gateway)."""
+    simulator = start_simulator((EAST,), "--main")
+    desk = make_desk(simulator)
+    grid, feeds = desk.grid, desk.feeds
+    grid.show()
+    shown: list[tuple[float, QImage | None]] = []  # what the tile held, sampled
+
+    async def scenario() -> None:
+        session = desk.open(EAST)
+        sid = session.session_id
+        tile = grid.tile(sid)
+        assert tile is not None
+        await eventually(lambda: tile.shows_live, 15, "the sub stream live")
+        sub_player = feeds.feeds[sid].player
+        assert feeds.feeds[sid].stream == "sub" and sub_player.source_size == (640, 360)
+        assert tile.image is not None and tile.image.width() == 640
+
+        grid.toggle_maximized(sid)  # large now: the main stream is asked for
+        assert tile.switching_to == "main" and tile.stream == "sub"
+        saved = False
+        while feeds.feeds[sid].stream != "main":
+            shown.append((time.monotonic(), tile.image))
+            if feeds.feeds[sid].switch is not None and not saved:
+                (ROOT / "build" / "screenshots").mkdir(parents=True, exist_ok=True)
+                tile.grab().save(str(ROOT / "build" / "screenshots" / "tile-main-switch.png"))
+                saved = True
+            assert shown[-1][0] - shown[0][0] < 20, "no switch to main within 20 s"
+            await asyncio.sleep(0.01)
+        feed = feeds.feeds[sid]
+        # Swapped on the new stream's first picture: never an empty or black tile.
+        assert all(image is not None and distinct_colours(image) > 20 for _, image in shown)
+        assert feed.player is not sub_player and not sub_player.is_playing
+        assert feed.session is session  # the same viewing session throughout
+        assert desk.links == [simulator.url_for(EAST, "main")]
+        assert feed.player.source_size == (1920, 1080)
+        image = tile.image
+        assert image is not None
+        # Decoded at the tile's size: more than a sub stream's pixels, less than 1080p's.
+        assert 640 * 360 < image.width() * image.height() < 1920 * 1080
+        assert abs(image.width() / image.height() - 16 / 9) < 0.02
+        assert len(feed.switch_gaps_s) == 1
+        print(f"switch gap without a new picture: {feed.switch_gaps_s[0] * 1000:.0f} ms")
+        await eventually(lambda: tile.shows_live and tile.switching_to is None, 10, "live")
+        grid.grab().save(str(ROOT / "build" / "screenshots" / "grid-main-maximized.png"))
+
+        grid.toggle_maximized(sid)  # back to a quarter of the grid: back to the sub stream
+        await eventually(lambda: feeds.feeds[sid].stream == "sub", 15, "back on sub")
+        assert tile.image is not None and tile.image.width() == 640
+        assert desk.gave_up == []
+
+    try:
+        qloop.run(scenario(), timeout=100)
+    finally:
+        for feed in list(feeds.feeds.values()):
+            feeds.stop(feed.session)
+        grid.hide()

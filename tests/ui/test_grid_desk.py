@@ -1,25 +1,65 @@
 """The grid on a real desk, against the district server, the stream gateway and the
 simulator: a dropped stream comes back in the same viewing session, a full grid asks
-before it replaces a feed, and an ended feed's tile says why."""
+before it replaces a feed, and an ended feed's tile says why; a large tile moves to the
+camera's real main stream in the same session; the grid detaches to its own window
+without reopening anything; a user's grid comes back at the next sign-in as
+placeholders that reopen with one click."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QDropEvent
+from PySide6.QtTest import QTest
 
+from dispatch_console.district.launch import start_district_stack
 from dispatch_console.domain.feed_health import TileState
 from dispatch_console.domain.models import EmergencyType
 from dispatch_console.domain.session import utc_ms
+from dispatch_console.services.district_client import DistrictClient
 from dispatch_console.services.errors import ConsoleError
+from dispatch_console.services.grid_store import grid_path
+from dispatch_console.ui.map_view import pin_drag_data
 from tests.conftest import DistrictStack, LoopRunner, eventually, signed_in_client
+from tests.paths import ROOT, SAMPLE_DISTRICT
 from tests.ui.desk import close_desk, desk_settings, open_desk
 
 SCHOOL = "jefferson-es"
 FIRST, SECOND = "jes-cam-01", "jes-cam-02"  # used by no other UI test
+SHOTS = ROOT / "build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def main_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistrictStack]:
+    """A district of its own whose simulator also serves real 1080p main streams, for two
+    cameras only (each main stream costs an encoder, about a sixth of a core here)."""
+    stack = start_district_stack(
+        tmp_path_factory.mktemp("district-main"),
+        SAMPLE_DISTRICT,
+        camsim_args=("--cameras", f"{FIRST},jes-cam-03", "--main", "--gop", "1"),
+        server_args=["--insecure-allow-totp-reuse"],
+    )
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def sessions_of(auditor: DistrictClient, camera_id: str, since: str) -> list[str]:
+    """The server's viewing sessions of a camera started since ``since``."""
+    sessions = await auditor.audit_sessions(limit=500)
+    return sorted(
+        s["session_id"]
+        for s in sessions
+        if s["camera_id"] == camera_id and s["started_at"] >= since
+    )
 
 
 def test_reconnect_replace_and_end_on_a_real_desk(
@@ -106,3 +146,115 @@ def test_reconnect_replace_and_end_on_a_real_desk(
             await close_desk(desk)
 
     qloop.run(scenario(), timeout=150)
+
+
+def test_main_stream_detach_and_a_remembered_grid_on_a_real_desk(
+    qloop: LoopRunner, main_stack: DistrictStack, tmp_path: Path
+) -> None:
+    settings = desk_settings(main_stack.server_url, tmp_path)
+    third = "jes-cam-03"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    async def scenario() -> None:
+        desk = await open_desk(settings, "dispatcher")
+        auditor = await signed_in_client(main_stack.server_url, "safety")
+        declared = await desk.console.declare_emergency(
+            SCHOOL, EmergencyType.EXPLOSION_OR_FIRE, "Smoke in the east wing"
+        )
+        assert declared.grant is not None and declared.emergency is not None
+        await desk.console.refresh_access()
+        since = utc_ms(datetime.now(UTC) - timedelta(seconds=1))
+        try:
+            grid, controller = desk.window.grid, desk.controller
+            assert grid.set_layout("1+5")
+            # The large tile: sub first (the fastest first picture), then main.
+            controller.open_camera(FIRST)
+            await eventually(lambda: len(grid.tiles) == 1, 10, "a tile")
+            big = grid.tiles[0]
+            sid = big.session_id
+            assert grid.position_of(sid) == 0
+            await eventually(lambda: controller.feeds.feeds[sid].stream == "main", 30, "main")
+            await eventually(lambda: big.shows_live, 10, "main live")
+            feed = controller.feeds.feeds[sid]
+            assert feed.player.source_size == (1920, 1080)
+            assert "/main." in feed.url and len(feed.switch_gaps_s) == 1
+            assert list(desk.console.views) == [sid]
+            await eventually(
+                lambda: sessions_of(auditor, FIRST, since), 10, "the session on the server"
+            )
+            assert await sessions_of(auditor, FIRST, since) == [sid]  # one audit record
+
+            # A pin dropped on a small tile opens its camera there (the click's path).
+            data = pin_drag_data(third)
+            cell = grid.cell(3)
+            cell.dropEvent(
+                QDropEvent(
+                    QPointF(20, 20),
+                    Qt.DropAction.CopyAction,
+                    data,
+                    Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier,
+                )
+            )
+            await eventually(lambda: grid.session_at(3) is not None, 15, "the dropped camera")
+            small = grid.tile(grid.session_at(3) or "")
+            assert small is not None and small.camera_id == third
+            await eventually(lambda: small.shows_live, 20, "the dropped camera live")
+            assert controller.feeds.feeds[small.session_id].stream == "sub"
+
+            # Detach: the same widgets and players, no stream reopened, no new session.
+            players = {k: f.player for k, f in controller.feeds.feeds.items()}
+            tiles = list(grid.tiles)
+            views = set(desk.console.views)
+            before = {k: p.frames_shown for k, p in players.items()}
+            home = desk.window.grid_home
+            grid.detach_button.click()
+            assert home.detached and home.grid_window is not None
+            assert home.grid_window.isVisible() and grid.window() is home.grid_window
+            # Within the offscreen screen (800×600): Qt keeps restored windows on one.
+            home.grid_window.setGeometry(60, 40, 720, 520)
+            await asyncio.sleep(1.0)
+            assert list(grid.tiles) == tiles
+            assert {k: f.player for k, f in controller.feeds.feeds.items()} == players
+            assert all(p.frames_shown > before[k] for k, p in players.items())
+            assert set(desk.console.views) == views
+            assert await sessions_of(auditor, FIRST, since) == [sid]
+            assert len(await sessions_of(auditor, third, since)) == 1
+            home.grid_window.grab().save(str(SHOTS / "grid-detached.png"))
+            desk.window.grab().save(str(SHOTS / "desk-grid-detached.png"))
+            geometry = home.grid_window.geometry()
+        finally:
+            await close_desk(desk)
+
+        # The next sign-in: the same layout, the cameras as placeholders, the window
+        # where it was; nothing plays and no session starts until the user asks.
+        assert grid_path(settings.data_dir, "dispatcher").exists()
+        again = await open_desk(settings, "dispatcher")
+        try:
+            grid2, home2 = again.window.grid, again.window.grid_home
+            assert grid2.layout_key == "1+5"
+            assert {p: h.camera_id for p, h in grid2.placeholders.items()} == {
+                0: FIRST,
+                3: third,
+            }
+            assert grid2.tiles == [] and again.console.views == {}
+            assert home2.detached and home2.grid_window is not None
+            assert home2.grid_window.geometry() == geometry
+            await asyncio.sleep(0.5)
+            assert await sessions_of(auditor, FIRST, since) == [sid]
+            home2.grid_window.grab().save(str(SHOTS / "grid-restored-placeholders.png"))
+            # One click on a placeholder reopens it in its own tile: a new session.
+            QTest.mouseClick(grid2.cell(3), Qt.MouseButton.LeftButton)
+            await eventually(lambda: grid2.session_at(3) is not None, 15, "reopened")
+            reopened = grid2.tile(grid2.session_at(3) or "")
+            assert reopened is not None and reopened.camera_id == third
+            await eventually(lambda: reopened.shows_live, 20, "reopened live")
+            assert 0 in grid2.placeholders  # the other stays a placeholder
+            assert len(await sessions_of(auditor, third, since)) == 2
+        finally:
+            with contextlib.suppress(ConsoleError):
+                await auditor.end_emergency(declared.emergency.id)
+            await auditor.aclose()
+            await close_desk(again)
+
+    qloop.run(scenario(), timeout=200)

@@ -26,7 +26,10 @@ class Simulator:
     url: str
     process: subprocess.Popen[str]
 
-    def url_for(self, camera_id: str) -> str:
+    def url_for(self, camera_id: str, stream: str = "sub") -> str:
+        """The camera's sub stream, or its 1080p main stream (simulator run with --main)."""
+        if stream == "main":
+            return f"{self.url}/cameras/{camera_id}/main.ts"
         return f"{self.url}/cameras/{camera_id}.ts"
 
     @property
@@ -43,11 +46,11 @@ class Simulator:
         stop_process(self.process)
 
 
-def _start(cameras: tuple[str, ...]) -> Simulator:
+def _start(cameras: tuple[str, ...], *extra: str) -> Simulator:
     process, url = start_process(
         [
             "camsim", "--port", "0", "--floorplans", str(SAMPLE_DISTRICT),
-            "--cameras", ",".join(cameras), "--gop", "1", "--no-rtsp",
+            "--cameras", ",".join(cameras), "--gop", "1", "--no-rtsp", *extra,
         ],
         "CAMSIM_URL",
     )  # fmt: skip
@@ -55,12 +58,13 @@ def _start(cameras: tuple[str, ...]) -> Simulator:
 
 
 @pytest.fixture
-def start_simulator() -> Iterator[Callable[[tuple[str, ...]], Simulator]]:
-    """Start a simulator of the test's own (e.g. to make it hang up); stopped after."""
+def start_simulator() -> Iterator[Callable[..., Simulator]]:
+    """Start a simulator of the test's own (e.g. to make it hang up, or with ``--main``);
+    stopped after."""
     started: list[Simulator] = []
 
-    def start(cameras: tuple[str, ...]) -> Simulator:
-        simulator = _start(cameras)
+    def start(cameras: tuple[str, ...], *extra: str) -> Simulator:
+        simulator = _start(cameras, *extra)
         started.append(simulator)
         return simulator
 
