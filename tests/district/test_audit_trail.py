@@ -483,3 +483,20 @@ def test_a_configured_retention_purges_at_start_and_never_below_a_year(
     assert db.read(audit_log.verify).ok
     (action,) = [a for a in db.admin_actions() if a["action"] == "audit.purge"]
     assert action["actor"] == "server (retention 365 days)"
+
+
+def test_the_self_test_routes_answer_anyone_and_reveal_no_school_data(
+    district: District,
+) -> None:
+    listing = httpx.get(f"{district.url}{API}/selftest")
+    assert listing.status_code == 200
+    body = listing.json()
+    assert set(body) == {"gateways", "server_time", "event_probe"}
+    assert body["gateways"] == [district.gateway_url] or district.gateway_url in body["gateways"]
+    with httpx.stream("GET", f"{district.url}{body['event_probe']}", timeout=5) as probe:
+        assert probe.headers["content-type"].startswith("text/event-stream")
+        text = b"".join(probe.iter_bytes()).decode()
+    assert text.startswith("event: probe\ndata: {}\n\n") and "lincoln" not in text
+    clip = httpx.get(f"{district.gateway_url}/selftest.ts")
+    assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp2t"
+    assert clip.content[:1] == b"\x47"  # an MPEG-TS sync byte
