@@ -32,9 +32,11 @@ from dispatch_console.ui.busy import BusyIndicator
 from dispatch_console.ui.controller import ConsoleController
 from dispatch_console.ui.gc_guard import GarbageCollectionGuard
 from dispatch_console.ui.main_window import MainWindow
+from dispatch_console.ui.notifications import AlertChoices
 from dispatch_console.ui.operations import OperationRunner
 from dispatch_console.ui.shortcuts import DeskKeys
 from dispatch_console.ui.sign_in import SignInWindow
+from dispatch_console.video.alert_sound import AlertSound
 from dispatch_console.video.player import VideoPlayer, wait_for_releases, warm_up
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,8 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
             timedelta(minutes=settings.idle_lock_minutes) if settings.idle_lock_minutes else None
         ),
         grid_store=GridStore(grid_path(settings.data_dir, sign_in.username)),
+        alerts=AlertChoices(sound=settings.notify_sound, desktop=settings.notify_desktop),
+        alert_sound=AlertSound() if settings.notify_sound and not is_police(user) else None,
     )
     keys = DeskKeys(window, redraw=controller.redraw, district_desk=not is_police(user))
     BusyIndicator.install(runner, window.statusBar())

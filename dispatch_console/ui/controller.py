@@ -44,6 +44,7 @@ from dispatch_console.services.sse import ServerEvent
 from dispatch_console.video.player import VideoPlayer
 
 from .audit_presenter import AuditPresenter
+from .district_desk import DistrictDeskPresenter
 from .district_overview import DISTRICT_LINK, school_summaries
 from .emergency_panel import Banner
 from .feeds import FeedManager
@@ -52,6 +53,7 @@ from .grid_memory import GridMemory
 from .idle_lock import IdleWatcher
 from .main_window import MainWindow
 from .map_view import PinLook, PinState
+from .notifications import AlertChoices, Sound
 from .operations import OperationRunner
 from .request_presenter import RequestPresenter
 from .sign_in import SignInWindow
@@ -79,6 +81,8 @@ class ConsoleController(QObject):
         idle_lock_after: timedelta | None = None,
         audit_health_refresh_ms: int = 1000,
         grid_store: GridStore | None = None,
+        alerts: AlertChoices | None = None,
+        alert_sound: Sound | None = None,
     ) -> None:
         super().__init__(window)
         self.console = console
@@ -135,6 +139,19 @@ class ConsoleController(QObject):
             console.live.event_listeners.append(self._on_live_event)
         # The district desk's audit browser and live audit findings (ui/audit_presenter).
         self.audit = AuditPresenter(console, window, runner) if window.board is not None else None
+        # The district desk's alerts, review list, agencies and "who watches what" badges.
+        self.district_desk = (
+            DistrictDeskPresenter(
+                console,
+                window,
+                runner,
+                review=lambda grant: self._ask_review(grant.id, grant),
+                alerts=alerts or AlertChoices(),
+                sound=alert_sound,
+            )
+            if window.board is not None
+            else None
+        )
         # The request's state: police school list, "Ask to extend", the FERPA notice.
         self.requests = RequestPresenter(console, window, runner, open_school=self._open_school)
         self.sign_in_window: SignInWindow | None = None
@@ -188,6 +205,8 @@ class ConsoleController(QObject):
         if self.window.board is not None:
             self._board_timer.start()
             self._refresh_board()
+        if self.district_desk is not None:
+            self.district_desk.start()
 
     def redraw(self) -> None:
         """Render again what colours itself from the theme (after View → Dark theme)."""
@@ -424,8 +443,9 @@ class ConsoleController(QObject):
             self.window.emergency.declare.setEnabled(True)
             self.window.show_message("Emergency declared. " + self._grant_text(), "warning")
 
+        agency = self.window.emergency.chosen_agency()  # a district declarer's choice
         self.runner.run(
-            self.console.declare_emergency(school_id, EmergencyType(kind), threat_basis),
+            self.console.declare_emergency(school_id, EmergencyType(kind), threat_basis, agency),
             done,
             lambda _error: self.window.emergency.declare.setEnabled(True),
         )
@@ -538,8 +558,9 @@ class ConsoleController(QObject):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
 
-    def _ask_review(self, grant_id: str) -> None:
-        grant = next((g for g in self.console.access.grants if g.id == grant_id), None)
+    def _ask_review(self, grant_id: str, grant: Grant | None = None) -> None:
+        """``grant``: from the to-review list, which keeps grants no longer in force."""
+        grant = grant or next((g for g in self.console.access.grants if g.id == grant_id), None)
         district = self.console.district
         if grant is None or district is None:
             self._refresh_access_panel()
