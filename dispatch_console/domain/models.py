@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from .plan_calibration import Similarity
+
 
 class Role(StrEnum):
     POLICE_DISPATCHER = "police_dispatcher"
@@ -131,6 +133,11 @@ class Background:
 
     image: str
     bounds: tuple[float, float, float, float]
+    # A drawing placed by two calibration points (``floorplan import-image``) may be
+    # rotated: then ``bounds`` is only the box it covers and ``placement`` places it.
+    placement: Similarity | None = None
+    # The server's digest of the file, so a console caches one download per version.
+    sha256: str = ""
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,71 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
     return int(width), int(height)
 
 
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the first start-of-frame marker, walking segment by segment."""
+    at = 2
+    while at + 9 < len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            at += 2
+            continue
+        length = struct.unpack(">H", data[at + 2 : at + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return int(width), int(height)
+        at += 2 + length
+    return None
+
+
+def _svg_size(data: bytes) -> tuple[float, float] | None:
+    """The SVG's own units: its viewBox, else width and height when they are plain numbers."""
+    try:
+        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DefusedXmlException, ParseError, ValueError):
+        return None
+    box = root.get("viewBox", "").replace(",", " ").split()
+    try:
+        if len(box) == 4:
+            width, height = float(box[2]), float(box[3])
+        else:
+            width = float(root.get("width", "").removesuffix("px"))
+            height = float(root.get("height", "").removesuffix("px"))
+    except ValueError:
+        return None
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def drawing_size(path: Path) -> tuple[float, float] | None:
+    """A PNG's, JPEG's or SVG's size in its own pixels (an SVG's in its viewBox units).
+
+    Calibration points are given in these units, and the map draws the SVG in them too.
+    """
+    data = path.read_bytes()[: MAX_IMAGE_BYTES + 1]
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        return _svg_size(data)
+    size = _png_size(data) if suffix == ".png" else _jpeg_size(data)
+    if size is None or size[0] <= 0 or size[1] <= 0:
+        return None
+    return float(size[0]), float(size[1])
+
+
 def check_background(plan_file: Path, background: Background) -> tuple[list[str], list[str]]:
     """(errors, warnings) about one floor's background image."""
     path, refusal = image_path(plan_file, background)
     if path is None:
         return [refusal], []
+    return check_image_file(path, background)
+
+
+def check_image_file(path: Path, background: Background) -> tuple[list[str], list[str]]:
+    """(errors, warnings) about the file at ``path`` as the drawing ``background`` names.
+
+    Separate from where the file is so a console can vet a drawing it downloaded into
+    its cache with the same checks as one lying next to the plan.
+    """
     suffix = path.suffix.lower()
     if suffix != ".svg" and suffix not in _MAGIC:
         return [f"image {background.image!r}: use PNG, JPEG, SVG or PDF"], []
@@ -96,7 +156,8 @@ def check_background(plan_file: Path, background: Background) -> tuple[list[str]
         return [f"image {background.image!r} is not a {suffix[1:].upper()} file"], []
     warnings: list[str] = []
     pixels = _png_size(data) if suffix == ".png" else None
-    if pixels is not None and pixels[0] > 0 and pixels[1] > 0:
+    # A calibrated drawing keeps its own proportions: only corner bounds can stretch it.
+    if pixels is not None and background.placement is None and pixels[0] > 0 and pixels[1] > 0:
         x0, y0, x1, y1 = background.bounds
         image_ratio = pixels[0] / pixels[1]
         plan_ratio = (x1 - x0) / (y1 - y0)
@@ -116,12 +177,17 @@ def drawable_image(plan_file: Path, background: Background) -> tuple[Path | None
     is an SVG that refers to outside resources: an SVG renderer may read local files it
     names, and the drawing would be incomplete anyway.
     """
-    errors, warnings = check_background(plan_file, background)
-    if errors:
-        return None, errors[0]
     path, refusal = image_path(plan_file, background)
     if path is None:
         return None, refusal
+    return drawable_file(path, background)
+
+
+def drawable_file(path: Path, background: Background) -> tuple[Path | None, str]:
+    """``drawable_image`` for a file wherever it is (a downloaded copy in the cache)."""
+    errors, warnings = check_image_file(path, background)
+    if errors:
+        return None, errors[0]
     if path.suffix.lower() == ".pdf":
         return None, (
             f"image {background.image!r} is a PDF: the map does not draw PDF pages yet; "

@@ -1,6 +1,6 @@
-"""``dispatch-console floorplan check | import-imdf``: the facilities office's two tools.
+"""``dispatch-console floorplan check | import-imdf | import-image``: the office's tools.
 
-Both print text for people or, with ``--json``, one JSON document for scripts. Exit
+Each prints text for people or, with ``--json``, one JSON document for scripts. Exit
 status: 0 usable, 1 findings that make the plans unusable (or an import that failed),
 2 wrong usage.
 """
@@ -12,7 +12,9 @@ import json
 import sys
 
 from .check import check_floorplans
+from .image_import import FloorTarget, ImageImportError, import_image, parse_point
 from .imdf import ImdfError, import_imdf
+from .pdf_pages import DEFAULT_DPI
 
 
 def _check(argv: list[str]) -> int:
@@ -52,12 +54,70 @@ def _import_imdf(argv: list[str]) -> int:
     return 0 if summary.ok else 1
 
 
+def _import_image(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dispatch-console floorplan import-image",
+        description="Put a floor-plan drawing (PNG, JPEG, SVG or one page of a PDF) under a "
+        "floor, placed by two points known on both the drawing (pixels, x right, y down) "
+        "and the floor (metres). Writes the drawing, the school file and district.json into "
+        "--out, keeping what is already there, then checks the result.",
+    )
+    parser.add_argument("image", help="the drawing: .png, .jpg, .svg or .pdf")
+    parser.add_argument("--school", required=True, help="school id")
+    parser.add_argument("--building", required=True, help="building id")
+    parser.add_argument("--floor", required=True, help="floor id")
+    parser.add_argument("--name", required=True, help="the floor's name, e.g. 'Ground floor'")
+    parser.add_argument("--level", type=int, help="storey number (default 0, or kept)")
+    parser.add_argument("--school-name", default="", help="for a new school file")
+    parser.add_argument("--building-name", default="", help="for a new building")
+    parser.add_argument(
+        "--point",
+        action="append",
+        default=[],
+        metavar="PX,PY=X,Y",
+        help="a pixel on the drawing and where it is on the floor in metres; give two",
+    )
+    parser.add_argument("--page", type=int, help="PDF page, from 1 (default 1)")
+    parser.add_argument(
+        "--dpi",
+        type=float,
+        default=DEFAULT_DPI,
+        help=f"PDF rendering; --point pixels are pixels at this dpi (default {DEFAULT_DPI:g})",
+    )
+    parser.add_argument("--out", default=".", help="the plan folder (default: here)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    target = FloorTarget(
+        args.school,
+        args.building,
+        args.floor,
+        args.name,
+        args.level,
+        args.school_name,
+        args.building_name,
+    )
+    try:
+        points = [parse_point(p) for p in args.point]
+        summary = import_image(args.image, args.out, target, points, page=args.page, dpi=args.dpi)
+    except (ImageImportError, ValueError) as exc:
+        if args.json:
+            print(json.dumps({"source": args.image, "ok": False, "error": str(exc)}, indent=1))
+        else:
+            print(f"floorplan import-image: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary.as_json(), indent=1) if args.json else summary.as_text())
+    return 0 if summary.ok else 1
+
+
 def main(argv: list[str]) -> int:
-    commands = {"check": _check, "import-imdf": _import_imdf}
+    commands = {"check": _check, "import-imdf": _import_imdf, "import-image": _import_image}
     if not argv or argv[0] not in commands:
         print(
             "usage: dispatch-console floorplan check PATH [--json]\n"
-            "       dispatch-console floorplan import-imdf PATH --out DIR [--json]",
+            "       dispatch-console floorplan import-imdf PATH --out DIR [--json]\n"
+            "       dispatch-console floorplan import-image IMAGE --school ID --building ID "
+            "--floor ID --name NAME --point PX,PY=X,Y --point PX,PY=X,Y [--page N] "
+            "[--out DIR] [--json]",
             file=sys.stderr,
         )
         return 2

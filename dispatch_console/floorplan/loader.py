@@ -9,7 +9,9 @@ The format is described by ``floorplans/floorplan.schema.json``::
     district.json  {"id", "name", "schools": ["lincoln-high.json", ...]}
     <school>.json  {"id", "name", "address", "buildings": [{"id", "name", "floors": [
                       {"id", "name", "level", "width_m", "height_m",
-                       "background"?: {"image", "bounds": [x0, y0, x1, y1]},
+                       "background"?: {"image", "bounds": [x0, y0, x1, y1]}
+                                    | {"image", "size_px": [w, h], "calibration":
+                                       [{"pixel": [u, v], "plan": [x, y]}, {...}]},
                        "rooms":    [{"id", "name", "kind", "outline": [[x, y], ...]}],
                        "walls"?:   [{"id", "path": [[x, y], ...]}],
                        "openings"?: [{"id", "kind": "door"|"opening", "ends": [[x, y], [x, y]]}],
@@ -20,6 +22,7 @@ The format is described by ``floorplans/floorplan.schema.json``::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,10 +43,17 @@ from dispatch_console.domain.models import (
     StreamProfile,
     Wall,
 )
+from dispatch_console.domain.plan_calibration import (
+    CalibrationError,
+    CalibrationPoint,
+    Similarity,
+    similarity_from_points,
+)
 from dispatch_console.domain.policy import COMMON_AREAS
 
 from .outlines import room_polygon
 from .reading import (
+    MAX_COORDINATE_M,
     FloorPlanError,
     Problem,
     Reader,
@@ -70,6 +80,9 @@ __all__ = [
 ]
 
 OPENING_KINDS = ("door", "opening")
+# A drawing's pixel size, as ``floorplan import-image`` writes it; past this it is not a plan.
+MAX_DRAWING_PX = 100_000
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 STREAM_NAMES = ("main", "sub")
 
 
@@ -179,15 +192,56 @@ def _opening(reader: Reader, raw: Any, floor_id: str) -> Opening | None:
     return Opening(opening_id, kind, ends)
 
 
+def _size_px(value: Any) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError("expected [width, height] in pixels")
+    width, height = number(value[0]), number(value[1])
+    if not (0 < width <= MAX_DRAWING_PX and 0 < height <= MAX_DRAWING_PX):
+        raise ValueError(f"width and height must be more than 0 and at most {MAX_DRAWING_PX}")
+    return width, height
+
+
+def _calibration(value: Any) -> Similarity:
+    """Two {"pixel": [u, v], "plan": [x, y]} points; refused when they cannot place a drawing."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError('expected two points [{"pixel": [u, v], "plan": [x, y]}, {...}]')
+    pairs = []
+    for entry in value:
+        if not isinstance(entry, dict) or "pixel" not in entry or "plan" not in entry:
+            raise ValueError('each calibration point is {"pixel": [u, v], "plan": [x, y]}')
+        pairs.append(CalibrationPoint(point(entry["pixel"]), point(entry["plan"])))
+    try:
+        return similarity_from_points(pairs[0], pairs[1])
+    except CalibrationError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _background(reader: Reader, raw: Any, feature: str) -> Background | None:
+    """Placed by ``bounds`` (corners, axis-aligned) or by ``calibration`` with ``size_px``."""
     if not isinstance(raw, dict):
         reader.error(feature, 'field "background" must be an object {"image", "bounds"}')
         return None
-    image = reader.field(raw, "image", f"{feature} background", text)
-    bounds = reader.field(raw, "bounds", f"{feature} background", _bounds)
-    if image is None or bounds is None:
+    where = f"{feature} background"
+    image = reader.field(raw, "image", where, text)
+    digest = raw.get("sha256", "")
+    sha256 = digest if isinstance(digest, str) and _SHA256.fullmatch(digest) else ""
+    if raw.get("calibration") is None:
+        bounds = reader.field(raw, "bounds", where, _bounds)
+        if image is None or bounds is None:
+            return None
+        return Background(image, bounds, sha256=sha256)
+    if raw.get("bounds") is not None:
+        reader.error(where, 'give "bounds" or "calibration", not both')
         return None
-    return Background(image, bounds)
+    placement = reader.field(raw, "calibration", where, _calibration)
+    size = reader.field(raw, "size_px", where, _size_px)
+    if image is None or placement is None or size is None:
+        return None
+    extent = placement.extent(size)
+    if any(abs(c) > MAX_COORDINATE_M for c in extent):
+        reader.error(where, "the calibration places the drawing beyond 100 km from the origin")
+        return None
+    return Background(image, extent, placement, sha256)
 
 
 def _camera(

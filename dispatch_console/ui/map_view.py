@@ -489,11 +489,16 @@ class FloorPlanView(QGraphicsView):
         x0, y0, x1, y1 = floor.background.bounds
         width = (x1 - x0) * theme.PIXELS_PER_METRE
         height = (y1 - y0) * theme.PIXELS_PER_METRE
+        placement = floor.background.placement
+        units = 1.0  # drawing units (pixels, an SVG's viewBox units) per image pixel
         if path.suffix.lower() == ".svg":
             renderer = QSvgRenderer(str(path))
             if not renderer.isValid():
                 return f"{path.name}: the SVG could not be drawn"
+            if placement is not None:  # calibrated in viewBox units: rasterise those
+                width, height = renderer.viewBoxF().width(), renderer.viewBoxF().height()
             side = MAX_DRAWING_PX / max(width, height)
+            units = 1 / side
             image = QImage(round(width * side), round(height * side), QImage.Format.Format_ARGB32)
             image.fill(Qt.GlobalColor.transparent)
             painter = QPainter(image)
@@ -506,8 +511,13 @@ class FloorPlanView(QGraphicsView):
                 return f"{path.name}: {reader.errorString()}"
         item = QGraphicsPixmapItem(QPixmap.fromImage(image))
         item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        item.setTransform(QTransform.fromScale(width / image.width(), height / image.height()))
-        item.setPos(_scaled((x0, y0)))
+        if placement is None:
+            item.setTransform(QTransform.fromScale(width / image.width(), height / image.height()))
+            item.setPos(_scaled((x0, y0)))
+        else:  # two-point calibration: scaled, rotated and moved, never stretched
+            m = theme.PIXELS_PER_METRE
+            a, b = placement.a * m * units, placement.b * m * units
+            item.setTransform(QTransform(a, b, -b, a, placement.tx * m, placement.ty * m))
         item.setZValue(-1)
         self._plan.addItem(item)
         self._drawing = item
