@@ -20,7 +20,7 @@ from dispatch_console.domain.models import User
 from dispatch_console.domain.policy import is_police
 from dispatch_console.services.audit_outbox import AuditOutbox, outbox_path
 from dispatch_console.services.console import Console
-from dispatch_console.services.credentials import TokenStore
+from dispatch_console.services.credentials import TokenStore, password_store_problem
 from dispatch_console.services.district_client import DistrictClient
 from dispatch_console.services.errors import ConsoleError
 from dispatch_console.services.grid_store import GridStore, grid_path
@@ -139,7 +139,8 @@ async def close_console(opened: ConsoleWindow) -> None:
 async def run_signed_in(settings: Settings) -> int:
     """The installed console: sign in, work, and exit when the window closes."""
     apply_look(settings)
-    sign_in_window = SignInWindow(settings.server_url)
+    # No Secret Service (a headless Debian): said once, at sign-in, never a file fallback.
+    sign_in_window = SignInWindow(settings.server_url, store_problem=password_store_problem())
     attempts: asyncio.Queue[SignIn | None] = asyncio.Queue()
     sign_in_window.submitted.connect(
         lambda user, password, code: attempts.put_nowait(SignIn(user, password, lambda: code))

@@ -612,6 +612,9 @@ class Console:
             await asyncio.wait_for(self.client.logout(), logout_timeout_s)
         except (TimeoutError, ConsoleError) as exc:
             log.warning("sign-out at exit did not reach the district: %s", exc)
+        # Signed out: the keyring keeps no token of this sign-in either.
+        if self._token_store is not None and self.user is not None:
+            await self._token_store.forget(self.user.username)
 
     @property
     def is_police(self) -> bool:

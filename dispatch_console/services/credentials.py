@@ -2,7 +2,8 @@
 
 When the machine has no keyring (a headless kiosk without a Secret Service), the token is
 kept in memory for this run only and the user signs in again next time: degrading to a
-plain file would break the rule that credentials never reach disk in clear.
+plain file (``keyrings.alt``) would break the rule that credentials never reach disk in
+clear. ``password_store_problem`` says so in words the sign-in window shows.
 """
 
 from __future__ import annotations
@@ -11,11 +12,44 @@ import asyncio
 import logging
 
 import keyring
+from keyring.backend import KeyringBackend
+from keyring.backends.chainer import ChainerBackend
+from keyring.backends.fail import Keyring as FailKeyring
 from keyring.errors import KeyringError
 
 log = logging.getLogger(__name__)
 
 SERVICE = "dispatch-console"
+
+NO_PASSWORD_STORE = (
+    "This computer has no password store (Secret Service), so your sign-in cannot be "
+    "kept safely: you will have to sign in at every start. Ask IT to install "
+    "gnome-keyring or KWallet."
+)
+
+
+def _usable(backend: KeyringBackend) -> bool:
+    """A backend that keeps secrets in the OS's password store.
+
+    The fail backend (no keyring at all), a chainer with nothing to chain, and the
+    ``keyrings.alt`` file backends (plaintext, or encrypted with a password kept nowhere
+    safer) do not count: falling back to them silently would put tokens on disk.
+    """
+    if isinstance(backend, FailKeyring):
+        return False
+    if isinstance(backend, ChainerBackend):
+        return any(_usable(b) for b in backend.backends)
+    return not type(backend).__module__.startswith("keyrings.alt")
+
+
+def password_store_problem() -> str | None:
+    """What to tell the user when this machine has no usable password store, else None."""
+    try:
+        backend = keyring.get_keyring()
+    except (KeyringError, RuntimeError) as exc:  # a broken configuration says so too
+        log.warning("keyring unusable: %s", exc)
+        return NO_PASSWORD_STORE
+    return None if _usable(backend) else NO_PASSWORD_STORE
 
 
 class Secret:
@@ -48,6 +82,10 @@ class TokenStore:
 
     def _save(self, username: str, token: Secret) -> None:
         self._memory[username] = token.reveal()
+        if password_store_problem() is not None:
+            # Never a file backend in the OS keyring's place: memory only, said at sign-in.
+            self.persistent = False
+            return
         try:
             keyring.set_password(SERVICE, self._key(username), token.reveal())
         except KeyringError as exc:

@@ -25,7 +25,11 @@ class SignInWindow(QWidget):
     submitted = Signal(str, str, str)
     cancelled = Signal()
 
-    def __init__(self, server_url: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, server_url: str, parent: QWidget | None = None, *, store_problem: str | None = None
+    ) -> None:
+        """``store_problem``: why sign-ins cannot be kept on this machine (no Secret
+        Service), said once, here, before the user signs in."""
         super().__init__(parent)
         self.setWindowTitle("Dispatch Console — Sign in")
         self._done = False
@@ -39,6 +43,14 @@ class SignInWindow(QWidget):
         self.code.setPlaceholderText("6-digit code from your authenticator")
         self.code.setMaxLength(6)
         self.code.setInputMask("")
+        self.store_problem = QLabel(store_problem or "", self)
+        self.store_problem.setObjectName("storeProblem")
+        self.store_problem.setWordWrap(True)
+        self.store_problem.setStyleSheet(
+            "QLabel#storeProblem { background: #fef7e0; color: #7a4f01; padding: 6px;"
+            " border-radius: 3px; }"
+        )
+        self.store_problem.setVisible(bool(store_problem))
         self.error = QLabel(self)
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #a50e0e;")
@@ -56,6 +68,7 @@ class SignInWindow(QWidget):
         layout.addWidget(title)
         layout.addWidget(server)
         layout.addLayout(form)
+        layout.addWidget(self.store_problem)
         layout.addWidget(self.error)
         layout.addWidget(self.button, alignment=Qt.AlignmentFlag.AlignRight)
         self.setMinimumWidth(380)

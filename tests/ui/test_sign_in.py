@@ -54,13 +54,18 @@ def test_sign_in_failure_is_explained_and_success_opens_the_console(
         console = top_level(MainWindow)[0]
         assert isinstance(console, MainWindow)
         assert "Morgan Lee" in console.who.text()
+        # The session token went to the OS keyring API while signed in ...
+        assert not window.store_problem.isVisible()  # this machine has a password store
+        tokens.append(isolated_machine.store[key])
         console.close()
         return await asyncio.wait_for(session, 10)
 
-    assert qloop.run(scenario(), timeout=60) == 0
-    # The session token went to the OS keyring API, and nowhere on disk.
     key = ("dispatch-console", f"supervisor@{district_stack.server_url}")
-    token = isolated_machine.store[key]
+    tokens: list[str] = []
+    assert qloop.run(scenario(), timeout=60) == 0
+    # ... signing out at exit removed it, and it never reached the disk.
+    assert key not in isolated_machine.store
+    token = tokens[0]
     assert len(token) >= 32
     for path in tmp_path.rglob("*"):
         if path.is_file():
