@@ -312,10 +312,16 @@ def test_delivery_resumes_at_once_when_the_district_answers_again(
             outbox = AuditOutbox(tmp_path / "outbox.sqlite3")
             shipper = AuditShipper(outbox, client, jitter=lambda: 0.5)
             try:
-                session = new_session(
-                    demo_user("dispatcher"), JEFFERSON_CAMERAS[0], datetime.now(UTC)
-                )
+                began = datetime.now(UTC) - timedelta(seconds=40)
+                session = new_session(demo_user("dispatcher"), JEFFERSON_CAMERAS[0], began)
                 await outbox.record_start(session)
+                # The console went on beating through the outage, then the view closed.
+                beats = [utc_ms(began + timedelta(seconds=15 * n)) for n in (1, 2)]
+                for at in beats:
+                    await outbox.record_heartbeat(session, at)
+                await outbox.record_end(
+                    end_session(session, EndReason.CLOSED_BY_USER, began + timedelta(seconds=35))
+                )
                 shipper.start()
                 # 0.5 + 1 + 2 s of failures: the next timed retry is 4 s away.
                 await eventually(lambda: proxy.lies_told >= 4, 10, "four failed attempts")
@@ -333,6 +339,22 @@ def test_delivery_resumes_at_once_when_the_district_answers_again(
                 # The next timed retry was 4 s away: well before it means "at once".
                 await eventually(delivered, 2.5, "delivery right after the district returned")
                 assert time.monotonic() - t0 < 2.5
+                # The backlog reached the district whole: heartbeats kept, chain unbroken.
+                rows = [
+                    r
+                    for r in await dispatcher.audit_sessions(limit=1000)
+                    if r["session_id"] == session.session_id
+                ]
+                assert rows and rows[0]["last_heartbeat_at"] == beats[-1]
+                assert rows[0]["end_reason"] == "closed_by_user"
+                auditor = await signed_in_client(district_stack.server_url, "safety")
+                try:
+                    with sqlite3.connect(tmp_path / "outbox.sqlite3") as db:
+                        (chain,) = db.execute("SELECT chain_id FROM chain").fetchone()
+                    findings = await district_findings(district_stack.server_url, auditor)
+                    assert not [f for f in findings if chain in f["subject"] + f["detail"]]
+                finally:
+                    await auditor.aclose()
             finally:
                 await shipper.stop()
                 outbox.close()
