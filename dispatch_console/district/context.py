@@ -22,7 +22,6 @@ from dispatch_console.domain.models import (
     AccessContext,
     District,
     Grant,
-    Role,
     User,
 )
 from dispatch_console.domain.policy import (
@@ -30,7 +29,6 @@ from dispatch_console.domain.policy import (
     agency_audience,
     can_view,
     is_police,
-    may_approve,
     scope_cameras,
 )
 from dispatch_console.domain.session import utc_ms
@@ -140,16 +138,6 @@ class ServerContext:
 
 # ---------------------------------------------------------------------------------------
 # Access rules that belong to the server (the viewing rules live in domain.policy).
-
-
-def may_declare(user: User, school_id: str) -> bool:
-    """Police and district staff may declare; a school admin only for their own schools.
-
-    Facilities staff report to the safety office rather than declaring themselves.
-    """
-    if is_police(user) or may_approve(user):
-        return True
-    return user.role is Role.SCHOOL_ADMIN and school_id in user.schools
 
 
 def announce_grant(ctx: ServerContext, kind: str, grant: Grant) -> None:

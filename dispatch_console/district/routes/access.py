@@ -17,7 +17,6 @@ from dispatch_console.district.context import (
     ServerContext,
     announce_grant,
     in_force_grants,
-    may_declare,
     prewarm,
 )
 from dispatch_console.district.deps import (
@@ -62,6 +61,7 @@ from dispatch_console.domain.policy import (
     grant_scope,
     is_break_glass,
     is_police,
+    may_declare,
     may_request_extension,
 )
 from dispatch_console.domain.session import utc_ms
