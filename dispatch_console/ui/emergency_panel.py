@@ -55,6 +55,11 @@ class EmergencyPanel(QWidget):
         # A district declarer names the police agency it declares for (offer_declare).
         self.agency = QComboBox(self)
         self.agency.setToolTip("The police agency the district declares this emergency for")
+        # Compact: the threat basis, not the agency's full name, needs the room.
+        self.agency.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.agency.setMinimumContentsLength(14)
         self.agency.hide()
         self._for = QLabel("For:", self)
         self._for.hide()
