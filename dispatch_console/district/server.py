@@ -35,6 +35,7 @@ from dispatch_console.floorplan.loader import district_document, district_from_d
 
 from . import auth
 from .audit_log import MIN_RETENTION_DAYS
+from .backgrounds import background_files, with_background_links
 from .context import (
     API_PREFIX,
     AUDIT_STARTS_PER_MINUTE,
@@ -65,11 +66,13 @@ from .routes import (
     audit,
     audit_review,
     events,
+    floors,
     gateways,
     registry,
     selftest,
     streams,
 )
+from .routes.floors import Backgrounds
 
 __all__ = ["app_context", "create_app"]
 
@@ -106,6 +109,10 @@ def create_app(
         )
     document = district_document(floorplans_dir)
     district = district_from_document(document)
+    drawings = Backgrounds(
+        Path(floorplans_dir), background_files(district, document, Path(floorplans_dir))
+    )
+    document = with_background_links(document, drawings.files)
     for warning in district.warnings:
         log.warning("floor plans: %s", warning)
     if allow_totp_reuse:
@@ -138,6 +145,7 @@ def create_app(
         dependencies=[Depends(known_query_only)],
     )
     app.state.ctx = ctx
+    app.state.backgrounds = drawings
     app.add_middleware(
         BodyLimit,
         larger={
@@ -172,6 +180,7 @@ def create_app(
         gateways,
         events,
         selftest,
+        floors,
     ):
         app.include_router(routes.router)
     install_problem_openapi(app)
