@@ -112,16 +112,21 @@ def declared_line(status: EmergencyStatus) -> str:
     return f"Declared by {e.declared_by} at {_clock(e.declared_at)} · Why: {e.threat_basis}"
 
 
-_TONE_COLOUR = {"granted": theme.GRANTED, "waiting": theme.WAITING, "none": theme.NEUTRAL}
+# Text on the theme's own background: the *_TEXT colours (fills are for white text).
+_TONE_COLOUR = {
+    "granted": theme.GRANTED_TEXT,
+    "waiting": theme.WAITING_TEXT,
+    "none": theme.MUTED_TEXT,
+}
 # The police desk's request line, coloured by where the request stands.
 _PHASE_COLOUR = {
-    RequestPhase.NONE: theme.NEUTRAL,
-    RequestPhase.DECLARED: theme.NEUTRAL,
-    RequestPhase.WAITING: theme.WAITING,
-    RequestPhase.GRANTED: theme.GRANTED,
-    RequestPhase.EXPIRING: theme.EMERGENCY,
-    RequestPhase.DENIED: theme.EMERGENCY,
-    RequestPhase.ENDED: theme.NEUTRAL,
+    RequestPhase.NONE: theme.MUTED_TEXT,
+    RequestPhase.DECLARED: theme.MUTED_TEXT,
+    RequestPhase.WAITING: theme.WAITING_TEXT,
+    RequestPhase.GRANTED: theme.GRANTED_TEXT,
+    RequestPhase.EXPIRING: theme.EMERGENCY_TEXT,
+    RequestPhase.DENIED: theme.EMERGENCY_TEXT,
+    RequestPhase.ENDED: theme.MUTED_TEXT,
 }
 
 
@@ -191,12 +196,13 @@ class EmergencyRow(QFrame):
         # When this desk asked to extend the grant shown (grant id, time), if it did.
         self.asked: tuple[str, datetime] | None = None
         self.setObjectName("emergencyRow")
+        # The card takes the theme's own colours (palette roles), so it is no white slab
+        # on the dark desk; the red edge marks it as an emergency in both themes.
         self.setStyleSheet(
-            "#emergencyRow { background: #ffffff; border: 1px solid #d5d8dc;"
+            "#emergencyRow { background: palette(base); border: 1px solid palette(mid);"
             f" border-left: 4px solid {theme.EMERGENCY.name()}; border-radius: 3px; }}"
         )
         self.headline = QLabel(self)
-        self.headline.setStyleSheet(f"font-weight: bold; color: {theme.EMERGENCY.name()};")
         self.declared = QLabel(self)
         self.declared.setWordWrap(True)
         self.access = QLabel(self)
@@ -204,7 +210,7 @@ class EmergencyRow(QFrame):
         for label in (self.headline, self.declared, self.access):
             label.setTextFormat(Qt.TextFormat.PlainText)  # threat bases are typed by people
         if compact:
-            self.declared.setStyleSheet("color: #5f6368; font-size: 8pt;")
+            self.declared.setStyleSheet("font-size: 10pt;")
 
         self.approve = QPushButton("Approve", self)
         self.approve.setStyleSheet(
@@ -301,6 +307,10 @@ class EmergencyRow(QFrame):
             colour = _TONE_COLOUR[tone]
         self.access.setText(text)
         self.access.setStyleSheet(f"color: {colour.name()}; font-weight: bold;")
+        # Read at each redraw, so a theme switch reaches the headline too.
+        self.headline.setStyleSheet(f"font-weight: bold; color: {theme.EMERGENCY_TEXT.name()};")
+        size = " font-size: 10pt;" if self._compact else ""
+        self.declared.setStyleSheet(f"color: {theme.MUTED_TEXT.name()};{size}")
         grant = status.grant
         offered = (
             AccessAction.REQUEST_EXTENSION in status.actions
@@ -413,7 +423,7 @@ class AccessPanel(QWidget):
         self._ordered: list[str] = []  # emergency ids, as the rows stand in the list
         self.title = QLabel(self)
         self.empty = QLabel("No active emergency at any school.", self)
-        self.empty.setStyleSheet("color: #5f6368; padding: 4px 2px;")
+        self.empty.setStyleSheet("padding: 4px 2px;")
         body = QWidget(self)
         self._list = QVBoxLayout(body)
         self._list.setContentsMargins(0, 0, 0, 0)
@@ -506,13 +516,13 @@ class AccessPanel(QWidget):
 
 
 _LINE_COLOUR = {
-    RequestPhase.NONE: theme.NEUTRAL,
-    RequestPhase.DECLARED: theme.EMERGENCY,
-    RequestPhase.WAITING: theme.WAITING,
-    RequestPhase.GRANTED: theme.GRANTED,
-    RequestPhase.EXPIRING: theme.EMERGENCY,
-    RequestPhase.DENIED: theme.EMERGENCY,
-    RequestPhase.ENDED: theme.NEUTRAL,
+    RequestPhase.NONE: theme.MUTED_TEXT,
+    RequestPhase.DECLARED: theme.EMERGENCY_TEXT,
+    RequestPhase.WAITING: theme.WAITING_TEXT,
+    RequestPhase.GRANTED: theme.GRANTED_TEXT,
+    RequestPhase.EXPIRING: theme.EMERGENCY_TEXT,
+    RequestPhase.DENIED: theme.EMERGENCY_TEXT,
+    RequestPhase.ENDED: theme.MUTED_TEXT,
 }
 
 
