@@ -299,6 +299,22 @@ class DistrictClient:
             raise BadServerAnswer("The district registry is not a JSON object.")
         return body
 
+    async def floor_background(self, floor_id: str, max_bytes: int) -> tuple[bytes, str]:
+        """A floor's drawing and its content type, as the district serves it.
+
+        A body past ``max_bytes`` (the plan checker's own limit) is refused.
+        """
+        path = f"/floors/{quote(floor_id, safe='')}/background"
+        response = await self._send("GET", path)
+        self._check_status(response.status_code, None, "GET", path, True)
+        if response.status_code != 200:
+            raise BadServerAnswer(f"GET {path} answered HTTP {response.status_code}.")
+        if len(response.content) > max_bytes:
+            raise BadServerAnswer(
+                f"GET {path} sent {len(response.content)} bytes; at most {max_bytes}."
+            )
+        return response.content, response.headers.get("content-type", "")
+
     async def access(self) -> AccessContext:
         status, body = await self._call("GET", "/access")
         _expect(status, body, 200, "GET /access")

@@ -21,6 +21,7 @@ WINDOWS_APP_NAME = "DispatchConsole"
 SYSTEM_CONFIG_ENV = "DISPATCH_SYSTEM_CONFIG"
 USER_CONFIG_ENV = "DISPATCH_USER_CONFIG"
 LOG_DIR_ENV = "DISPATCH_LOG_DIR"
+CACHE_DIR_ENV = "DISPATCH_CACHE_DIR"
 
 
 def _is_windows() -> bool:
@@ -59,3 +60,10 @@ def user_log_dir() -> Path:
     if override := os.environ.get(LOG_DIR_ENV):
         return Path(override)
     return platformdirs.user_log_path(_app_name(), appauthor=False)
+
+
+def user_cache_dir() -> Path:
+    """Downloads the console can fetch again (floor drawings): ``~/.cache/dispatch-console``."""
+    if override := os.environ.get(CACHE_DIR_ENV):
+        return Path(override)
+    return platformdirs.user_cache_path(_app_name(), appauthor=False)

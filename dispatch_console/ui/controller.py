@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
@@ -38,8 +39,10 @@ from dispatch_console.floorplan.coverage import cameras_covering
 from dispatch_console.floorplan.visibility import VisibilityIndex
 from dispatch_console.services.console import Console, OpenedView
 from dispatch_console.services.district_client import Decided
+from dispatch_console.services.drawing_cache import DrawingCache
 from dispatch_console.services.errors import ConsoleError
 from dispatch_console.services.grid_store import GridStore
+from dispatch_console.services.platform_paths import user_cache_dir
 from dispatch_console.services.sse import ServerEvent
 from dispatch_console.video.player import VideoPlayer
 
@@ -95,6 +98,8 @@ class ConsoleController(QObject):
         self._floors: list[Floor] = []
         # Visible areas per floor, built when a floor is first shown and kept.
         self.visibility = VisibilityIndex()
+        # Floor drawings the plan names, fetched once per version into the cache folder.
+        self.drawings = DrawingCache(console.client, user_cache_dir() / "drawings")
         self._statuses: tuple[EmergencyStatus, ...] = ()
         self._at_overview = False  # the map column shows the district overview
         self._closing = False
@@ -247,9 +252,29 @@ class ConsoleController(QObject):
             visible = self.visibility.floor(floor)
             areas = {camera.id: visible.outline(camera.id) for camera in floor.cameras}
             self.window.map.show_floor(floor, self.pin_states(floor), areas)
+            self._fetch_drawing(floor)
             self._at_overview = False
             self.window.show_overview(False)
             self._refresh_navigation()
+
+    def _fetch_drawing(self, floor: Floor) -> None:
+        """Fetch the floor's drawing off the GUI thread; the map shows it when it is here
+        (if the floor is still shown), and the plan stays usable without it meanwhile."""
+        if floor.background is None or not floor.background.sha256:
+            return
+
+        def show(task: asyncio.Future[Path | None]) -> None:
+            if task.cancelled() or self._closing:
+                return
+            error = task.exception()
+            path = None if error is not None else task.result()
+            if path is not None:
+                self.window.map.show_drawing(floor, path)
+            else:
+                note = error or self.drawings.notes.get(floor.id, "")
+                log.info("floor %s: drawing not shown: %s", floor.id, note)
+
+        asyncio.ensure_future(self.drawings.drawing(floor)).add_done_callback(show)
 
     def _show_overview(self) -> None:
         self._at_overview = True

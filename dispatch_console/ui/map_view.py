@@ -64,6 +64,7 @@ from . import theme
 from .plan_tiles import TILE_PX, PlanTiles, level_key
 
 CAMERA_ID = 0  # QGraphicsItem data key holding a pin's camera id
+SPOT = 1  # data key holding the marked spot, in metres
 PIN_RADIUS_M = 1.1
 # A press and release closer than this (pixels) is a click on the spot, not a drag.
 CLICK_SLOP_PX = 4
@@ -245,6 +246,23 @@ class FloorPlanView(QGraphicsView):
             self.centerOn(centre)
         self.viewport().update()
 
+    def show_drawing(self, floor: Floor, background: Path) -> None:
+        """Put a drawing that arrived later (downloaded) under the floor, where the view was.
+
+        Ignored when another floor is shown by now: the dispatcher has moved on.
+        """
+        if self.floor is not floor or self._background_path == background:
+            return
+        transform, zoom = self.transform(), self._zoom
+        centre = self.mapToScene(self.viewport().rect().center())
+        marker = self._spot_marker.data(SPOT) if self._spot_marker is not None else None
+        self.show_floor(floor, dict(self._states), self._areas, background)
+        self.setTransform(transform)
+        self._zoom = zoom
+        self.centerOn(centre)
+        if isinstance(marker, tuple):
+            self.mark_spot(marker)
+
     def changeEvent(self, event: QEvent) -> None:
         """The application's palette changed: the theme changed, so does the plan."""
         super().changeEvent(event)
@@ -377,6 +395,7 @@ class FloorPlanView(QGraphicsView):
         path.moveTo(centre.x(), centre.y() - 2 * r)
         path.lineTo(centre.x(), centre.y() + 2 * r)
         marker = QGraphicsPathItem(path)
+        marker.setData(SPOT, (spot[0], spot[1]))
         marker.setPen(QPen(theme.EMERGENCY, 3))
         marker.setZValue(5)
         scene.addItem(marker)

@@ -4,6 +4,7 @@ whatever the path or id a client sends."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
@@ -20,6 +21,9 @@ from dispatch_console.district.seed import demo_account
 from dispatch_console.district.serve import ThreadedServer
 from dispatch_console.district.server import create_app
 from dispatch_console.domain.totp import totp
+from dispatch_console.floorplan.loader import district_from_document
+from dispatch_console.services.district_client import DistrictClient
+from dispatch_console.services.drawing_cache import DrawingCache
 from tests.clock import FakeClock
 from tests.floorplan.drawings import write_png, write_svg
 from tests.paths import SAMPLE_DISTRICT
@@ -164,3 +168,39 @@ def test_a_drawing_swapped_for_a_link_after_start_is_no_longer_served(
         answer = http.get(href, headers=who)
         assert answer.status_code == 404
         assert b"\x89PNG" not in answer.content
+
+
+def test_the_console_fetches_a_drawing_once_and_refuses_one_that_changed(
+    server: tuple[str, dict[str, str]], plans: Path, tmp_path: Path
+) -> None:
+    """The console's cache: downloaded once per digest, vetted, never a mismatched body."""
+    url, who = server
+    cache_dir = tmp_path / "cache"
+
+    async def scenario() -> tuple[Path | None, bytes, Path | None, Path | None, str]:
+        client = DistrictClient(url)
+        client.use_token(who["Authorization"].removeprefix("Bearer "))
+        try:
+            district = district_from_document(await client.district_document())
+            floor = district.school("lincoln-hs").buildings[0].floors[0]
+            cache = DrawingCache(client, cache_dir)
+            first = await cache.drawing(floor)
+            content = first.read_bytes() if first is not None else b""
+            # Once cached, the server is not asked again (even when it no longer answers).
+            (plans / "lhs-1.png").unlink()
+            again = await cache.drawing(floor)
+            # A drawing changed on the server after the document was read: not drawn.
+            write_png(plans / "lhs-1.png", 301, 200)
+            for cached in cache_dir.iterdir():
+                cached.unlink()
+            changed = await cache.drawing(floor)
+            return first, content, again, changed, cache.notes.get(floor.id, "")
+        finally:
+            await client.aclose()
+
+    first, content, again, changed, note = asyncio.run(scenario())
+    assert first is not None and first.parent == cache_dir
+    assert content.startswith(b"\x89PNG")
+    assert again == first
+    assert changed is None and "digest" in note
+    assert list(cache_dir.iterdir()) == []

@@ -74,3 +74,38 @@ def test_a_rotated_calibrated_drawing_lands_where_its_points_say(
     assert not _reddish(colour_at(36, 17))
     SHOTS.mkdir(parents=True, exist_ok=True)
     view.grab().save(str(SHOTS / "floorplan-calibrated-drawing.png"))
+
+
+def test_a_drawing_that_arrives_later_keeps_the_zoom_and_is_dropped_for_another_floor(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """The download finishes while the dispatcher is zoomed in, or on another floor."""
+    out = tmp_path / "plans"
+    import_image(
+        write_png(tmp_path / "scan.png", 400, 200),
+        out,
+        FloorTarget("oak-ms", "main", "oak-1", "Ground floor"),
+        [CalibrationPoint((0, 0), (0, 0)), CalibrationPoint((400, 0), (40, 0))],
+    )
+    floor = load_district(out).schools[0].buildings[0].floors[0]
+    assert floor.background is not None
+    path, why = drawable_image(out / "oak-ms.json", floor.background)
+    assert path is not None, why
+    view = FloorPlanView()
+    qtbot.addWidget(view)
+    view.resize(700, 500)
+    view.show_floor(floor, {}, {})
+    view.show()
+    qtbot.waitExposed(view)
+    view.zoom_by(3.0)
+    view.mark_spot((5.0, 2.0))
+    scale = view.transform().m11()
+    view.show_drawing(floor, path)
+    assert view.transform().m11() == scale
+    assert view.background_note == ""
+    assert any(item.zValue() == -1 for item in view.plan_items())  # the drawing is in
+    assert view._spot_marker is not None  # the marked spot survives
+    other = load_district(out).schools[0].buildings[0].floors[0]  # an equal, new floor
+    view.show_floor(other, {}, {})
+    view.show_drawing(floor, path)  # late, for the floor no longer shown
+    assert not any(item.zValue() == -1 for item in view.plan_items())
