@@ -172,6 +172,7 @@ def emergency_report(
                 "Ended",
                 "Duration",
                 "Why it ended",
+                "Picture gaps",
                 "Grant",
                 "Threat basis",
             ),
@@ -186,6 +187,7 @@ def emergency_report(
                     s["ended_at"],
                     _duration(s["duration_ms"]),
                     s["end_reason"],
+                    s.get("picture_gaps", "none"),
                     s["grant_id"],
                     s["threat_basis"],
                 )

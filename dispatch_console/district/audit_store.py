@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,11 +38,16 @@ RELAY_OVERRUN = timedelta(seconds=30)
 
 
 def record_heartbeat(
-    db: Database, session_id: str, at: datetime, now: datetime
+    db: Database,
+    session_id: str,
+    at: datetime,
+    now: datetime,
+    gaps: list[dict[str, str]] | None = None,
 ) -> dict[str, Any] | None:
     """Note that the console still shows this session; None when the start is unknown.
 
     An ended session keeps its end; a heartbeat older than the last one changes nothing.
+    One that reports picture gaps is always recorded, however close to the last.
     """
     with db.transaction() as conn:
         row = conn.execute(
@@ -50,9 +56,15 @@ def record_heartbeat(
         if row is None:
             return None
         last = row["last_heartbeat_at"]
-        due = last is None or at >= parse_utc(last) + MIN_HEARTBEAT_SPACING
-        if row["ended_at"] is None and due:
-            body = {"last_heartbeat_at": utc_ms(at), "heartbeat_received_at": utc_ms(now)}
+        due = last is None or at >= parse_utc(last) + MIN_HEARTBEAT_SPACING or bool(gaps)
+        later = last is None or at >= parse_utc(last)
+        if row["ended_at"] is None and due and later:
+            body: dict[str, Any] = {
+                "last_heartbeat_at": utc_ms(at),
+                "heartbeat_received_at": utc_ms(now),
+            }
+            if gaps:
+                body["gaps"] = gaps
             conn.execute(
                 "UPDATE audit_sessions SET last_heartbeat_at = ?, heartbeat_received_at = ?"
                 " WHERE session_id = ?",
@@ -499,3 +511,28 @@ def purge_past_retention(
             f"({result['purged_sessions']} sessions) before {result['cutoff']}",
         )
     return result
+
+
+def picture_gaps(db: Database, session_ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+    """The picture gaps each session's console reported, in order (from the chained log)."""
+    found: dict[str, list[dict[str, str]]] = {}
+    wanted = set(session_ids)
+    for row in db.query(
+        "SELECT subject, body FROM audit_log WHERE kind = 'session.heartbeat'"
+        " AND body LIKE '%\"gaps\"%' ORDER BY seq"
+    ):
+        if row["subject"] in wanted:
+            found.setdefault(row["subject"], []).extend(json.loads(row["body"])["gaps"])
+    return found
+
+
+def gaps_summary(gaps: Sequence[Mapping[str, str]]) -> str:
+    """ "2 gaps, 14 s in all (longest: the gateway hung up)" for a report's cell."""
+    if not gaps:
+        return "none"
+    spans = [(parse_utc(g["to"]) - parse_utc(g["from"])).total_seconds() for g in gaps]
+    longest = gaps[spans.index(max(spans))]
+    return (
+        f"{len(gaps)} gap{'s' if len(gaps) != 1 else ''}, {sum(spans):.0f} s in all "
+        f"(longest {max(spans):.0f} s: {longest['reason']})"
+    )

@@ -252,11 +252,24 @@ class AuditEndIn(BaseModel):
     chain: ChainIn | None = None
 
 
+class GapIn(BaseModel):
+    """A stretch with no new picture, within the session (the stream was lost and came
+    back in the same session)."""
+
+    model_config = {"populate_by_name": True}
+
+    from_: Timestamp = Field(alias="from", description="The last picture before the loss.")
+    to: Timestamp = Field(description="The first picture after it.")
+    reason: Name = Field(description="Why the picture was lost, in the console's words.")
+
+
 class HeartbeatIn(BaseModel):
-    """The console still shows this session (sent every 15 s while it is open)."""
+    """The console still shows this session (sent every 15 s while it is open), and the
+    picture gaps it had since the last heartbeat, if any."""
 
     session_id: Id
     at: Timestamp = Field(description="The console's time of the heartbeat (UTC, ms).")
+    gaps: list[GapIn] | None = Field(default=None, max_length=100)
     chain: ChainIn | None = None
 
 

@@ -114,7 +114,11 @@ class FeedHealth:
     # before the loss to the first one after): the audit session stays one session, and
     # this is the gap a reviewer may ask about.
     gaps_s: float = 0.0
+    # The gap that closed with the last picture, if it closed one: (from, to, reason), on
+    # the monotonic clock. The console reports it to the district in the same session.
+    last_gap: tuple[float, float, str] | None = None
     _lost_at: float | None = None
+    _lost_reason: str = ""
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -132,6 +136,7 @@ class FeedHealth:
         self.ever_live = True
         if self._lost_at is not None:
             self.gaps_s += now - self._lost_at
+            self.last_gap = (self._lost_at, now, self._lost_reason)
             self._lost_at = None
         changed = self.state is not TileState.LIVE
         self.state = TileState.LIVE
@@ -169,6 +174,7 @@ class FeedHealth:
         if self._lost_at is None and self.ever_live:
             # The gap runs from the last picture shown, not from when the loss was noticed.
             self._lost_at = self.last_frame_at if self.last_frame_at is not None else now
+            self._lost_reason = reason
         if not self.ever_live or self.attempt >= self.max_attempts:
             self.fail(reason)
             return Lost(False)

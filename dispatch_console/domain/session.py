@@ -184,9 +184,29 @@ def stamp_after_start(session: ViewingSession, elapsed: int) -> str:
     return utc_ms(parse_utc(session.started_at) + timedelta(milliseconds=elapsed))
 
 
-def heartbeat_record(session: ViewingSession, at: str) -> dict[str, object]:
-    """What a heartbeat says: this session was still open (and shown) at ``at``."""
-    return {"session_id": session.session_id, "at": at}
+@dataclass(frozen=True)
+class PictureGap:
+    """A stretch of an open session with no new picture: from the last picture shown
+    before the stream was lost to the first one after it came back (same session)."""
+
+    started_at: str
+    ended_at: str
+    reason: str
+
+    def wire(self) -> dict[str, str]:
+        return {"from": self.started_at, "to": self.ended_at, "reason": self.reason}
+
+
+def heartbeat_record(
+    session: ViewingSession, at: str, gaps: tuple[PictureGap, ...] = ()
+) -> dict[str, object]:
+    """What a heartbeat says: this session was still open (and shown) at ``at``, and
+    the picture gaps it had since the last one, if any (the record stays as it was
+    without them)."""
+    record: dict[str, object] = {"session_id": session.session_id, "at": at}
+    if gaps:
+        record["gaps"] = [gap.wire() for gap in gaps]
+    return record
 
 
 def end_session_at(session: ViewingSession, reason: EndReason, ended_at: str) -> ViewingSession:

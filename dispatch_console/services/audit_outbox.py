@@ -33,6 +33,7 @@ from dispatch_console.domain.audit_chain import (
     next_link,
 )
 from dispatch_console.domain.session import (
+    PictureGap,
     ViewingSession,
     heartbeat_record,
     parse_utc,
@@ -372,10 +373,13 @@ class AuditOutbox:
             _Write(session.session_id, "start", session.start_record(), session.started_at)
         )
 
-    async def record_heartbeat(self, session: ViewingSession, at: str) -> None:
-        """Durably note that ``session`` was still open at ``at``. Raises AuditNotRecorded."""
+    async def record_heartbeat(
+        self, session: ViewingSession, at: str, gaps: tuple[PictureGap, ...] = ()
+    ) -> None:
+        """Durably note that ``session`` was still open at ``at`` (with the picture gaps
+        it had, if any). Raises AuditNotRecorded."""
         await self._write(
-            _Write(session.session_id, "heartbeat", heartbeat_record(session, at), at)
+            _Write(session.session_id, "heartbeat", heartbeat_record(session, at, gaps), at)
         )
 
     async def record_end(self, session: ViewingSession) -> None:

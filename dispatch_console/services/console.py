@@ -36,6 +36,7 @@ from dispatch_console.domain.policy import (
 )
 from dispatch_console.domain.session import (
     HEARTBEAT_INTERVAL_S,
+    PictureGap,
     ViewingSession,
     elapsed_ms,
     end_session,
@@ -466,24 +467,52 @@ class Console:
             if session_id not in self.views or session_id in self._unwritten_ends:
                 return
             at = stamp_after_start(session, elapsed_ms(session, self._monotonic()))
-            try:
-                await self.outbox.record_heartbeat(session, at)
-            except ConsoleError as exc:
-                why = (
-                    f"The feed was closed because the audit trail could not be written: "
-                    f"{exc.detail}"
-                )
-                log.error("heartbeat of %s not written: %s", session_id, exc.detail)
-                self.failure_reasons[session_id] = why
+            if not await self._write_heartbeat(session, at):
                 self._heartbeat_tasks.pop(session_id, None)
-                for listener in list(self.audit_stop_listeners):
-                    listener(session_id, why)
-                try:
-                    await self.close_view(session_id, EndReason.STREAM_FAILED)
-                except ConsoleError as end_exc:  # kept and retried by the end-retry
-                    log.warning("end of %s not written yet: %s", session_id, end_exc.detail)
                 return
-            self.shipper.kick()
+
+    async def _write_heartbeat(
+        self, session: ViewingSession, at: str, gaps: tuple[PictureGap, ...] = ()
+    ) -> bool:
+        """Write one heartbeat and have it shipped; on failure close the feed (False)."""
+        session_id = session.session_id
+        try:
+            await self.outbox.record_heartbeat(session, at, gaps)
+        except ConsoleError as exc:
+            why = f"The feed was closed because the audit trail could not be written: {exc.detail}"
+            log.error("heartbeat of %s not written: %s", session_id, exc.detail)
+            self.failure_reasons[session_id] = why
+            for listener in list(self.audit_stop_listeners):
+                listener(session_id, why)
+            try:
+                await self.close_view(session_id, EndReason.STREAM_FAILED)
+            except ConsoleError as end_exc:  # kept and retried by the end-retry
+                log.warning("end of %s not written yet: %s", session_id, end_exc.detail)
+            return False
+        self.shipper.kick()
+        return True
+
+    async def record_picture_gap(
+        self, session_id: str, lost_mono_s: float, back_mono_s: float, reason: str
+    ) -> None:
+        """Tell the district, at once, that an open view had no picture for a while.
+
+        A reconnect keeps the viewing session (one look at one camera, one record); the
+        gap (last picture before the loss to the first after it, on the monotonic clock
+        the session's times count on) goes in a heartbeat written when the picture is
+        back, so a reviewer sees when the dispatcher could not see.
+        """
+        session = self.views.get(session_id)
+        if session is None or session.started_mono_s is None or session_id in self._unwritten_ends:
+            return
+
+        started_mono_s = session.started_mono_s
+
+        def stamp(mono_s: float) -> str:
+            return stamp_after_start(session, max(0, round((mono_s - started_mono_s) * 1000)))
+
+        gap = PictureGap(stamp(lost_mono_s), stamp(back_mono_s), reason)
+        await self._write_heartbeat(session, gap.ended_at, (gap,))
 
     def _emergency_for(self, camera: Camera, decision: Decision) -> Emergency | None:
         if decision.grant is not None:

@@ -500,3 +500,61 @@ def test_the_self_test_routes_answer_anyone_and_reveal_no_school_data(
     clip = httpx.get(f"{district.gateway_url}/selftest.ts")
     assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp2t"
     assert clip.content[:1] == b"\x47"  # an MPEG-TS sync byte
+
+
+def test_picture_gaps_are_kept_with_the_session_and_must_lie_within_it(
+    district: District,
+) -> None:
+    ws = Workstation(district, district.login("safety"), "ws-gaps")
+    session = ws.start()
+    started = district.clock()
+    district.clock.advance(seconds=15)
+    ws.heartbeat(session)
+    district.clock.advance(seconds=2)  # closer than the spacing: kept because of its gap
+    gap = {
+        "from": utc_ms(started + timedelta(seconds=10)),
+        "to": utc_ms(started + timedelta(seconds=16)),
+        "reason": "the gateway hung up",
+    }
+    body = {"session_id": session, "at": utc_ms(district.clock()), "gaps": [gap]}
+    ws._send("heartbeat", session, body)
+    timeline = district.http.get(f"{API}/audit/sessions/{session}/timeline", headers=ws.who).json()
+    assert any("the gateway hung up" in e["detail"] for e in timeline)
+    url = f"{API}/audit/sessions/{session}/heartbeat"
+    for bad in (
+        {**gap, "from": utc_ms(started - timedelta(seconds=5))},  # before the start
+        {**gap, "to": utc_ms(district.clock() + timedelta(seconds=5))},  # after the beat
+        {**gap, "from": gap["to"], "to": gap["from"]},  # reversed
+    ):
+        refused = district.http.put(
+            url,
+            headers=ws.who,
+            json={"session_id": session, "at": utc_ms(district.clock()), "gaps": [bad]},
+        )
+        assert refused.status_code == 422, refused.text
+    ws.end(session)
+    declared = district.declare(district.login("dispatcher"), "active_threat")["emergency"]
+    police = Workstation(district, district.login("dispatcher"), "ws-gaps-police")
+    record = start_record(police.me, "lhs-cam-02", district.clock())
+    record.update(workstation_id="ws-gaps-police", emergency_id=declared["id"])
+    police._send("start", record["session_id"], record)
+    district.clock.advance(seconds=20)
+    police._send(
+        "heartbeat",
+        record["session_id"],
+        {
+            "session_id": record["session_id"],
+            "at": utc_ms(district.clock()),
+            "gaps": [
+                {
+                    "from": utc_ms(district.clock() - timedelta(seconds=12)),
+                    "to": utc_ms(district.clock() - timedelta(seconds=3)),
+                    "reason": "stream froze",
+                }
+            ],
+        },
+    )
+    report = district.http.get(
+        f"{API}/emergencies/{declared['id']}/report", headers=district.login("safety")
+    )
+    assert "1 gap, 9 s in all (longest 9 s: stream froze)" in report.text

@@ -90,6 +90,8 @@ def test_a_picture_after_a_reconnect_is_live_again_and_counts_the_gap() -> None:
     assert health.frame(17.5)
     assert health.is_live and health.attempt == 0
     assert health.gaps_s == pytest.approx(17.4)  # from the last picture (0.1) to 17.5
+    # The gap the audit record gets: from the last picture, with the first loss's reason.
+    assert health.last_gap == (pytest.approx(0.1), 17.5, "hung up")
 
 
 def test_offline_is_the_gateways_word_and_still_retries() -> None:

@@ -436,7 +436,7 @@ def audit_heartbeat(
     user: CurrentUser,
 ) -> AuditSessionOut:
     """A crash-left session ends at its last heartbeat; the desk flags a silent one."""
-    existing, at, _ = _session_and_time(
+    existing, at, started = _session_and_time(
         ctx,
         user,
         session_id,
@@ -446,7 +446,21 @@ def audit_heartbeat(
         record="heartbeat",
         approvers_too=False,
     )
-    stored = audit_store.record_heartbeat(ctx.db, session_id, at, ctx.now())
+    gaps = []
+    for gap in body.gaps or ():
+        try:
+            start = parse_client_time(gap.from_, "gaps.from", ctx.now())
+            end = parse_client_time(gap.to, "gaps.to", ctx.now())
+        except BadTime as exc:
+            fail(422, str(exc))
+        if not started <= start <= end <= at:
+            fail(
+                422,
+                f"A picture gap ({utc_ms(start)} to {utc_ms(end)}) must lie between the "
+                f"session's start and this heartbeat ({utc_ms(at)}), in order.",
+            )
+        gaps.append({"from": utc_ms(start), "to": utc_ms(end), "reason": gap.reason})
+    stored = audit_store.record_heartbeat(ctx.db, session_id, at, ctx.now(), gaps)
     if stored is None:  # pragma: no cover - the start cannot vanish
         fail(404, f"Viewing session {session_id} has no recorded start.")
     _hold_link(ctx, body.chain, "heartbeat", raw, session_id, existing["workstation_id"])

@@ -230,6 +230,9 @@ def _report(ctx: ServerContext, by: str, emergency_id: str) -> str:
     )
     sessions.sort(key=lambda s: (str(s["started_at"]), str(s["session_id"])))
     ids = {str(s["session_id"]) for s in sessions}
+    gaps = audit_store.picture_gaps(ctx.db, sorted(ids))
+    for session in sessions:
+        session["picture_gaps"] = audit_store.gaps_summary(gaps.get(str(session["session_id"]), []))
     findings = [
         f
         for f in audit_store.findings(ctx.db, ctx.now(), 10_000)
