@@ -50,6 +50,14 @@ Metrics:
   audit_verify_100k_s
                `district audit verify` over 100,000 chained records (2,500 sessions with
                heartbeats), with a plain read of the same rows as the baseline.
+  grid36_cpu_cores
+               36 live tiles (6x6) through the gateway on this machine: the console's CPU,
+               frames painted per tile, event-loop lag, RSS, and tearing down 36 players
+               at once; one tile and 36 hidden as baselines (bench/grid_bench.py).
+  main_switch_gap_ms
+               a tile maximized and restored N/2 times: the time with no new picture when
+               it moves between the sub and the real 1080p main stream (gateway, one
+               session), and samples with no picture (must be 0).
   audit_faults  N sessions delivered through a proxy that answers 500, HTML 200, empty
                200, {"status":"ok"}, 429 and 204 in turn; prints lost, duplicated and
                left-open counts on the server, which must all be 0.
@@ -638,7 +646,23 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "approval_propagation_s": lambda args: bench_desk_propagation(
         args.opens, emit, percentile, district_processes
     ),
+    "grid36_cpu_cores": lambda args: bench_grid36(emit, district_processes, percentile),
+    "main_switch_gap_ms": lambda args: bench_main_switch(
+        max(2, args.opens // 2), emit, district_processes
+    ),
 }
+
+
+def bench_grid36(*args: Any) -> None:
+    from bench.grid_bench import bench_grid36 as run
+
+    run(*args)
+
+
+def bench_main_switch(*args: Any) -> None:
+    from bench.grid_bench import bench_main_switch as run
+
+    run(*args)
 
 
 def bench_outbox_events(*args: Any) -> None:

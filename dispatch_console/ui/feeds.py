@@ -39,6 +39,7 @@ from PySide6.QtGui import QImage
 from dispatch_console.domain.feed_health import FeedHealth, TileState, Watchdog
 from dispatch_console.domain.grid_layout import Stream
 from dispatch_console.domain.models import EndReason
+from dispatch_console.domain.picture_size import DEFAULT_PIXEL_BUDGET
 from dispatch_console.domain.session import ViewingSession
 from dispatch_console.services.console import Console
 from dispatch_console.services.errors import AccessDenied, ConsoleError, NotSignedIn, StreamFailed
@@ -55,6 +56,13 @@ WATCHDOG_INTERVAL_MS = 250
 # tile stays on its stream), and main is not tried again for that feed for a while.
 SWITCH_TIMEOUT_MS = 5000
 MAIN_RETRY_AFTER_S = 30.0
+# Decode at the tile's size (libVLC scales on its own threads): a 6×6 tile shows about
+# 320×170, and copying, converting and painting 640×360 for it 540 times a second is
+# much of the grid's cost. The size is chosen when a stream opens (or switches between
+# sub and main), within these bounds in pixels; a layout switch keeps it, because
+# changing it means reopening the stream, which a layout switch never does.
+MIN_DECODE_PIXELS = 320 * 180
+SUB_DECODE_PIXELS = DEFAULT_PIXEL_BUDGET
 
 # How a closed view's cell explains itself.
 _ENDED_TEXT = {
@@ -79,6 +87,7 @@ class Feed:
     retry_timer: QTimer | None = None
     reconnects: int = 0
     stream: Stream = "sub"
+    budget: int = DEFAULT_PIXEL_BUDGET  # the pixels the current player decodes into
     switch: Switch | None = None
     main_refused_until: float = 0.0
     last_frame_at: float | None = None  # perf_counter() of the last picture on screen
@@ -93,6 +102,7 @@ class Switch:
 
     stream: Stream
     started_at: float
+    budget: int = DEFAULT_PIXEL_BUDGET
     player: VideoPlayer | None = None  # None while the link is being asked for
     url: str = ""
     timer: QTimer | None = None
@@ -138,6 +148,9 @@ class FeedManager(QObject):
         self.main_streams = main_streams
         self.feeds: dict[str, Feed] = {}
         self._jitter = random.Random()
+        # Told (session id, lost at, back at, why; monotonic seconds) when a feed shows a
+        # picture again after a reconnect: the gap goes into the session's audit record.
+        self.gap_listeners: list[Callable[[str, float, float, str], None]] = []
         self._watchdog = QTimer(self)
         self._watchdog.setInterval(WATCHDOG_INTERVAL_MS)
         self._watchdog.timeout.connect(self._check_all)
@@ -163,7 +176,7 @@ class FeedManager(QObject):
             # record says "grant revoked" rather than "stream failed" when that is why.
             runner.run(console.stream_failed(session_id))
 
-        return cls(
+        feeds = cls(
             grid,
             runner,
             player_factory,
@@ -172,6 +185,12 @@ class FeedManager(QObject):
             size_hint=lambda camera_id, stream: _plan_size(console, camera_id, stream),
             parent=parent,
         )
+
+        def report_gap(session_id: str, lost: float, back: float, reason: str) -> None:
+            runner.run(console.record_picture_gap(session_id, lost, back, reason))
+
+        feeds.gap_listeners.append(report_gap)
+        return feeds
 
     def play(self, session: ViewingSession, url: str, position: int | None = None) -> bool:
         """Show an opened view (its sub stream) at ``position`` if that tile is free, else
@@ -191,6 +210,8 @@ class FeedManager(QObject):
         player = self._player_factory()
         feed = Feed(session, player, url, self._size_hint(session.camera_id, "sub"))
         feed.health = self._health_factory()
+        feed.budget = self._budget_for(session.session_id, "sub")
+        player.set_pixel_budget(feed.budget)
         self.feeds[session.session_id] = feed
         self._connect(feed, player)
         tile.set_health(feed.health)
@@ -229,6 +250,10 @@ class FeedManager(QObject):
                     session_id,
                     feed.health.gaps_s,
                 )
+                gap, feed.health.last_gap = feed.health.last_gap, None
+                if gap is not None:
+                    for listener in list(self.gap_listeners):
+                        listener(session_id, *gap)
             self._choose_stream(feed)  # live now: a large tile may move to main
 
     def _player_failed(self, session_id: str, player: VideoPlayer, message: str) -> None:
@@ -250,6 +275,13 @@ class FeedManager(QObject):
         for feed in list(self.feeds.values()):
             self._choose_stream(feed)
 
+    def _budget_for(self, session_id: str, stream: Stream) -> int:
+        """The pixels to decode into for this feed's tile as it is now."""
+        shown = self.grid.decode_pixels(session_id)
+        if stream == "main":
+            return max(SUB_DECODE_PIXELS, shown)
+        return max(MIN_DECODE_PIXELS, min(SUB_DECODE_PIXELS, shown or SUB_DECODE_PIXELS))
+
     def _choose_stream(self, feed: Feed) -> None:
         sid = feed.session.session_id
         wanted: Stream = self.grid.stream_for(sid) if self.main_streams else "sub"
@@ -258,20 +290,22 @@ class FeedManager(QObject):
             if switch.stream == wanted:
                 return
             self._cancel_switch(feed)
-        if wanted == feed.stream or feed.health.state is not TileState.LIVE:
+        if feed.health.state is not TileState.LIVE:
             return  # a feed that is not live switches once it is again
+        if wanted == feed.stream:
+            return
         if wanted == "main" and time.monotonic() < feed.main_refused_until:
             return
-        self._start_switch(feed, wanted)
+        self._start_switch(feed, wanted, self._budget_for(sid, wanted))
 
-    def _start_switch(self, feed: Feed, stream: Stream) -> None:
+    def _start_switch(self, feed: Feed, stream: Stream, budget: int) -> None:
         sid = feed.session.session_id
-        switch = Switch(stream, time.perf_counter())
+        switch = Switch(stream, time.perf_counter(), budget)
         feed.switch = switch
         tile = self.grid.tile(sid)
-        if tile is not None:
+        if tile is not None and stream != feed.stream:
             tile.set_stream(feed.stream, stream)
-        log.info("feed %s: switching %s -> %s", sid, feed.stream, stream)
+        log.info("feed %s: switching %s -> %s (%d pixels)", sid, feed.stream, stream, budget)
         # No previous link to fall back on: the current one is for the other stream.
         self.runner.run(
             self._fresh_link(feed.session, "", stream),
@@ -286,13 +320,9 @@ class FeedManager(QObject):
             self._switch_failed(session_id, switch, "the district refused the stream's link")
             return
         player = self._player_factory()
-        tile = self.grid.tile(session_id)
-        if switch.stream == "main" and tile is not None:
-            # Decode at the tile's size, not the camera's 1080p (never less than a sub).
-            ratio = tile.devicePixelRatioF()
-            player.set_pixel_budget(
-                max(640 * 360, int(tile.width() * tile.height() * ratio * ratio))
-            )
+        # Decode at the tile's size: not the camera's 1080p for a big tile, not 640×360
+        # for a small one.
+        player.set_pixel_budget(switch.budget)
         switch.player, switch.url = player, url
         player.frame_ready.connect(
             lambda image, sid=session_id, switch=switch: self._switch_frame(sid, switch, image)
@@ -325,6 +355,7 @@ class FeedManager(QObject):
         if switch.timer is not None:
             switch.timer.stop()
         feed.player, feed.url, feed.stream, feed.switch = new, switch.url, switch.stream, None
+        feed.budget = switch.budget
         feed.size_hint = self._size_hint(feed.session.camera_id, switch.stream)
         feed.switch_gaps_s.append(gap)
         self._connect(feed, new)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import QByteArray, QMimeData, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QMimeData, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QCloseEvent,
@@ -257,6 +257,10 @@ class VideoTile(_Draggable):
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         self.maximize_requested.emit(self.session_id)
+
+    def video_area(self) -> QRect:
+        """Where pictures go: between the title and the footer."""
+        return self.rect().adjusted(0, TITLE_HEIGHT, 0, -FOOTER_HEIGHT)
 
     def video_rect(self) -> QRect:
         """Where the picture goes: between title and footer, letterboxed to its own shape."""
@@ -520,6 +524,7 @@ class VideoGrid(QWidget):
         self._maximized: str | None = None
         self._selected: str | None = None
         self._placeholders: dict[int, Placeholder] = {}
+        self._arrange_pending = False
         # Asked before a feed is replaced in a full grid: (grid label, old, new) -> yes?
         self.confirm_replace: Callable[[str, str, str], bool] = lambda label, old, new: (
             ask_to_replace(self, label, old, new)
@@ -598,6 +603,15 @@ class VideoGrid(QWidget):
         if position is None:
             return "sub"
         return stream_for_tile(self._layout_def, position, self._maximized == session_id)
+
+    def decode_pixels(self, session_id: str) -> int:
+        """The picture size, in device pixels, that this feed's tile shows (0 if hidden)."""
+        tile = self._tiles.get(session_id)
+        if tile is None:
+            return 0
+        area = tile.video_area()
+        ratio = tile.devicePixelRatioF()
+        return int(area.width() * area.height() * ratio * ratio)
 
     def cell(self, position: int) -> QWidget:
         """The widget in a cell: the feed's tile, else the free cell (placeholder or not)."""
@@ -720,7 +734,9 @@ class VideoGrid(QWidget):
         self._cells.removeWidget(tile)
         tile.hide()
         tile.deleteLater()
-        self._arrange()
+        # Re-laid out once after the current burst: ending 36 feeds at once (a revoked
+        # grant, exit) would otherwise lay out the grid 36 times on the GUI thread.
+        self._arrange_soon()
         empty = self._empty_at(position)
         if note:
             empty.note, empty.note_state = note, state
@@ -828,8 +844,14 @@ class VideoGrid(QWidget):
             self._empties.append(empty)
         return self._empties[position]
 
+    def _arrange_soon(self) -> None:
+        if not self._arrange_pending:
+            self._arrange_pending = True
+            QTimer.singleShot(0, self, self._arrange)
+
     def _arrange(self) -> None:
         """Put every widget in its cell for the current layout (no stream is touched)."""
+        self._arrange_pending = False
         self.setUpdatesEnabled(False)
         try:
             while self._cells.count():

@@ -275,7 +275,8 @@ def test_a_large_tile_moves_to_the_main_stream_with_no_black_picture(
         await eventually(lambda: tile.shows_live, 15, "the sub stream live")
         sub_player = feeds.feeds[sid].player
         assert feeds.feeds[sid].stream == "sub" and sub_player.source_size == (640, 360)
-        assert tile.image is not None and tile.image.width() == 640
+        # Decoded at the quarter tile's size (at most the sub stream's own 640×360).
+        assert tile.image is not None and 320 <= tile.image.width() <= 640
 
         grid.toggle_maximized(sid)  # large now: the main stream is asked for
         assert tile.switching_to == "main" and tile.stream == "sub"
@@ -307,7 +308,7 @@ def test_a_large_tile_moves_to_the_main_stream_with_no_black_picture(
 
         grid.toggle_maximized(sid)  # back to a quarter of the grid: back to the sub stream
         await eventually(lambda: feeds.feeds[sid].stream == "sub", 15, "back on sub")
-        assert tile.image is not None and tile.image.width() == 640
+        assert tile.image is not None and 320 <= tile.image.width() <= 640
         assert desk.gave_up == []
 
     try:
