@@ -72,6 +72,20 @@ class LoginOut(BaseModel):
     user: UserOut
 
 
+class LocationIn(BaseModel):
+    """Where the emergency is: a floor of the district's plans and a point on it."""
+
+    floor_id: Id
+    x: float = Field(description="Metres from the floor's left edge (plan frame, x right).")
+    y: float = Field(description="Metres from the floor's top edge (plan frame, y down).")
+
+
+class LocationOut(BaseModel):
+    floor_id: str
+    x: float
+    y: float
+
+
 class EmergencyOut(BaseModel):
     id: str
     school_id: str
@@ -80,6 +94,9 @@ class EmergencyOut(BaseModel):
     declared_by: str
     declared_at: str
     ended_at: str | None
+    location: LocationOut | None = Field(
+        default=None, description="Where the declarer placed the emergency on the plan."
+    )
 
 
 class GrantOut(BaseModel):
@@ -159,6 +176,11 @@ class DeclareIn(BaseModel):
         default=None,
         description="District declarers only: the police agency to grant or request for. "
         "Police always declare for their own agency.",
+    )
+    location: LocationIn | None = Field(
+        default=None,
+        description="Optional: the spot on one of the school's floors, in plan metres; "
+        "desks mark it and offer the cameras that see it.",
     )
 
 
@@ -448,6 +470,11 @@ def emergency_out(e: Emergency) -> EmergencyOut:
         declared_by=e.declared_by,
         declared_at=utc_ms(e.declared_at),
         ended_at=iso_ms(e.ended_at),
+        location=(
+            LocationOut(floor_id=e.location.floor_id, x=e.location.x, y=e.location.y)
+            if e.location is not None
+            else None
+        ),
     )
 
 

@@ -254,6 +254,19 @@ class District:
 
 
 @dataclass(frozen=True)
+class EmergencyLocation:
+    """Where on which floor the emergency is, in that floor's plan metres.
+
+    Declared with the emergency so every desk marks the same spot and the dispatcher's
+    desk can offer the cameras that see it the moment access is granted.
+    """
+
+    floor_id: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
 class Emergency:
     id: str
     school_id: str
@@ -262,6 +275,8 @@ class Emergency:
     declared_by: str
     declared_at: datetime
     ended_at: datetime | None = None
+    # Optional: a declaration made from the plan carries the spot it was made at.
+    location: EmergencyLocation | None = None
 
     def is_active(self, now: datetime) -> bool:
         return self.declared_at <= now and (self.ended_at is None or now < self.ended_at)

@@ -9,6 +9,7 @@ from typing import Any
 from dispatch_console.domain.models import (
     AccessRequest,
     Emergency,
+    EmergencyLocation,
     EmergencyType,
     Grant,
     Role,
@@ -87,7 +88,19 @@ def emergency_from_json(raw: Any) -> Emergency:
         declared_by=f.text("declared_by"),
         declared_at=f.time("declared_at"),
         ended_at=f.optional_time("ended_at"),
+        location=_location(raw.get("location")),
     )
+
+
+def _location(raw: Any) -> EmergencyLocation | None:
+    """An emergency's location; absent or null (older servers, none given) is None."""
+    if raw is None:
+        return None
+    f = _Fields(raw, "An emergency's location")
+    x, y = raw.get("x"), raw.get("y")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y)):
+        raise BadServerAnswer("An emergency's location has no numeric x and y.")
+    return EmergencyLocation(f.text("floor_id"), float(x), float(y))
 
 
 def grant_from_json(raw: Any) -> Grant:

@@ -14,10 +14,12 @@ import httpx
 
 from dispatch_console import __version__
 from dispatch_console.domain.audit_browser import SessionFilter
+from dispatch_console.domain.emergency_location import location_fields
 from dispatch_console.domain.models import (
     AccessContext,
     AccessRequest,
     Emergency,
+    EmergencyLocation,
     EmergencyType,
     Grant,
     User,
@@ -333,12 +335,24 @@ class DistrictClient:
         return AccessContext(emergencies, grants, requests, problems)
 
     async def declare_emergency(
-        self, school_id: str, kind: EmergencyType, threat_basis: str, agency: str | None = None
+        self,
+        school_id: str,
+        kind: EmergencyType,
+        threat_basis: str,
+        agency: str | None = None,
+        location: EmergencyLocation | None = None,
     ) -> Declared:
-        """``agency``: a district declarer's choice of police agency (police: their own)."""
-        declaration = {"school_id": school_id, "type": kind.value, "threat_basis": threat_basis}
+        """``agency``: a district declarer's choice of police agency (police: their own);
+        ``location``: the spot on the plan it was declared at, if any."""
+        declaration: dict[str, object] = {
+            "school_id": school_id,
+            "type": kind.value,
+            "threat_basis": threat_basis,
+        }
         if agency:
             declaration["agency"] = agency
+        if location is not None:
+            declaration["location"] = location_fields(location)
         status, body = await self._call("POST", "/emergencies", json=declaration)
         if status in (400, 403, 404, 409, 422):
             raise ConsoleError(_detail(body))

@@ -45,9 +45,11 @@ from dispatch_console.district.schemas import (
     hold_out,
     request_out,
 )
+from dispatch_console.domain.emergency_location import location_fields, location_problem
 from dispatch_console.domain.models import (
     AccessRequest,
     Emergency,
+    EmergencyLocation,
     Grant,
     User,
 )
@@ -125,6 +127,12 @@ def declare(ctx: Ctx, body: DeclareIn, user: CurrentUser) -> DeclareOut:
         fail(404, f"There is no school {body.school_id!r} in this district.")
     if not may_declare(user, body.school_id):
         fail(403, "Your role may not declare emergencies at this school.")
+    location: EmergencyLocation | None = None
+    if body.location is not None:
+        location = EmergencyLocation(body.location.floor_id, body.location.x, body.location.y)
+        problem = location_problem(ctx.district, body.school_id, location)
+        if problem is not None:
+            fail(422, problem)
     agency = user.agency
     if body.agency is not None and body.agency.strip() and body.agency.strip() != agency:
         if is_police(user):
@@ -138,6 +146,7 @@ def declare(ctx: Ctx, body: DeclareIn, user: CurrentUser) -> DeclareOut:
         threat_basis=threat_basis,
         declared_by=user.display_name,
         declared_at=now,
+        location=location,
     )
     grant: Grant | None = None
     request: AccessRequest | None = None
@@ -167,12 +176,10 @@ def declare(ctx: Ctx, body: DeclareIn, user: CurrentUser) -> DeclareOut:
             status="pending",
         )
     ctx.db.insert_emergency(emergency, grant, request)
-    ctx.announce(
-        "emergency.declared",
-        EVERYONE,
-        emergency.id,
-        {"school_id": emergency.school_id, "type": emergency.type.value},
-    )
+    declared: dict[str, object] = {"school_id": emergency.school_id, "type": emergency.type.value}
+    if location is not None:
+        declared["location"] = location_fields(location)
+    ctx.announce("emergency.declared", EVERYONE, emergency.id, declared)
     if grant is not None:
         announce_grant(ctx, "grant.issued", grant)
         prewarm(ctx, grant)
