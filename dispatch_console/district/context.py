@@ -51,7 +51,6 @@ TICKET_LIFETIME = timedelta(seconds=60)
 RECENTLY_ENDED = timedelta(minutes=2)
 MAX_EXTENSION_MINUTES = 240
 BREAK_GLASS_APPROVER = "break-glass policy"
-STANDING_ACCESS_BASIS = "Standing district access (audited)."
 # A start whose client time is older than this by the server's clock was delivered late
 # (after an outage); it needs the session's own evidence, and is flagged.
 LATE_START = CLOCK_SKEW

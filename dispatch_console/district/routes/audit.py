@@ -16,7 +16,6 @@ from dispatch_console.district.context import (
     ID_TIME_TOLERANCE,
     LATE_START,
     MAX_LATE_START,
-    STANDING_ACCESS_BASIS,
     ServerContext,
     access_context,
 )
@@ -48,6 +47,11 @@ from dispatch_console.district.schemas import (
     ChainIn,
     HeartbeatIn,
     session_out,
+)
+from dispatch_console.domain.audit_basis import (
+    recorded_emergency,
+    recorded_grant,
+    recorded_threat_basis,
 )
 from dispatch_console.domain.audit_chain import Link
 from dispatch_console.domain.models import (
@@ -265,26 +269,18 @@ def _record_start(
             )
     late = _check_client_start(session_id, client_start, now, claimed)
     decision = can_view(user, camera, access_context(ctx, user, camera.school_id, now), now)
-    grant = decision.grant
-    if (
-        grant is None
-        and late
-        and claimed is not None
-        and claimed.granted_at - CLOCK_SKEW <= client_start < claimed.expires_at
-    ):
-        # The outage outlasted the grant: record the grant the console was under.
-        grant = claimed
-    emergency = ctx.db.emergency(grant.emergency_id) if grant is not None else None
-    if emergency is None and not is_police(user):
-        emergency = next(
-            (e for e in ctx.db.open_emergencies(camera.school_id) if e.is_active(now)), None
-        )
-    if emergency is not None:
-        threat_basis = emergency.threat_basis
-    elif decision.allowed:
-        threat_basis = STANDING_ACCESS_BASIS
-    else:
-        threat_basis = f"No access was in force when the session started: {decision.reason}"
+    grant = recorded_grant(
+        decision, claimed, late=late, client_start=client_start, clock_skew=CLOCK_SKEW
+    )
+    known = [e for e in (ctx.db.emergency(grant.emergency_id),) if e] if grant else []
+    emergency = recorded_emergency(
+        grant,
+        known or ctx.db.open_emergencies(camera.school_id),
+        camera.school_id,
+        standing=not is_police(user),
+        now=now,
+    )
+    threat_basis = recorded_threat_basis(emergency, decision)
     record = {
         "session_id": session_id,
         "user_id": user.id,
