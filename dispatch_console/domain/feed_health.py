@@ -233,6 +233,10 @@ def format_age(age_s: float | None) -> str:
     """The last picture's age as the overlay prints it ("no picture yet" before one)."""
     if age_s is None:
         return "no picture yet"
+    if age_s < 0.5:
+        # Steady while pictures keep coming, so a tile's footer is not redrawn for
+        # every picture only because "0.0" became "0.1".
+        return "last picture < 0.5 s ago"
     if age_s < 10:
         return f"last picture {age_s:.1f} s ago"
     if age_s < 120:

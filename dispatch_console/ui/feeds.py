@@ -57,11 +57,11 @@ WATCHDOG_INTERVAL_MS = 250
 SWITCH_TIMEOUT_MS = 5000
 MAIN_RETRY_AFTER_S = 30.0
 # Decode at the tile's size (libVLC scales on its own threads): a 6×6 tile shows about
-# 320×170, and copying, converting and painting 640×360 for it 540 times a second is
+# 270×150, and copying, converting and painting 640×360 for it 540 times a second is
 # much of the grid's cost. The size is chosen when a stream opens (or switches between
 # sub and main), within these bounds in pixels; a layout switch keeps it, because
 # changing it means reopening the stream, which a layout switch never does.
-MIN_DECODE_PIXELS = 320 * 180
+MIN_DECODE_PIXELS = 192 * 108
 SUB_DECODE_PIXELS = DEFAULT_PIXEL_BUDGET
 
 # How a closed view's cell explains itself.

@@ -34,6 +34,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QPixmap,
     QResizeEvent,
 )
 from PySide6.QtWidgets import (
@@ -64,6 +65,7 @@ from dispatch_console.domain.grid_layout import (
 )
 
 TITLE_HEIGHT = 34
+_TILE_BACKGROUND = QColor("#111317")
 FOOTER_HEIGHT = 20
 _TILE_MIME = "application/x-dispatch-console-tile"
 
@@ -182,6 +184,7 @@ class VideoTile(_Draggable):
         self.selected = False
         self._image: QImage | None = None
         self._painted = 0
+        self._bars: dict[str, tuple[tuple[object, ...], QPixmap]] = {}  # name -> (key, bar)
         # perf_counter() when the first video frame reached the screen: the end point of
         # the time-to-first-frame benchmark, taken where the paint really happens.
         self.first_frame_painted_at: float | None = None
@@ -278,10 +281,14 @@ class VideoTile(_Draggable):
         state = self.state
         live = self.shows_live
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#111317"))
+        painter.fillRect(self.rect(), _TILE_BACKGROUND)
         picture = self.video_rect()
         if self._image is not None and not self._image.isNull():
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            # Streams decode at about the tile's size: near 1:1, a plain copy (smoothing
+            # every picture of 36 tiles costs more than all the rest of their painting).
+            scale = picture.width() / max(1, self._image.width())
+            if not 0.9 <= scale <= 1.1:
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(picture, self._image)
             if not live:
                 # Not live: the picture is history. Dim it and cross-hatch it so nobody
@@ -305,8 +312,29 @@ class VideoTile(_Draggable):
                 Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                 text,
             )
-        self._paint_title(painter, live, state)
-        self._paint_footer(painter, now, live, state)
+        # The bars change far less often than the picture: drawn once, then copied.
+        ratio = self.devicePixelRatioF()
+        title_key = (self.width(), self.title, self.place, live, state, ratio)
+        painter.drawPixmap(
+            0,
+            0,
+            self._bar(
+                "title", title_key, TITLE_HEIGHT, lambda p: self._paint_title(p, live, state)
+            ),
+        )
+        clock = datetime.now().astimezone().strftime("%H:%M:%S")
+        age = format_age(self.health.frame_age(now) if self.health is not None else None)
+        footer_key = (self.width(), clock, age, self.stream, self.switching_to, live, state, ratio)
+        painter.drawPixmap(
+            0,
+            self.height() - FOOTER_HEIGHT,
+            self._bar(
+                "footer",
+                footer_key,
+                FOOTER_HEIGHT,
+                lambda p: self._paint_footer(p, clock, age, live, state),
+            ),
+        )
         if self.selected:
             painter.setPen(QColor("#4fc3f7"))
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
@@ -316,6 +344,23 @@ class VideoTile(_Draggable):
             if self.first_frame_painted_at is None:
                 self.first_frame_painted_at = time.perf_counter()
             self.frame_painted.emit(self._painted)
+
+    def _bar(
+        self, name: str, key: tuple[object, ...], height: int, draw: Callable[[QPainter], None]
+    ) -> QPixmap:
+        cached = self._bars.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        ratio = self.devicePixelRatioF()
+        pixmap = QPixmap(max(1, round(self.width() * ratio)), max(1, round(height * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(_TILE_BACKGROUND)
+        painter = QPainter(pixmap)
+        painter.setFont(self.font())
+        draw(painter)
+        painter.end()
+        self._bars[name] = (key, pixmap)
+        return pixmap
 
     def _paint_title(self, painter: QPainter, live: bool, state: TileState) -> None:
         bar = QRect(0, 0, self.width(), TITLE_HEIGHT)
@@ -356,19 +401,17 @@ class VideoTile(_Draggable):
             self.place,
         )
 
-    def _paint_footer(self, painter: QPainter, now: float, live: bool, state: TileState) -> None:
-        bar = QRect(0, self.height() - FOOTER_HEIGHT, self.width(), FOOTER_HEIGHT)
+    def _paint_footer(
+        self, painter: QPainter, clock: str, age: str, live: bool, state: TileState
+    ) -> None:
+        """The footer bar at the painter's origin (drawn into its cached pixmap)."""
+        bar = QRect(0, 0, self.width(), FOOTER_HEIGHT)
         painter.fillRect(bar, QColor(0, 0, 0, 215))
         font = QFont(self.font())
         font.setPointSizeF(font.pointSizeF() * 0.9)
         painter.setFont(font)
         painter.setPen(QColor("white"))
-        painter.drawText(
-            bar.adjusted(8, 0, 0, 0),
-            Qt.AlignmentFlag.AlignVCenter,
-            datetime.now().astimezone().strftime("%H:%M:%S"),
-        )
-        age = format_age(self.health.frame_age(now) if self.health is not None else None)
+        painter.drawText(bar.adjusted(8, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, clock)
         stream = "MAIN" if self.stream == "main" else "SUB"
         if self.switching_to is not None:
             stream = f"{stream} → {self.switching_to.upper()}…"
@@ -380,6 +423,8 @@ class VideoTile(_Draggable):
                 stream,
             )
         painter.setPen(QColor("#c4c8ce") if live else _STATE_COLOUR[state])
+        if painter.fontMetrics().horizontalAdvance(f"00:00:00  {age}") + 24 > self.width():
+            age = age.removeprefix("last picture ")  # a small tile: the clock stays readable
         painter.drawText(
             bar.adjusted(0, 0, -8, 0),
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,

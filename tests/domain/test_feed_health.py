@@ -131,6 +131,7 @@ def test_backoff_rejects_nonsense() -> None:
 
 def test_age_text() -> None:
     assert format_age(None) == "no picture yet"
-    assert format_age(0.04) == "last picture 0.0 s ago"
+    assert format_age(0.04) == "last picture < 0.5 s ago"
+    assert format_age(0.74) == "last picture 0.7 s ago"
     assert format_age(42) == "last picture 42 s ago"
     assert format_age(600) == "last picture 10 min ago"
