@@ -22,6 +22,7 @@ from dispatch_console.domain.models import (
     Camera,
     District,
     Emergency,
+    EmergencyLocation,
     EmergencyType,
     EndReason,
     Grant,
@@ -278,15 +279,21 @@ class Console:
         return EndReason.GRANT_REVOKED
 
     async def declare_emergency(
-        self, school_id: str, kind: EmergencyType, threat_basis: str, agency: str | None = None
+        self,
+        school_id: str,
+        kind: EmergencyType,
+        threat_basis: str,
+        agency: str | None = None,
+        location: EmergencyLocation | None = None,
     ) -> Declared:
-        """``agency``: the police agency a district declarer declares for."""
+        """``agency``: the police agency a district declarer declares for; ``location``:
+        the spot on the school's plan (the server checks it belongs to the school)."""
         if not threat_basis.strip():
             raise ConsoleError(
                 "State the threat basis: the district must record why live video was needed."
             )
         declared = await self.client.declare_emergency(
-            school_id, kind, threat_basis.strip(), agency
+            school_id, kind, threat_basis.strip(), agency, location
         )
         await self.refresh_access()
         return declared

@@ -50,6 +50,7 @@ from .audit_presenter import AuditPresenter
 from .district_desk import DistrictDeskPresenter
 from .district_overview import DISTRICT_LINK, school_summaries
 from .emergency_panel import Banner
+from .emergency_spot import EmergencySpotPresenter
 from .feeds import FeedManager
 from .grant_dialogs import BuildingChoice, GrantTermsDialog, NoteDialog, deny_dialog, review_dialog
 from .grid_memory import GridMemory
@@ -159,6 +160,14 @@ class ConsoleController(QObject):
         )
         # The request's state: police school list, "Ask to extend", the FERPA notice.
         self.requests = RequestPresenter(console, window, runner, open_school=self._open_school)
+        # The emergency's location: chosen on the map, marked, its covering cameras offered.
+        self.spot = EmergencySpotPresenter(
+            console,
+            window,
+            self.visibility,
+            open_school=self._open_school,
+            open_covering=self.open_cameras_covering,
+        )
         self.sign_in_window: SignInWindow | None = None
         # The idle lock (None: never): after this long without input the desk covers
         # itself, ends its feeds as "locked" and asks for the password and code again.
@@ -466,11 +475,15 @@ class ConsoleController(QObject):
 
         def done(declared: object) -> None:
             self.window.emergency.declare.setEnabled(True)
+            self.spot.clear()  # the declared emergency carries it now
             self.window.show_message("Emergency declared. " + self._grant_text(), "warning")
 
         agency = self.window.emergency.chosen_agency()  # a district declarer's choice
+        location = self.spot.location_for(school_id)  # "Declare emergency here…"
         self.runner.run(
-            self.console.declare_emergency(school_id, EmergencyType(kind), threat_basis, agency),
+            self.console.declare_emergency(
+                school_id, EmergencyType(kind), threat_basis, agency, location
+            ),
             done,
             lambda _error: self.window.emergency.declare.setEnabled(True),
         )

@@ -32,9 +32,13 @@ _TONES = {"emergency": theme.EMERGENCY, "granted": theme.GRANTED, "neutral": the
 
 
 class EmergencyPanel(QWidget):
-    """Signals ``declare_requested(school_id, type, threat_basis)``."""
+    """Signals ``declare_requested(school_id, type, threat_basis)``; ``location_cleared``
+    when the declarer drops the spot chosen on the map, ``open_covering_requested`` for
+    "Open cameras covering the location" (ui/emergency_spot decides what they mean)."""
 
     declare_requested = Signal(str, str, str)
+    location_cleared = Signal()
+    open_covering_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,10 +75,28 @@ class EmergencyPanel(QWidget):
         row.addWidget(self._for)
         row.addWidget(self.agency)
         row.addWidget(self.declare)
+        # The spot chosen with the map's "Declare emergency here…", sent with the declare.
+        self.location = QLabel(self)
+        self.location.setAccessibleName("Location declared with the emergency")
+        self.clear_location = QPushButton("✕ Clear location", self)
+        self.clear_location.setAccessibleName("Clear the emergency's location")
+        self.clear_location.clicked.connect(self.location_cleared)
+        # The active emergency's location: the cameras that see it, opened on request only.
+        self.open_covering = QPushButton("Open cameras covering the location", self)
+        self.open_covering.setAccessibleName("Open cameras covering the emergency's location")
+        self.open_covering.clicked.connect(self.open_covering_requested)
+        spot_row = QHBoxLayout()
+        spot_row.addWidget(self.location)
+        spot_row.addWidget(self.clear_location)
+        spot_row.addStretch(1)
+        spot_row.addWidget(self.open_covering)
+        self.show_location(None)
+        self.offer_covering(None)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.banner)
         layout.addLayout(row)
+        layout.addLayout(spot_row)
         self._school_id = ""
         self.show_banner(Banner("Loading…", "neutral"))
 
@@ -98,6 +120,19 @@ class EmergencyPanel(QWidget):
         """The police agency a district declarer chose; None when declaring for one's own."""
         agency = self.agency.currentData()
         return agency if self.agency.isVisibleTo(self) and isinstance(agency, str) else None
+
+    def show_location(self, text: str | None) -> None:
+        """The declare row's location ("Location: Main Entrance Lobby (1st floor)"), or none."""
+        self.location.setText(f"Location: {text}" if text else "")
+        self.location.setVisible(bool(text))
+        self.clear_location.setVisible(bool(text))
+
+    def offer_covering(self, label: str | None, *, enabled: bool = True, tip: str = "") -> None:
+        """The "Open cameras covering the location" button: hidden with ``None``."""
+        self.open_covering.setVisible(label is not None)
+        self.open_covering.setText(label or "")
+        self.open_covering.setEnabled(enabled)
+        self.open_covering.setToolTip(tip)
 
     def show_banner(self, banner: Banner) -> None:
         colour = _TONES[banner.tone]

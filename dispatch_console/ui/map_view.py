@@ -70,6 +70,7 @@ PIN_RADIUS_M = 1.1
 CLICK_SLOP_PX = 4
 ZOOM_STEP = 1.25
 COVERING_ACTION = "Show cameras covering here"
+DECLARE_HERE_ACTION = "Declare emergency here…"
 # The crisp plan is rendered this long after the zoom stops changing; until then the
 # nearest zoom level already rendered is scaled, so a wheel spin stays smooth.
 SETTLE_MS = 120
@@ -133,6 +134,10 @@ class FloorPlanView(QGraphicsView):
 
     camera_clicked = Signal(str)
     spot_chosen = Signal(float, float)
+    # "Declare emergency here…" (offered where the user may declare: ``offer_declare_here``).
+    declare_here = Signal(float, float)
+    # The live scene was rebuilt (another floor, a theme, a drawing): overlays draw again.
+    plan_redrawn = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, cache_plan: bool = True) -> None:
         """``cache_plan=False`` draws the plan's vectors on every repaint (the benchmark's
@@ -176,6 +181,7 @@ class FloorPlanView(QGraphicsView):
         self._pin_press: tuple[str, QPoint] | None = None  # (camera id, where) until release
         self._spot_marker: QGraphicsPathItem | None = None
         self._zoom = 1.0
+        self.offer_declare_here = False
 
     def show_floor(
         self,
@@ -223,6 +229,7 @@ class FloorPlanView(QGraphicsView):
         self._plan.setSceneRect(bounds)
         self.fit()
         self.viewport().update()
+        self.plan_redrawn.emit()
 
     def restyle(self) -> None:
         """Draw the plan again in the active theme's colours, where the view was.
@@ -425,6 +432,9 @@ class FloorPlanView(QGraphicsView):
         x, y = self.to_plan(viewport_point)
         action = menu.addAction(COVERING_ACTION)
         action.triggered.connect(lambda: self.spot_chosen.emit(x, y))
+        if self.offer_declare_here:
+            declare = menu.addAction(DECLARE_HERE_ACTION)
+            declare.triggered.connect(lambda: self.declare_here.emit(x, y))
         menu.addAction("Fit floor", self.fit)
         return menu
 

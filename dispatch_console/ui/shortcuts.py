@@ -97,6 +97,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     NEXT_REGION,
     PREVIOUS_REGION,
     Shortcut("find", "Ctrl+F", "Find a camera by name, room or number", bound_elsewhere=True),
+    Shortcut(
+        "covering",
+        "Ctrl+Shift+L",
+        "Open the cameras covering the emergency's location (ringed on the plan)",
+        bound_elsewhere=True,  # ui/emergency_spot
+    ),
     Shortcut("floors", "PgUp / PgDn", "Next floor up or down", bound_elsewhere=True),
     Shortcut("overview", "Alt+Home", "Back to the district overview", bound_elsewhere=True),
     Shortcut(
