@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from dispatch_console import __version__
 from dispatch_console.domain.access_board import EmergencyStatus, emergency_statuses
+from dispatch_console.domain.audit_basis import recorded_emergency, recorded_threat_basis
 from dispatch_console.domain.audit_health import DEFAULT_ALARM_AFTER, AuditHealth, audit_health
 from dispatch_console.domain.models import (
     AccessContext,
@@ -64,8 +65,6 @@ from .live_updates import MAX_BACKOFF_S, LiveUpdates
 from .stream_probe import gateway_refusal
 
 log = logging.getLogger(__name__)
-
-STANDING_ACCESS_BASIS = "Standing district access (audited)"
 
 
 class ViewAlreadyOpen(ConsoleError):
@@ -448,7 +447,7 @@ class Console:
             app_version=__version__,
             emergency_id=emergency.id if emergency else None,
             grant_id=decision.grant.id if decision.grant else None,
-            threat_basis=emergency.threat_basis if emergency else STANDING_ACCESS_BASIS,
+            threat_basis=recorded_threat_basis(emergency, decision),
             now=self._clock(),
             mono_now_s=self._monotonic(),
         )
@@ -522,17 +521,12 @@ class Console:
         await self._write_heartbeat(session, gap.ended_at, (gap,))
 
     def _emergency_for(self, camera: Camera, decision: Decision) -> Emergency | None:
-        if decision.grant is not None:
-            wanted = decision.grant.emergency_id
-            return next((e for e in self.access.emergencies if e.id == wanted), None)
-        now = self._clock()
-        return next(
-            (
-                e
-                for e in self.access.emergencies
-                if e.school_id == camera.school_id and e.is_active(now)
-            ),
-            None,
+        return recorded_emergency(
+            decision.grant,
+            self.access.emergencies,
+            camera.school_id,
+            standing=not self.is_police,
+            now=self._clock(),
         )
 
     async def close_view(self, session_id: str, reason: EndReason) -> ViewingSession | None:
