@@ -127,19 +127,35 @@ class MainWindow(QMainWindow):
         self.map = FloorPlanView(central)
         # The district desk works this list; police glance at it (read-only, compact).
         self.access = AccessPanel(central, compact=not with_watch_board)
-        left = QWidget(central)
+        left = column = QWidget(central)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        if not with_watch_board:
-            left_layout.addWidget(self.access)
         # The police desk: every school's state in one compact, clickable list, and the
         # FERPA notice shown while school video is on screen (ui/request_presenter).
         self.schools: SchoolStateList | None = None
         self.ferpa: FerpaNotice | None = None
         if not with_watch_board:
-            self.schools = SchoolStateList(left)
-            left_layout.addWidget(self.schools)
+            # The incident list over the plan, with a handle between them: with several
+            # emergencies the list grows, and the dispatcher decides how much plan to keep.
+            status = QWidget(left)
+            status_layout = QVBoxLayout(status)
+            status_layout.setContentsMargins(0, 0, 0, 0)
+            status_layout.addWidget(self.access)
+            self.schools = SchoolStateList(status)
+            status_layout.addWidget(self.schools)
             self.ferpa = FerpaNotice(central)
+            plan_side = QWidget(left)
+            plan_side_layout = QVBoxLayout(plan_side)
+            plan_side_layout.setContentsMargins(0, 0, 0, 0)
+            stacked = QSplitter(Qt.Orientation.Vertical, left)
+            stacked.addWidget(status)
+            stacked.addWidget(plan_side)
+            stacked.setStretchFactor(0, 0)
+            stacked.setStretchFactor(1, 1)
+            stacked.setChildrenCollapsible(False)
+            left_layout.addWidget(stacked, 1)
+            left_layout = plan_side_layout
+            left = plan_side
         left_layout.addWidget(self.breadcrumb)
         plan_page = QWidget(left)
         plan_layout = QVBoxLayout(plan_page)
@@ -151,17 +167,23 @@ class MainWindow(QMainWindow):
         self.map_stack.addWidget(self.overview)
         self.map_stack.addWidget(plan_page)
         left_layout.addWidget(self.map_stack, 1)
+        # The symbols in one line; what the shading means and the keys are a hover away
+        # (and in Help → Keyboard shortcuts): every line here is a line less of plan.
         legend = QLabel(
             "<span style='color:#1f8f4e'>●</span>&nbsp;unlocked &nbsp; "
-            "<span style='color:#9a9fa6'>■</span>&nbsp;locked (needs emergency + grant) &nbsp; "
+            "<span style='color:#9a9fa6'>■</span>&nbsp;locked &nbsp; "
             "<span style='color:#b3261e'>⊖</span>&nbsp;never shared &nbsp; "
-            "<span style='color:#1565c0'>◉</span>&nbsp;open in grid &nbsp; "
-            "<span style='color:#e0a100'>▲</span>&nbsp;offline (hover for why) &nbsp; "
-            "shading: what each camera sees, walls considered. Click a spot (or right-click) "
-            "to open the cameras that see it. Keys: PgUp/PgDn floor, +/− zoom, 0 fit, "
-            "Alt+Home district overview.",
+            "<span style='color:#1565c0'>◉</span>&nbsp;open &nbsp; "
+            "<span style='color:#e0a100'>▲</span>&nbsp;offline",
             left,
         )
+        legend.setToolTip(
+            "Locked: needs an emergency and the district's grant. Offline: hover the pin "
+            "for why. Shading: what each camera sees, walls considered. Click a spot (or "
+            "right-click) to open the cameras that see it. Keys: PgUp/PgDn floor, +/− zoom, "
+            "0 fit, Alt+Home district overview."
+        )
+        legend.setAccessibleName("Map legend")
         legend.setWordWrap(True)  # a narrow map column wraps it instead of widening
         left_layout.addWidget(legend)
 
@@ -169,7 +191,7 @@ class MainWindow(QMainWindow):
         # The grid's place here; "Detach grid" moves the same widget to its own window.
         self.grid_home = GridHome(self.grid, central)
         splitter = QSplitter(Qt.Orientation.Horizontal, central)
-        splitter.addWidget(left)
+        splitter.addWidget(column)
         splitter.addWidget(self.grid_home)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
