@@ -9,9 +9,11 @@ cd "$(dirname "$0")/.."
 # simulator, the DejaVu font it burns labels with, GStreamer's RTSP server (with Debian's
 # Python bindings) for the simulator's RTSP front, Xvfb, a D-Bus session and GNOME keyring
 # (the installed package's self-test checks the OS keyring), and the libraries Qt's xcb
-# and offscreen platforms load.
+# and offscreen platforms load. PostgreSQL's server, for the storage tests on the second
+# engine (they start a throwaway cluster of their own; the package's own cluster is unused).
 APT_PACKAGES=(
   python3 python3-venv python3-pip
+  postgresql
   libvlc5 vlc-plugin-base ffmpeg fonts-dejavu-core
   python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad

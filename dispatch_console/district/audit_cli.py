@@ -1,7 +1,8 @@
 """``dispatch-console district audit``: verify the trail, purge past retention.
 
-``verify`` reads the database without writing (a read-only connection), so it can run
-against a live server's file or a copy handed to an auditor; it exits 1 and names the
+``verify`` reads the database without writing (a read-only connection, or on PostgreSQL a
+read-only snapshot transaction), so it can run against a live server's database or a copy
+handed to an auditor; it exits 1 and names the
 first broken record when the trail does not hold. ``purge`` refuses less than a year and
 records itself in the chain and in the administrators' log.
 """
@@ -14,9 +15,8 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
-from . import audit_log, audit_store
+from . import audit_log, audit_store, storage
 from .db import Database
 from .migrations import SchemaError
 
@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     verify = sub.add_parser(
         "verify", help="check the whole trail; name the first broken record (exit 1)"
     )
-    verify.add_argument("--db", required=True, help="the district server's database file")
+    verify.add_argument(
+        "--db", required=True, help="the district server's database: a file, or a postgresql:// URL"
+    )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     purge = sub.add_parser("purge", help="remove records older than the retention period")
     purge.add_argument("--db", required=True)
@@ -67,12 +69,12 @@ def _verify_text(report: audit_log.VerifyReport, db_path: str) -> str:
 
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
-    if not Path(args.db).is_file():
-        print(f"district audit: no database at {args.db}", file=sys.stderr)
-        return 2
     try:
+        if (missing := storage.absent(args.db, "district audit")) is not None:
+            print(missing, file=sys.stderr)
+            return 2
         db = Database(args.db, migrate=False)
-    except SchemaError as exc:
+    except (SchemaError, storage.StorageUnavailable) as exc:
         print(f"district audit: {exc}", file=sys.stderr)
         return 2
     try:
@@ -81,7 +83,7 @@ def main(argv: Sequence[str]) -> int:
             print(
                 json.dumps(report.as_json(), indent=2)
                 if args.json
-                else _verify_text(report, args.db)
+                else _verify_text(report, storage.describe(args.db))
             )
             return 0 if report.ok else 1
         try:

@@ -11,12 +11,18 @@ purge past retention, which opens a window for the rows it removes, appends itse
 chain, and leaves an anchor (the first kept record's place and previous hash) so the rest
 still verifies. Triggers stop honest mistakes and casual edits, not someone who can drop
 them: that is what the chain and the head hash kept outside the server are for.
+
+The triggers are the one part of the schema written per engine: SQLite's, and PL/pgSQL
+functions with the same rules on PostgreSQL (which also refuses TRUNCATE, a statement
+that row triggers do not see). "Storage order" is SQLite's rowid; on PostgreSQL it is
+``pos``, an always-generated identity column: a row deleted and put back, or renumbered,
+gets a new ``pos`` and shows as out of order, as it would under a new rowid. (``ctid``
+would not do: a vacuum after a purge reuses the freed space for new rows.)
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,10 +38,12 @@ from dispatch_console.domain.audit_chain import (
 )
 from dispatch_console.domain.session import utc_ms
 
+from .storage import POSTGRESQL, Connection
+
 # A district keeps its audit trail at least this long; a purge cannot go below it.
 MIN_RETENTION_DAYS = 365
 
-SCHEMA = (
+TABLES = (
     """CREATE TABLE IF NOT EXISTS audit_log (
         seq     INTEGER PRIMARY KEY,
         at      TEXT NOT NULL,
@@ -52,14 +60,6 @@ SCHEMA = (
         seq  INTEGER NOT NULL,
         prev TEXT NOT NULL
     )""",
-    """CREATE TRIGGER IF NOT EXISTS audit_log_append_only
-        BEFORE UPDATE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS audit_log_no_delete
-        BEFORE DELETE ON audit_log
-        WHEN old.seq >= (SELECT COALESCE(MAX(upto), 0) FROM audit_purge_window)
-        BEGIN SELECT RAISE(ABORT,
-            'audit records are append-only; only a purge past retention removes them'); END""",
     # One row per link a workstation sent: continuity is checked as links arrive.
     """CREATE TABLE IF NOT EXISTS workstation_links (
         chain          TEXT NOT NULL,
@@ -96,15 +96,59 @@ SCHEMA = (
     "CREATE INDEX IF NOT EXISTS gateway_relays_session ON gateway_relays(session_id)",
 )
 
+_UPDATE_REFUSED = "audit records are append-only"
+_DELETE_REFUSED = "audit records are append-only; only a purge past retention removes them"
+
+SQLITE_TRIGGERS = (
+    f"""CREATE TRIGGER IF NOT EXISTS audit_log_append_only
+        BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, '{_UPDATE_REFUSED}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS audit_log_no_delete
+        BEFORE DELETE ON audit_log
+        WHEN old.seq >= (SELECT COALESCE(MAX(upto), 0) FROM audit_purge_window)
+        BEGIN SELECT RAISE(ABORT, '{_DELETE_REFUSED}'); END""",
+)
+
+POSTGRES_TRIGGERS = (
+    "ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS pos BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE",
+    f"""CREATE OR REPLACE FUNCTION audit_log_refuse_update() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '{_UPDATE_REFUSED}'; END $$""",
+    f"""CREATE OR REPLACE FUNCTION audit_log_refuse_delete() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.seq >= (SELECT COALESCE(MAX(upto), 0) FROM audit_purge_window) THEN
+                RAISE EXCEPTION '{_DELETE_REFUSED}';
+            END IF;
+            RETURN OLD;
+        END $$""",
+    f"""CREATE OR REPLACE FUNCTION audit_log_refuse_truncate() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION '{_DELETE_REFUSED}'; END $$""",
+    """CREATE OR REPLACE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_update()""",
+    """CREATE OR REPLACE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_delete()""",
+    """CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_truncate()""",
+)
+
+
+def schema(conn: Connection) -> list[str]:
+    """The audit tables and their guards, as ``conn``'s engine runs them."""
+    tables = [conn.ddl(statement) for statement in TABLES]
+    if conn.dialect == POSTGRESQL:
+        return [*tables, *POSTGRES_TRIGGERS]
+    return [*tables, *SQLITE_TRIGGERS]
+
+
 # Columns a session row gets from each kind of log record, and how.
 _END_FIELDS = ("ended_at", "duration_ms", "end_reason", "end_received_at")
 _HEARTBEAT_FIELDS = ("last_heartbeat_at", "heartbeat_received_at")
 _BOUND_FIELDS = ("grant_id", "emergency_id", "threat_basis")
 
 
-def append(
-    conn: sqlite3.Connection, at: datetime, kind: str, subject: str, body: Mapping[str, Any]
-) -> int:
+def append(conn: Connection, at: datetime, kind: str, subject: str, body: Mapping[str, Any]) -> int:
     """Append one record, chained to the last; the caller holds the write transaction."""
     last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     if last is None:
@@ -130,7 +174,7 @@ def append(
 
 
 def record_finding(
-    conn: sqlite3.Connection,
+    conn: Connection,
     at: datetime,
     kind: str,
     subject: str,
@@ -139,8 +183,8 @@ def record_finding(
 ) -> bool:
     """Store a finding once (and chain it); False when the same finding was already made."""
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO audit_findings(at, kind, subject, workstation_id, detail)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO audit_findings(at, kind, subject, workstation_id, detail)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (utc_ms(at), kind, subject, workstation_id, detail),
     )
     if cursor.rowcount == 0:
@@ -201,13 +245,14 @@ class VerifyReport:
         }
 
 
-def _records(conn: sqlite3.Connection) -> Iterator[tuple[ChainedRecord, str]]:
-    """Every stored record in storage order (rowid), with its subject.
+def _records(conn: Connection) -> Iterator[tuple[ChainedRecord, str]]:
+    """Every stored record in storage order (rowid, or ``pos``), with its subject.
 
     Storage order, not seq order: a row moved to another place must show as out of order.
     """
+    order = conn.storage_order("audit_log", "pos")
     for row in conn.execute(
-        "SELECT seq, at, kind, subject, body, prev, hash FROM audit_log ORDER BY rowid"
+        f"SELECT seq, at, kind, subject, body, prev, hash FROM audit_log ORDER BY {order}"
     ):
         try:
             body = json.loads(row[4])
@@ -243,7 +288,7 @@ def _replay(state: dict[str, dict[str, Any]], record: ChainedRecord, subject: st
         row.update({k: body.get(k) for k in _BOUND_FIELDS})
 
 
-def verify(conn: sqlite3.Connection) -> VerifyReport:
+def verify(conn: Connection) -> VerifyReport:
     """Check the whole trail: the chain from its anchor, then the session index against it."""
     report = VerifyReport()
     anchor = conn.execute("SELECT seq, prev FROM audit_anchor").fetchone()
@@ -280,9 +325,10 @@ def verify(conn: sqlite3.Connection) -> VerifyReport:
     return report
 
 
-def _compare_sessions(conn: sqlite3.Connection, expected: dict[str, dict[str, Any]]) -> str | None:
+def _compare_sessions(conn: Connection, expected: dict[str, dict[str, Any]]) -> str | None:
     seen: set[str] = set()
-    for row in conn.execute("SELECT * FROM audit_sessions ORDER BY rowid"):
+    order = conn.storage_order("audit_sessions", "start_received_at, session_id")
+    for row in conn.execute(f"SELECT * FROM audit_sessions ORDER BY {order}"):
         stored = dict(row)
         session_id = stored["session_id"]
         seen.add(session_id)
@@ -312,7 +358,7 @@ class PurgeRefused(Exception):
 
 
 def purge(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     now: datetime,
     retention_days: int,
@@ -402,7 +448,7 @@ def purge(
     }
 
 
-def backfill(conn: sqlite3.Connection, now: datetime) -> None:
+def backfill(conn: Connection, now: datetime) -> None:
     """Chain the sessions a database held before the log existed (migration 4).
 
     Their records are as the index holds them; the chain proves nothing about the time
@@ -410,7 +456,8 @@ def backfill(conn: sqlite3.Connection, now: datetime) -> None:
     """
     if conn.execute("SELECT 1 FROM audit_log LIMIT 1").fetchone() is not None:
         return
-    rows = [dict(r) for r in conn.execute("SELECT * FROM audit_sessions ORDER BY rowid")]
+    order = conn.storage_order("audit_sessions", "start_received_at, session_id")
+    rows = [dict(r) for r in conn.execute(f"SELECT * FROM audit_sessions ORDER BY {order}")]
     if not rows:
         return
     append(

@@ -207,7 +207,9 @@ def record_relays(db: Database, relays: Sequence[Mapping[str, Any]], now: dateti
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(relay_id) DO UPDATE SET"
                 " ended_at = COALESCE(gateway_relays.ended_at, excluded.ended_at),"
-                " bytes = MAX(gateway_relays.bytes, excluded.bytes),"
+                # The larger count (SQLite's two-argument MAX is PostgreSQL's GREATEST).
+                " bytes = CASE WHEN excluded.bytes > gateway_relays.bytes"
+                " THEN excluded.bytes ELSE gateway_relays.bytes END,"
                 " last_reported_at = excluded.last_reported_at",
                 (
                     relay["relay_id"],

@@ -1,10 +1,12 @@
-"""SQLite storage for the reference district server: accounts, access decisions and the audit.
+"""Storage for the reference district server: accounts, access decisions and the audit.
 
-Why SQLite: the reference server must start on loopback with no setup for the demo and the
-tests, and a district that outgrows it can move the same schema to PostgreSQL. WAL mode lets
-readers (the gateway's twice-a-second checks) proceed while a writer commits. One connection
-is shared behind a lock: the server's handlers run in a thread pool, and serialising the
-(microsecond) statements is simpler and safer than a connection per thread.
+SQLite by default: the reference server must start on loopback with no setup for the demo
+and the tests. WAL mode lets readers (the gateway's twice-a-second checks) proceed while a
+writer commits. A ``postgresql://`` URL instead of a path runs the same SQL on PostgreSQL
+(storage.py says how, and why hand-written SQL rather than SQLAlchemy), where several
+server processes can share one database. One connection is shared behind a lock: the
+server's handlers run in a thread pool, and serialising the (microsecond) statements is
+simpler and safer than a connection per thread.
 
 Times are stored as ISO 8601 UTC strings with millisecond precision and a "Z"
 (``dispatch_console.domain.session.utc_ms``): the audit trail's one format, and one that
@@ -18,7 +20,6 @@ power cut here. WAL with NORMAL could lose the last transactions on power loss.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,7 +39,8 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.session import parse_utc, utc_ms
 
-from . import audit_log, migrations
+from . import audit_log, migrations, storage
+from .storage import Connection, Row
 
 T = TypeVar("T")
 
@@ -109,37 +111,44 @@ def _ms(value: datetime | None) -> str | None:
 
 
 class Database:
-    """One SQLite file, one connection, one lock; every public method is one transaction."""
+    """One database, one connection, one lock; every public method is one transaction."""
 
     def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
-        """Open (creating if need be) the database at ``path``.
+        """Open (creating if need be) the database at ``path``: a file, or a PostgreSQL URL.
 
         A new database gets the latest schema. An older one is migrated only with
         ``migrate`` (the test suite's and the demo's default; ``district serve`` asks for
         ``--migrate``); otherwise, and for a database a newer server wrote, SchemaError.
         """
         self.path = str(path)
-        if self.path != ":memory:":
+        self.postgres = storage.is_postgres(self.path)
+        if not self.postgres and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=10
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn: Connection = storage.connect(self.path)
+        if not self.postgres:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             try:
-                migrations.check(self._conn, self.path, migrate=migrate)
+                migrations.check(self._conn, storage.describe(self.path), migrate=migrate)
                 migrations.apply(self._conn, migrations.pending(self._conn))
             except BaseException:
                 self._conn.close()
                 raise
 
     def synchronous(self) -> int:
-        """SQLite's synchronous level (2 = FULL): what an acknowledgement is worth."""
+        """SQLite's synchronous level (2 = FULL): what an acknowledgement is worth.
+
+        PostgreSQL answers in the same terms: 2 when a commit waits for its WAL to reach
+        the disk (``fsync`` and ``synchronous_commit`` on), 0 when a crash can lose it.
+        """
         with self._lock:
+            if self.postgres:
+                fsync = self._conn.execute("SHOW fsync").fetchone()[0]
+                commit = self._conn.execute("SHOW synchronous_commit").fetchone()[0]
+                return 2 if fsync == "on" and commit != "off" else 0
             return int(self._conn.execute("PRAGMA synchronous").fetchone()[0])
 
     def close(self) -> None:
@@ -147,34 +156,39 @@ class Database:
             self._conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Hold the lock and an immediate write transaction; roll back on any error."""
+    def transaction(self) -> Iterator[Connection]:
+        """Hold the lock and the engine's single-writer transaction; roll back on any error.
+
+        SQLite's BEGIN IMMEDIATE, or PostgreSQL's advisory write lock (storage.py): no
+        other writer, in this process or another, runs beside it.
+        """
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.ensure_open()
+            self._conn.begin()
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.rollback()
                 raise
-            self._conn.execute("COMMIT")
+            self._conn.commit()
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._lock:
+            self._conn.ensure_open()
             return list(self._conn.execute(sql, params).fetchall())
 
-    def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def read(self, work: Callable[[Connection], T]) -> T:
         """Run a long read (verification, a report) on its own connection and snapshot.
 
-        WAL lets it read while the server goes on writing; holding the main connection's
-        lock for the seconds a 100,000-record verification takes would stall every desk.
+        WAL (or PostgreSQL's MVCC) lets it read while the server goes on writing; holding
+        the main connection's lock for the seconds a 100,000-record verification takes
+        would stall every desk.
         """
         if self.path == ":memory:":
             with self._lock:
                 return work(self._conn)
-        conn = sqlite3.connect(f"file:{Path(self.path).as_posix()}?mode=ro", uri=True, timeout=10)
-        conn.row_factory = sqlite3.Row
+        conn = storage.open_snapshot(self.path)
         try:
-            conn.execute("BEGIN")
             return work(conn)
         finally:
             conn.close()
@@ -186,7 +200,7 @@ class Database:
     # -- users --------------------------------------------------------------------------
 
     @staticmethod
-    def _user(row: sqlite3.Row) -> User:
+    def _user(row: Row) -> User:
         return User(
             id=row["id"],
             username=row["username"],
@@ -208,9 +222,9 @@ class Database:
         """Add a user unless the id or user name exists; says whether it was added."""
         with self.transaction() as conn:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO users(id, username, display_name, agency, role, schools,"
+                "INSERT INTO users(id, username, display_name, agency, role, schools,"
                 " password_hash, password_salt, totp_secret, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     user.id,
                     user.username,
@@ -227,7 +241,7 @@ class Database:
             return cursor.rowcount == 1
 
     @staticmethod
-    def _user_record(row: sqlite3.Row) -> UserRecord:
+    def _user_record(row: Row) -> UserRecord:
         return UserRecord(
             user=Database._user(row),
             password_hash=bytes(row["password_hash"]),
@@ -255,7 +269,7 @@ class Database:
         return self._user(rows[0]) if rows else None
 
     @staticmethod
-    def _end_sign_ins(conn: sqlite3.Connection, user_id: str) -> None:
+    def _end_sign_ins(conn: Connection, user_id: str) -> None:
         """Delete a user's tokens: their stream authorisations are then denied and cut.
 
         The authorisations stay: they are how the server finds the streams to cut.
@@ -364,8 +378,11 @@ class Database:
             row = conn.execute(
                 "INSERT INTO sign_in_phantoms(username, failed_sign_ins, last_failed_at)"
                 " VALUES (?, 1, ?) ON CONFLICT(username) DO UPDATE SET"
-                " failed_sign_ins = CASE WHEN locked_until IS NOT NULL AND locked_until > ?"
-                " THEN failed_sign_ins ELSE failed_sign_ins + 1 END,"
+                # Qualified: PostgreSQL finds a bare name ambiguous beside ``excluded``.
+                " failed_sign_ins = CASE WHEN sign_in_phantoms.locked_until IS NOT NULL"
+                " AND sign_in_phantoms.locked_until > ?"
+                " THEN sign_in_phantoms.failed_sign_ins"
+                " ELSE sign_in_phantoms.failed_sign_ins + 1 END,"
                 " last_failed_at = excluded.last_failed_at"
                 " RETURNING failed_sign_ins, locked_until",
                 (username, stamp, stamp),
@@ -382,8 +399,8 @@ class Database:
                     (utc_ms(result), username),
                 )
             conn.execute(
-                "DELETE FROM sign_in_phantoms WHERE username IN (SELECT username FROM"
-                " sign_in_phantoms ORDER BY last_failed_at DESC LIMIT -1 OFFSET ?)",
+                "DELETE FROM sign_in_phantoms WHERE username NOT IN (SELECT username FROM"
+                " sign_in_phantoms ORDER BY last_failed_at DESC LIMIT ?)",
                 (keep,),
             )
             return result
@@ -489,7 +506,7 @@ class Database:
     # -- emergencies, requests, grants --------------------------------------------------
 
     @staticmethod
-    def _emergency(row: sqlite3.Row) -> Emergency:
+    def _emergency(row: Row) -> Emergency:
         return Emergency(
             id=row["id"],
             school_id=row["school_id"],
@@ -502,7 +519,7 @@ class Database:
         )
 
     @staticmethod
-    def _grant(row: sqlite3.Row) -> Grant:
+    def _grant(row: Row) -> Grant:
         return Grant(
             id=row["id"],
             emergency_id=row["emergency_id"],
@@ -522,7 +539,7 @@ class Database:
         )
 
     @staticmethod
-    def _request(row: sqlite3.Row) -> AccessRequest:
+    def _request(row: Row) -> AccessRequest:
         return AccessRequest(
             id=row["id"],
             emergency_id=row["emergency_id"],
@@ -537,12 +554,20 @@ class Database:
         )
 
     @staticmethod
-    def _write_grant(conn: sqlite3.Connection, grant: Grant) -> None:
+    def _write_grant(conn: Connection, grant: Grant) -> None:
         conn.execute(
-            "INSERT OR REPLACE INTO grants(id, emergency_id, school_id, agency, granted_at,"
+            "INSERT INTO grants(id, emergency_id, school_id, agency, granted_at,"
             " expires_at, approved_by, break_glass, needs_review, revoked_at, buildings,"
             " cameras, reviewed_by, reviewed_at, review_note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET emergency_id = excluded.emergency_id,"
+            " school_id = excluded.school_id, agency = excluded.agency,"
+            " granted_at = excluded.granted_at, expires_at = excluded.expires_at,"
+            " approved_by = excluded.approved_by, break_glass = excluded.break_glass,"
+            " needs_review = excluded.needs_review, revoked_at = excluded.revoked_at,"
+            " buildings = excluded.buildings, cameras = excluded.cameras,"
+            " reviewed_by = excluded.reviewed_by, reviewed_at = excluded.reviewed_at,"
+            " review_note = excluded.review_note",
             (
                 grant.id,
                 grant.emergency_id,
@@ -671,7 +696,7 @@ class Database:
             return self._grant(row)
 
     @staticmethod
-    def _hold(row: sqlite3.Row) -> SchoolHold:
+    def _hold(row: Row) -> SchoolHold:
         return SchoolHold(
             school_id=row["school_id"],
             grant_id=row["grant_id"],
@@ -893,13 +918,13 @@ class Database:
             params.append(user_id)
         clause = " AND ".join(where)
         order = " ORDER BY started_at DESC, session_id DESC"
-        live: list[sqlite3.Row] = []
+        live: list[Row] = []
         if active is not False:
             live = self._query(
                 f"SELECT * FROM audit_sessions WHERE {clause} AND ended_at IS NULL{order}",
                 params,
             )
-        ended: list[sqlite3.Row] = []
+        ended: list[Row] = []
         if active is not True:
             ended = self._query(
                 f"SELECT * FROM audit_sessions WHERE {clause} AND ended_at IS NOT NULL"
@@ -942,7 +967,7 @@ class Database:
             )
 
     @staticmethod
-    def _ticket(row: sqlite3.Row) -> Ticket:
+    def _ticket(row: Row) -> Ticket:
         return Ticket(
             user_id=row["user_id"],
             camera_id=row["camera_id"],
@@ -975,13 +1000,12 @@ class Database:
     ) -> int:
         """Store an event; its id (ever increasing) is what a desk resumes from."""
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO events(at, kind, audience, subject, data) VALUES (?, ?, ?, ?, ?)",
+            row = conn.execute(
+                "INSERT INTO events(at, kind, audience, subject, data) VALUES (?, ?, ?, ?, ?)"
+                " RETURNING id",
                 (utc_ms(at), kind, audience, subject, json.dumps(dict(data), sort_keys=True)),
-            )
-            event_id = cursor.lastrowid
-        assert event_id is not None
-        return event_id
+            ).fetchone()
+        return int(row[0])
 
     def events_after(self, event_id: int, limit: int) -> list[StoredEvent]:
         rows = self._query(

@@ -9,6 +9,12 @@ A server does not upgrade a district's database behind IT's back: it refuses to 
 an older schema unless told to (``district serve --migrate``, or ``dispatch-console
 district migrate --db PATH`` first, after a backup), and always refuses a database a
 newer server wrote, whose meaning it cannot know.
+
+The steps are written once, in SQLite's dialect, and run on PostgreSQL through
+``storage.Connection.ddl`` (column types) and the catalogue queries there; the audit log's
+triggers are the one part written per engine (``audit_log.schema``). A step runs inside
+the engine's write transaction and re-reads the version first, so two servers started
+with ``--migrate`` against one PostgreSQL database apply each step once.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from dispatch_console.district import audit_log
+from dispatch_console.district import audit_log, storage
+from dispatch_console.district.storage import Connection
 
 
 class SchemaError(Exception):
@@ -29,7 +36,7 @@ class SchemaError(Exception):
 class Migration:
     version: int
     description: str
-    apply: Callable[[sqlite3.Connection], None]
+    apply: Callable[[Connection], None]
 
 
 _BASE = """
@@ -183,25 +190,24 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _run(script: str) -> Callable[[sqlite3.Connection], None]:
-    def apply(conn: sqlite3.Connection) -> None:
+def _run(script: str) -> Callable[[Connection], None]:
+    def apply(conn: Connection) -> None:
         for statement in _statements(script):
-            conn.execute(statement)
+            conn.execute(conn.ddl(statement))
 
     return apply
 
 
 def _add_columns(
     columns: tuple[tuple[str, str, str], ...],
-) -> Callable[[sqlite3.Connection], None]:
+) -> Callable[[Connection], None]:
     """Add each column unless the table has it (tables created by later base schemas do)."""
 
-    def apply(conn: sqlite3.Connection) -> None:
+    def apply(conn: Connection) -> None:
         for table, column, declaration in columns:
-            present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-            if column in present:
+            if column in conn.columns(table):
                 continue
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            conn.execute(conn.ddl(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}"))
             if (table, column) == ("audit_sessions", "client_started_at"):
                 # Older rows stored the client's time as started_at.
                 conn.execute("UPDATE audit_sessions SET client_started_at = started_at")
@@ -209,8 +215,8 @@ def _add_columns(
     return apply
 
 
-def _both(*steps: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
-    def apply(conn: sqlite3.Connection) -> None:
+def _both(*steps: Callable[[Connection], None]) -> Callable[[Connection], None]:
+    def apply(conn: Connection) -> None:
         for step in steps:
             step(conn)
 
@@ -255,8 +261,8 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-def _audit_log(conn: sqlite3.Connection) -> None:
-    for statement in audit_log.SCHEMA:
+def _audit_log(conn: Connection) -> None:
+    for statement in audit_log.schema(conn):
         conn.execute(statement)
     audit_log.backfill(conn, datetime.now(UTC))
 
@@ -286,23 +292,21 @@ MIGRATIONS = (
 LATEST = MIGRATIONS[-1].version
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
+def schema_version(conn: sqlite3.Connection | Connection) -> int:
     """The version recorded in the database; 0 for a new, empty one."""
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()
-    if not has_meta:
+    conn = storage.wrap(conn)
+    if not conn.table_exists("meta"):
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row else 0
 
 
-def pending(conn: sqlite3.Connection) -> list[Migration]:
+def pending(conn: sqlite3.Connection | Connection) -> list[Migration]:
     version = schema_version(conn)
     return [m for m in MIGRATIONS if m.version > version]
 
 
-def check(conn: sqlite3.Connection, where: str, *, migrate: bool) -> None:
+def check(conn: sqlite3.Connection | Connection, where: str, *, migrate: bool) -> None:
     """Raise SchemaError unless the database can be used as it is or as allowed."""
     version = schema_version(conn)
     if version > LATEST:
@@ -319,11 +323,18 @@ def check(conn: sqlite3.Connection, where: str, *, migrate: bool) -> None:
         )
 
 
-def apply(conn: sqlite3.Connection, migrations: list[Migration]) -> None:
-    """Apply each step in its own transaction, recording the version it reached."""
+def apply(conn: sqlite3.Connection | Connection, migrations: list[Migration]) -> None:
+    """Apply each step in its own transaction, recording the version it reached.
+
+    A step another process applied meanwhile (it held the write lock first) is skipped.
+    """
+    conn = storage.wrap(conn)
     for migration in migrations:
-        conn.execute("BEGIN IMMEDIATE")
+        conn.begin()
         try:
+            if schema_version(conn) >= migration.version:
+                conn.rollback()
+                continue
             migration.apply(conn)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -334,6 +345,6 @@ def apply(conn: sqlite3.Connection, migrations: list[Migration]) -> None:
                 (str(migration.version),),
             )
         except BaseException:
-            conn.execute("ROLLBACK")
+            conn.rollback()
             raise
-        conn.execute("COMMIT")
+        conn.commit()

@@ -23,12 +23,12 @@ import sys
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from dispatch_console.domain.models import Role, User
 from dispatch_console.domain.totp import new_secret, provisioning_uri
 
+from . import storage
 from .auth import create_user
 from .db import Database, UserRecord
 from .migrations import SchemaError
@@ -174,7 +174,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="dispatch-console district user",
         description="Provision the district's accounts (every action is logged).",
     )
-    parser.add_argument("--db", required=True, help="the district server's database file")
+    parser.add_argument(
+        "--db", required=True, help="the district server's database: a file, or a postgresql:// URL"
+    )
     parser.add_argument(
         "--actor", default=f"cli:{getpass.getuser()}", help="who runs this (for the log)"
     )
@@ -203,12 +205,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
-    if not Path(args.db).is_file():
-        print(f"district user: no database at {args.db}", file=sys.stderr)
-        return 2
     try:
+        if (missing := storage.absent(args.db, "district user")) is not None:
+            print(missing, file=sys.stderr)
+            return 2
         db = Database(args.db, migrate=False)
-    except SchemaError as exc:
+    except (SchemaError, storage.StorageUnavailable) as exc:
         print(f"district user: {exc}", file=sys.stderr)
         return 2
     try:

@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import socket
-import sqlite3
 import sys
 import threading
 import time
@@ -28,7 +27,7 @@ from fastapi import FastAPI
 from dispatch_console.domain.stream_tokens import parse_secret
 from dispatch_console.floorplan.loader import FloorPlanError
 
-from . import migrations
+from . import migrations, storage
 from .db import Database
 from .seed import seed_demo
 from .server import create_app
@@ -169,7 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="port (0: pick a free one)")
-    parser.add_argument("--db", required=True, help="SQLite database file (created if missing)")
+    parser.add_argument(
+        "--db",
+        required=True,
+        help="SQLite database file (created if missing), or a postgresql:// URL",
+    )
     parser.add_argument(
         "--floorplans",
         default=str(default_floorplans_dir()),
@@ -227,30 +230,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def migrate_main(argv: Sequence[str]) -> int:
-    """``district migrate --db PATH [--check]``: apply the pending schema migrations."""
+    """``district migrate --db PATH|URL [--check]``: apply the pending schema migrations.
+
+    A SQLite file must exist (a typo must not create an empty one); an empty PostgreSQL
+    database is how IT starts one, so there every step is applied.
+    """
     parser = argparse.ArgumentParser(
         prog="dispatch-console district migrate",
         description="Upgrade the district database's schema (back it up first).",
     )
-    parser.add_argument("--db", required=True, help="SQLite database file")
+    parser.add_argument("--db", required=True, help="SQLite database file, or a postgresql:// URL")
     parser.add_argument(
         "--check", action="store_true", help="only say what would be applied (exit 1 if any)"
     )
     args = parser.parse_args(list(argv))
-    if not Path(args.db).is_file():
+    where = storage.describe(args.db)
+    if not storage.is_postgres(args.db) and not Path(args.db).is_file():
         print(f"district migrate: no database at {args.db}", file=sys.stderr)
         return 2
-    conn = sqlite3.connect(args.db, isolation_level=None, timeout=10)
+    try:
+        conn = storage.connect(args.db)
+    except storage.StorageUnavailable as exc:
+        print(f"district migrate: {exc}", file=sys.stderr)
+        return 2
     try:
         version = migrations.schema_version(conn)
         try:
-            migrations.check(conn, args.db, migrate=True)
+            migrations.check(conn, where, migrate=True)
         except migrations.SchemaError as exc:
             print(f"district migrate: {exc}", file=sys.stderr)
             return 2
         todo = migrations.pending(conn)
         if not todo:
-            print(f"{args.db}: schema {version}, up to date")
+            print(f"{where}: schema {version}, up to date")
             return 0
         for step in todo:
             print(
@@ -259,7 +271,7 @@ def migrate_main(argv: Sequence[str]) -> int:
         if args.check:
             return 1
         migrations.apply(conn, todo)
-        print(f"{args.db}: schema {version} -> {migrations.LATEST}")
+        print(f"{where}: schema {version} -> {migrations.LATEST}")
         return 0
     finally:
         conn.close()
@@ -300,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"district serve: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
-        print(f"Cannot open the database {args.db}: {exc}", file=sys.stderr)
+        print(f"Cannot open the database {storage.describe(args.db)}: {exc}", file=sys.stderr)
         return 2
     try:
         if args.seed_demo:
