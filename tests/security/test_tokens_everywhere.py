@@ -26,7 +26,14 @@ from tests.paths import SAMPLE_DISTRICT
 pytestmark = pytest.mark.timeout(120)
 
 # Open to anyone: signing in, and liveness.
-PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/api/v1/health")}
+PUBLIC = {
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/api/v1/health"),
+    # A workstation's self-test before anyone signs in: gateway addresses and a probe
+    # event stream, no school data (tests/district/test_audit_trail.py checks that).
+    ("GET", "/api/v1/selftest"),
+    ("GET", "/api/v1/events/probe"),
+}
 # District approvers only (the policy's may_approve).
 APPROVER_ONLY = {
     ("GET", "/api/v1/users"),
@@ -42,6 +49,11 @@ APPROVER_ONLY = {
     ("GET", "/api/v1/grants/to-review"),
     ("POST", "/api/v1/grants/{grant_id}/extend"),
     ("POST", "/api/v1/agencies/{agency}/revoke"),
+    ("GET", "/api/v1/audit/sessions.csv"),
+    ("GET", "/api/v1/audit/findings"),
+    ("GET", "/api/v1/audit/workstations"),
+    ("GET", "/api/v1/audit/verify"),
+    ("GET", "/api/v1/emergencies/{emergency_id}/report"),
 }
 
 
