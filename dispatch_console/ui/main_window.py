@@ -98,6 +98,13 @@ class MainWindow(QMainWindow):
         self.audit_status.setObjectName("auditStatus")
         self.audit_status.setStyleSheet("QLabel { padding: 0 8px; }")
         self.statusBar().addPermanentWidget(self.audit_status)
+        # The district desk reads plan coordinates (metres) off the map, to place rooms
+        # and cameras on a calibrated drawing (see floorplan import-image).
+        self.plan_position: QLabel | None = None
+        if with_watch_board:
+            self.plan_position = QLabel("", self)
+            self.plan_position.setAccessibleName("Pointer position on the plan")
+            self.statusBar().insertPermanentWidget(0, self.plan_position)
         # The server answers but its live updates do not arrive: changes show late.
         self.live_updates = QLabel(central)
         self.live_updates.setWordWrap(True)
@@ -125,6 +132,7 @@ class MainWindow(QMainWindow):
         self.breadcrumb.setStyleSheet("color: palette(window-text);")
         self.overview = DistrictOverview(central)
         self.map = FloorPlanView(central)
+        self.map.pointer_moved.connect(self._show_plan_position)
         # The district desk works this list; police glance at it (read-only, compact).
         self.access = AccessPanel(central, compact=not with_watch_board)
         left = column = QWidget(central)
@@ -244,6 +252,10 @@ class MainWindow(QMainWindow):
     def show_overview(self, shown: bool) -> None:
         """The district overview (True) or the chosen school's floor plan (False)."""
         self.map_stack.setCurrentIndex(0 if shown else 1)
+
+    def _show_plan_position(self, x_m: float, y_m: float) -> None:
+        if self.plan_position is not None:
+            self.plan_position.setText(f"x {x_m:.1f} m · y {y_m:.1f} m")
 
     def show_message(self, text: str, level: str = "info", timeout_ms: int = 15000) -> None:
         self.message.setText(text)

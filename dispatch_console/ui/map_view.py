@@ -138,6 +138,9 @@ class FloorPlanView(QGraphicsView):
     declare_here = Signal(float, float)
     # The live scene was rebuilt (another floor, a theme, a drawing): overlays draw again.
     plan_redrawn = Signal()
+    # Where the pointer is on the plan, in metres: a district placing rooms and cameras
+    # on a calibrated drawing reads their coordinates off the map.
+    pointer_moved = Signal(float, float)
 
     def __init__(self, parent: QWidget | None = None, *, cache_plan: bool = True) -> None:
         """``cache_plan=False`` draws the plan's vectors on every repaint (the benchmark's
@@ -145,6 +148,7 @@ class FloorPlanView(QGraphicsView):
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.viewport().setMouseTracking(True)  # pointer_moved while no button is held
         # The plan's paper follows the theme (``restyle`` when the palette changes).
         self._paper = QColor(theme.active().plan.paper)
         self.setBackgroundBrush(QBrush(self._paper))
@@ -463,6 +467,8 @@ class FloorPlanView(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self.floor is not None:
+            self.pointer_moved.emit(*self.to_plan(event.position().toPoint()))
         pin = self._pin_press
         if pin is None:
             super().mouseMoveEvent(event)
