@@ -218,9 +218,13 @@ class VideoTile(_Draggable):
         return True
 
     def set_frame(self, image: QImage) -> None:
+        """Keep the picture; repaint only if it can be seen. A hidden tile (another
+        layout, a maximized neighbour, a hidden grid) or a minimized window paints
+        nothing: Qt paints it with the latest picture when it shows again."""
         self._image = image
         self.status = ""
-        self.update()
+        if self.isVisible() and not self.window().isMinimized():
+            self.update()
 
     def set_status(self, text: str) -> None:
         self.status = text

@@ -9,10 +9,11 @@ libVLC decodes into a buffer we own, we copy each new picture into a QImage and 
 Threading rules (libVLC is not re-entrant, see python-vlc #77):
 
 * libVLC calls our video callbacks on its video-output thread and our event handlers on
-  its event thread. Those functions make no Qt or PySide call at all: they copy the
-  picture into plain bytes, store it in the session under its lock and wake the GUI
-  thread by writing one byte to a socket pair that a QSocketNotifier watches (a socket,
-  not a pipe: Windows can watch only sockets). Earlier designs
+  its event thread. Those functions make no Qt or PySide call at all: they hand libVLC
+  a buffer to decode into, mark the one it displayed as the latest under the session's
+  lock and wake the GUI thread by writing one byte to a socket pair that a
+  QSocketNotifier watches (a socket, not a pipe: Windows can watch only sockets).
+  Earlier designs
   that emitted a PySide signal, or created a QImage/QEvent on libVLC's threads, crashed
   the interpreter now and then (shiboken wrapper work on a foreign thread racing the GUI
   thread's). They never call into libVLC and never touch widgets.
@@ -20,8 +21,23 @@ Threading rules (libVLC is not re-entrant, see python-vlc #77):
   hands the blocking ``libvlc_media_player_stop``/``release`` calls to a worker thread, so
   the GUI thread never waits for libVLC to join its decoder threads.
 
-Police video is never written to disk: frames live only in memory (one libVLC buffer and
-the latest QImage), and no snapshot or recording option is ever set.
+The frame path makes no copy of its own. libVLC scales and converts each picture into
+one of the session's buffers, and the GUI thread wraps the latest displayed buffer in a
+QImage (no copy) that the tile paints. A buffer is never handed back to libVLC while any
+QImage still points at it: PySide keeps a reference to the buffer object for as long as
+a QImage shares its pixels, so the reference count says when nobody holds it any more.
+Usually two buffers per stream suffice (one on screen, one being decoded), a third when
+the GUI thread falls behind; a buffer someone keeps (a test's list of frames, a picture
+kept on screen after a stop) is retired from the pool, never overwritten. A repeated
+picture (libVLC redisplays the last one while buffering or when the stream freezes) is
+told apart by comparing it with the last delivered one (``memcmp``, which stops at the
+first difference), not by checksumming every picture.
+
+Police video is never written to disk: frames live only in memory, no snapshot,
+recording or stream-output option is ever set, and the instance is started with the
+options that keep libVLC from writing its own files (see ``shared_instance``). libVLC's
+own log reaches the application's logger (warnings and errors only), through the same
+redaction as every log line.
 
 Stream URLs may carry a one-time access ticket in the query string; only the scheme,
 host, port and path are ever logged.
@@ -29,12 +45,16 @@ host, port and path are ever logged.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
+import ctypes.util
 import logging
+import platform
 import socket
+import sys
 import threading
+import time
 import weakref
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -45,6 +65,7 @@ from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from dispatch_console.domain.picture_size import DEFAULT_PIXEL_BUDGET, decode_size, visible_size
+from dispatch_console.domain.redaction import redact_text, redact_url
 
 try:
     import vlc
@@ -104,10 +125,10 @@ def _align(value: int, to: int) -> int:
 
 
 class _Format:
-    """One picture format libVLC agreed to: the buffer it decodes into and its shape.
+    """One picture format libVLC agreed to: the shape of the buffers it decodes into.
 
-    Made on libVLC's video-output thread by the format callback; replaced (never freed)
-    when the source changes shape, so a picture still in flight keeps a live buffer.
+    Made on libVLC's video-output thread by the format callback; a new one (with new
+    buffers) when the source changes shape.
     """
 
     def __init__(self, width: int, height: int) -> None:
@@ -116,11 +137,56 @@ class _Format:
         self.pitch = _align(width * 4, _BUFFER_ALIGN)
         self.lines = _align(height, _BUFFER_ALIGN)
         self.size = self.pitch * height
+
+
+_FREE, _DECODING, _READY, _HELD, _RETIRED = range(5)
+
+
+class _Buffer:
+    """One picture's memory: libVLC decodes into it, a QImage wraps it for painting.
+
+    ``state`` (guarded by the session's lock) says who may touch it: free (libVLC may
+    get it), decoding (libVLC has it), ready (displayed, not yet taken by the GUI
+    thread), held (the GUI thread's current picture) or retired (someone kept a QImage
+    of it: never used again; the QImage keeps the memory alive).
+    """
+
+    def __init__(self, fmt: _Format, ident: int) -> None:
+        self.format = fmt
+        self.ident = ident  # what libVLC passes back to unlock/display (never 0)
+        self.state = _FREE
         # ctypes only guarantees malloc alignment; over-allocate and align by hand.
-        self._raw = ctypes.create_string_buffer(self.pitch * self.lines + _BUFFER_ALIGN)
-        base = ctypes.addressof(self._raw)
+        raw = ctypes.create_string_buffer(fmt.pitch * fmt.lines + _BUFFER_ALIGN)
+        base = ctypes.addressof(raw)
         self.address = (base + _BUFFER_ALIGN - 1) & ~(_BUFFER_ALIGN - 1)
-        self.view = (ctypes.c_char * self.size).from_address(self.address)
+        # from_buffer (unlike from_address) keeps ``raw`` alive for as long as the view
+        # lives, and a QImage made from the view keeps the view alive.
+        self.view = (ctypes.c_char * fmt.size).from_buffer(raw, self.address - base)
+        self.idle_refs = sys.getrefcount(self.view)  # this attribute and the call's own
+
+    def shared(self) -> bool:
+        """GUI thread: a QImage of this buffer is still alive somewhere."""
+        return sys.getrefcount(self.view) > self.idle_refs
+
+    def image(self) -> QImage:
+        """GUI thread: a QImage on this buffer's pixels (no copy)."""
+        fmt = self.format
+        # The ctypes array itself, not a memoryview of it: PySide holds a reference to
+        # the object it was given for as long as the pixels are shared (``shared``).
+        pixels: Any = self.view
+        return QImage(pixels, fmt.width, fmt.height, fmt.pitch, QImage.Format.Format_RGB32)
+
+
+_libc: Any = None
+
+
+def _memcmp() -> Any:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+        _libc.memcmp.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+        _libc.memcmp.restype = ctypes.c_int
+    return _libc.memcmp
 
 
 class VideoUnavailableError(RuntimeError):
@@ -163,6 +229,7 @@ def shared_instance(network_caching_ms: int = DEFAULT_NETWORK_CACHING_MS) -> Any
             "--quiet",
             # We never give libVLC a window; keep it away from X entirely.
             "--no-xlib",
+            *NO_DISK_OPTIONS,
         ]
         instance = vlc.Instance(args)
         if instance is None:
@@ -170,8 +237,127 @@ def shared_instance(network_caching_ms: int = DEFAULT_NETWORK_CACHING_MS) -> Any
                 "Video unavailable: libVLC failed to start; check that the VLC plugins "
                 "are installed (Debian: vlc-plugin-base)."
             )
+        _install_log(instance)
         _instance = instance
         return instance
+
+
+# Police video never reaches the disk, and libVLC writes no files of its own: no
+# snapshots, no recording, no media library, no album art or metadata fetched (cached
+# under ~/.cache/vlc), no plugin cache written. Stream output (--sout) is never set.
+# tests/video/test_no_disk.py watches the home, data and temp folders while 4 play.
+NO_DISK_OPTIONS = (
+    "--no-plugins-cache",
+    "--no-media-library",
+    "--no-metadata-network-access",
+    "--no-snapshot-preview",
+    "--no-stats",
+)
+
+
+# ----------------------------------------------------------------------- libVLC's log
+
+_LIBVLC_WARNING = 3  # libvlc_log_level: DEBUG 0, NOTICE 2, WARNING 3, ERROR 4
+# libVLC repeats some warnings and errors many times a second per stream under load
+# ("picture is too late", "buffer deadlock prevented"): the same message from the same
+# libVLC object is logged at most once per this many seconds, with a count of the rest.
+LIBVLC_REPEAT_S = 30.0
+_repeats: dict[tuple[bytes, int], tuple[float, int]] = {}
+_repeats_lock = threading.Lock()
+libvlc_log = logging.getLogger("dispatch_console.video.libvlc")
+_log_callback: Any = None  # the ctypes callback: referenced as long as libVLC may call it
+_vsnprintf: Any = None
+
+
+def _formatter() -> Any:
+    """libc's vsnprintf, or None where a va_list cannot be passed on from ctypes.
+
+    On x86_64 (System V and Windows alike) a ``va_list`` reaches the callback as a
+    pointer (an array type, or a ``char *``), so it can be passed on as ``c_void_p``.
+    On other ABIs it may be a structure passed by value, which ctypes cannot forward:
+    there the message's format string is logged unformatted (its placeholders shown
+    as ``%s``), which still says what went wrong and can leak no argument.
+    """
+    global _vsnprintf
+    if _vsnprintf is None:
+        _vsnprintf = False
+        if platform.machine().lower() in {"x86_64", "amd64"}:
+            name = ctypes.util.find_library("c") or ctypes.util.find_library("msvcrt")
+            try:
+                libc = ctypes.CDLL(name)
+                function = libc.vsnprintf
+            except (OSError, AttributeError):
+                return None
+            function.argtypes = (ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p)
+            function.restype = ctypes.c_int
+            _vsnprintf = function
+    return _vsnprintf or None
+
+
+def _on_libvlc_log(_data: Any, level: int, context: Any, fmt: bytes | None, args: Any) -> None:
+    """libVLC's threads: one log message. Warnings and errors only (the debug chatter is
+    thousands of lines a minute), redacted like every log line: libVLC names the URL it
+    failed to open, ticket and all."""
+    if level < _LIBVLC_WARNING or fmt is None or _log_callback is None:
+        return
+    try:
+        module, object_id = _context(context)
+        now = time.monotonic()
+        with _repeats_lock:
+            last, skipped = _repeats.get((fmt, object_id), (-LIBVLC_REPEAT_S, 0))
+            if now - last < LIBVLC_REPEAT_S:
+                _repeats[(fmt, object_id)] = (last, skipped + 1)
+                return
+            if len(_repeats) > 1000:  # objects come and go with streams
+                _repeats.clear()
+            _repeats[(fmt, object_id)] = (now, 0)
+        function = _formatter()
+        if function is not None:
+            text = ctypes.create_string_buffer(1024)
+            function(text, len(text), fmt, args)
+            message = text.value.decode("utf-8", "replace")
+        else:
+            message = fmt.decode("utf-8", "replace")
+        if skipped:
+            message += f" ({skipped} more like it in the last {LIBVLC_REPEAT_S:g} s)"
+        libvlc_log.log(
+            logging.ERROR if level > _LIBVLC_WARNING else logging.WARNING,
+            "libVLC %s: %s",
+            module,
+            redact_text(message),
+        )
+    except Exception:  # never let an exception unwind into libVLC's thread
+        pass
+
+
+def _context(context: Any) -> tuple[str, int]:
+    """The libVLC module that logged (e.g. ``http``) and the id of its object."""
+    module = ctypes.c_char_p()
+    name, header, ident = ctypes.c_char_p(), ctypes.c_char_p(), ctypes.c_uint()
+    try:
+        vlc.libvlc_log_get_context(context, ctypes.byref(module), None)
+        vlc.libvlc_log_get_object(
+            context, ctypes.byref(name), ctypes.byref(header), ctypes.byref(ident)
+        )
+    except Exception:  # a libVLC without these calls: the message alone
+        return "?", 0
+    label = (module.value or name.value or b"?").decode("utf-8", "replace")
+    return label, int(ident.value)
+
+
+def _install_log(instance: Any) -> None:
+    global _log_callback
+    callback = vlc.CallbackDecorators.LogCb(_on_libvlc_log)
+    _log_callback = callback
+    instance.log_set(callback, None)
+    # libVLC's threads may log while the interpreter shuts down: detach first.
+    atexit.register(_uninstall_log, instance)
+
+
+def _uninstall_log(instance: Any) -> None:
+    global _log_callback
+    instance.log_unset()
+    _log_callback = None
 
 
 # --------------------------------------------------------------------------- worker
@@ -222,22 +408,6 @@ def wait_for_releases(timeout: float = 10.0) -> bool:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def redact_url(url: str) -> str:
-    """The URL without user info, query or fragment: safe to log or show.
-
-    The gateway's access ticket travels in the query string and must never reach a log.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        return "<unparseable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _endpoint(url: str) -> str:
@@ -306,7 +476,7 @@ class _Session:
     """Everything one ``play()`` owns: the libVLC player, its buffer and callbacks.
 
     The callbacks run on libVLC threads; they read only fields set before playback
-    started, plus ``closed`` and the latest-frame slot guarded by ``lock``.
+    started, plus ``closed`` and the buffers' states guarded by ``lock``.
     """
 
     def __init__(
@@ -320,17 +490,20 @@ class _Session:
         self.bridge = bridge
         self.pixel_budget = pixel_budget
         self.size_hint = size_hint
-        # Set by the format callback before the first picture; every format libVLC was
-        # given stays referenced until the session is released.
+        # Set by the format callback before the first picture.
         self.format: _Format | None = None
-        self.formats: list[_Format] = []
         self.source_size: tuple[int, int] | None = None
         self.closed = False
         self.lock = threading.Lock()
-        self.latest: tuple[bytes, _Format] | None = None
+        # Every buffer libVLC was given, by ident - 1: referenced until the session is
+        # released, so a picture in flight never points at freed memory. ``pool``: the
+        # current format's buffers that are not retired.
+        self.buffers: list[_Buffer] = []
+        self.pool: list[_Buffer] = []
+        self.ready: _Buffer | None = None  # displayed last, not yet taken
+        self.held: _Buffer | None = None  # the GUI thread's current picture
         self.pending_events: list[int] = []
         self.posted = False
-        self.last_crc: int | None = None
         self.player: Any = None
         self.media: Any = None
         # ctypes function objects must stay referenced for as long as libVLC may call
@@ -357,8 +530,11 @@ class _Session:
             width[0], height[0] = out_w, out_h
             pitches[0], lines[0] = fmt.pitch, fmt.lines
             with self.lock:
-                self.formats.append(fmt)
                 self.format = fmt
+                self.pool = []  # the old shape's buffers are no longer handed out
+                if self.ready is not None:
+                    self.ready.state = _RETIRED
+                    self.ready = None
                 self.source_size = source
             return 1
         except Exception:  # never let an exception unwind into libVLC's thread
@@ -368,36 +544,56 @@ class _Session:
     def on_cleanup(self, _opaque: Any) -> None:
         return None
 
-    def on_lock(self, _opaque: Any, planes: Any) -> None:
-        fmt = self.format
-        assert fmt is not None  # libVLC locks only after a successful format callback
-        planes[0] = fmt.address
-        return None
+    def on_lock(self, _opaque: Any, planes: Any) -> int:
+        """A free buffer of the current shape: never the one on screen (held), never the
+        latest displayed one (ready) nor one libVLC is still filling."""
+        with self.lock:
+            fmt = self.format
+            assert fmt is not None  # libVLC locks only after a successful format callback
+            buffer = next((b for b in self.pool if b.state == _FREE), None)
+            if buffer is None:
+                buffer = _Buffer(fmt, len(self.buffers) + 1)
+                self.buffers.append(buffer)
+                self.pool.append(buffer)
+            buffer.state = _DECODING
+        planes[0] = buffer.address
+        return buffer.ident
 
     def on_unlock(self, _opaque: Any, _picture: Any, _planes: Any) -> None:
         return None
 
-    def on_display(self, _opaque: Any, _picture: Any) -> None:
-        if self.closed:
-            return
+    def on_display(self, _opaque: Any, picture: Any) -> None:
         try:
-            self._deliver()
+            self._deliver(int(picture or 0))
         except Exception:  # never let an exception unwind into libVLC's thread
             log.exception("dropping a video frame")
 
-    def _deliver(self) -> None:
-        # While buffering libVLC displays the same first picture repeatedly; only a
-        # picture whose content changed counts as a new frame.
-        fmt = self.format
-        if fmt is None:
+    def _deliver(self, ident: int) -> None:
+        if not 0 < ident <= len(self.buffers):
             return
-        crc = zlib.crc32(fmt.view)
-        if crc == self.last_crc:
-            return
-        self.last_crc = crc
-        picture = ctypes.string_at(fmt.address, fmt.size)  # plain bytes, no Qt here
+        buffer = self.buffers[ident - 1]
         with self.lock:
-            self.latest = (picture, fmt)
+            # The last picture delivered: pending, else on screen. Neither can be handed
+            # to libVLC (nor released by the GUI thread) while this compares with it.
+            last = self.ready if self.ready is not None else self.held
+        # While buffering, and when a stream freezes, libVLC displays the same picture
+        # again; only a picture whose content changed counts as a new frame (the stall
+        # watchdog relies on it). memcmp stops at the first difference.
+        repeated = (
+            last is not None
+            and last.format is buffer.format
+            and _memcmp()(buffer.address, last.address, buffer.format.size) == 0
+        )
+        with self.lock:
+            if buffer.state != _DECODING:
+                return  # retired by a shape change meanwhile
+            if repeated or self.closed:
+                buffer.state = _FREE
+                return
+            if self.ready is not None:
+                self.ready.state = _FREE  # never taken: this newer picture replaces it
+            buffer.state = _READY
+            self.ready = buffer
         # Coalesce: if the GUI thread has not taken the previous frame yet, it will
         # take this newer one instead, so a busy GUI never builds a queue of frames.
         self._wake()
@@ -429,18 +625,35 @@ class _Session:
 
     # -- GUI thread --------------------------------------------------------------------
 
-    def take(self) -> tuple[QImage | None, list[int]]:
-        """The newest frame and the events since the last wake-up (GUI thread)."""
+    def take(self) -> tuple[QImage | None, _Buffer | None, list[int]]:
+        """GUI thread: the newest picture wrapped in a QImage (no copy), the buffer that
+        was on screen until now (for ``give_back`` once the new picture replaced it) and
+        the events since the last wake-up."""
         with self.lock:
-            latest, self.latest = self.latest, None
+            buffer, self.ready = self.ready, None
             events, self.pending_events = self.pending_events, []
             self.posted = False
-        if latest is None:
-            return None, events
-        picture, fmt = latest
-        # The QImage is made here, on the GUI thread, and owns its pixels (copy()).
-        image = QImage(picture, fmt.width, fmt.height, fmt.pitch, QImage.Format.Format_RGB32).copy()
-        return image, events
+            previous = None
+            if buffer is not None:
+                buffer.state = _HELD
+                previous, self.held = self.held, buffer
+        if buffer is None:
+            return None, None, events
+        return buffer.image(), previous, events
+
+    def give_back(self, buffer: _Buffer) -> None:
+        """GUI thread: the picture no longer on screen may be decoded into again, unless
+        a QImage of it is still alive somewhere (then it is retired, never overwritten)."""
+        shared = buffer.shared()
+        with self.lock:
+            if buffer.state != _HELD or buffer is self.held:
+                return
+            if shared or buffer not in self.pool:
+                buffer.state = _RETIRED
+                if buffer in self.pool:
+                    self.pool.remove(buffer)
+            else:
+                buffer.state = _FREE
 
     def release_job(self) -> Callable[[], None]:
         """The blocking teardown, to run on a worker thread after ``closed`` is set."""
@@ -513,8 +726,12 @@ class VideoPlayer(QObject):
     ``pixel_budget`` pixels (640×360 worth by default), which libVLC scales into. A 4:3
     or 9:16 camera is therefore never stretched, and the GUI thread gets tile-sized
     images instead of scaling a 1080p camera 15 times a second. Every buffer libVLC was
-    given lives as long as the session (a format change makes a new one and keeps the
+    given lives as long as the session (a format change makes new ones and keeps the
     old), so no picture in flight ever points at freed memory.
+
+    A ``frame_ready`` picture wraps libVLC's buffer without a copy. Keeping it is safe:
+    a buffer with a live QImage is never decoded into again (it is retired instead), so
+    a kept picture never changes; it only costs the memory of one picture.
     """
 
     frame_ready = Signal(QImage)
@@ -558,6 +775,11 @@ class VideoPlayer(QObject):
     def frames_shown(self) -> int:
         """Distinct frames delivered through ``frame_ready`` since the last ``play()``."""
         return self._frames_shown
+
+    @property
+    def generation(self) -> int:
+        """How many times ``play()`` was called: a changed value means a reopened stream."""
+        return self._generation
 
     @property
     def last_image(self) -> QImage | None:
@@ -690,7 +912,7 @@ class VideoPlayer(QObject):
         session = self._session
         if session is None:
             return  # a wake-up from a session that has ended since
-        image, events = session.take()
+        image, previous, events = session.take()
         if image is not None:
             self._frames_shown += 1
             self._last_image = image
@@ -698,6 +920,11 @@ class VideoPlayer(QObject):
                 self._had_first_frame = True
                 self.first_frame.emit()
             self.frame_ready.emit(image)
+            del image  # only the tiles and whoever kept the picture hold it now
+            if previous is not None:
+                # Every receiver had the new picture; the old one's buffer goes back to
+                # libVLC if nobody kept a QImage of it.
+                session.give_back(previous)
         if any(code != _EV_PLAYING for code in events) and self._session is session:
             self._fail(session.generation, self._failure_message())
 
