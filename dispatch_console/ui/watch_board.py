@@ -8,21 +8,10 @@ from typing import Any
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from dispatch_console.domain.audit_browser import silent_detail, silent_flag
+from dispatch_console.domain.watch_rows import COLUMNS, WatchRow, watch_rows
 
 # Amber: the session is recorded as open, but its console has gone quiet.
 SILENT_BACKGROUND = "#fef0c7"
-
-COLUMNS = (
-    ("Viewer", "user_name"),
-    ("Agency", "agency"),
-    ("Camera", "camera_name"),
-    ("School", "school_name"),
-    ("Started (UTC)", "started_at"),
-    ("Ended (UTC)", "ended_at"),
-    ("How it ended", "end_reason"),
-    ("Why (threat basis)", "threat_basis"),
-)
 
 
 class WatchBoard(QTableWidget):
@@ -35,17 +24,16 @@ class WatchBoard(QTableWidget):
         self.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.verticalHeader().hide()
 
-    def show_sessions(self, sessions: Sequence[Mapping[str, Any]]) -> None:
-        self.setRowCount(len(sessions))
-        for row, session in enumerate(sessions):
-            flag = silent_flag(session)
-            for column, (_, key) in enumerate(COLUMNS):
-                value = session.get(key)
-                if key == "ended_at" and value is None:
-                    value = f"watching now — {flag}" if flag else "watching now"
-                text = "" if value is None else str(value).replace("_", " ")
+    def show_rows(self, rows: Sequence[WatchRow]) -> None:
+        self.setRowCount(len(rows))
+        for row, watch in enumerate(rows):
+            for column, text in enumerate(watch.cells):
                 item = QTableWidgetItem(text)
-                if flag:
+                if watch.silent:
                     item.setBackground(QBrush(QColor(SILENT_BACKGROUND)))
-                    item.setToolTip(silent_detail(session))
+                    item.setToolTip(watch.silent)
                 self.setItem(row, column, item)
+
+    def show_sessions(self, sessions: Sequence[Mapping[str, Any]]) -> None:
+        """The server's session records, as rows (``domain.watch_rows``)."""
+        self.show_rows(watch_rows(sessions))
