@@ -6,7 +6,7 @@ for the district desk only, and this class follows the live event stream itself.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from dispatch_console.domain.audit_browser import Severity, event_finding_summary
 from dispatch_console.services.console import Console
@@ -27,6 +27,9 @@ class AuditPresenter(QObject):
         self.console, self.window, self.runner = console, window, runner
         self.browser: AuditBrowser | None = None
         self.last_finding: str | None = None
+        self._finding_timer = QTimer(self)
+        self._finding_timer.setSingleShot(True)
+        self._finding_timer.timeout.connect(lambda: self.window.show_audit_finding(None))
         if window.audit_trail_action is not None:
             window.audit_trail_action.triggered.connect(self.open_browser)
         if console.live is not None:
@@ -58,7 +61,8 @@ class AuditPresenter(QObject):
             return
         summary = event_finding_summary(event.data)
         self.last_finding = summary.text
-        self.window.show_message(summary.text, _LEVELS[summary.severity], FINDING_SHOWN_MS)
+        self.window.show_audit_finding(summary.text, _LEVELS[summary.severity])
+        self._finding_timer.start(FINDING_SHOWN_MS)
         if self.browser is not None and self.browser.isVisible():
             self.browser.refresh_findings()
             self.browser.refresh_workstations()

@@ -93,6 +93,14 @@ class MainWindow(QMainWindow):
             " font-weight: bold; border-radius: 3px; }"
         )
         self.audit_alarm.hide()
+        # The district desk's latest audit finding, on a line of its own: it must not
+        # overwrite the desk's message about the emergency in hand (and vice versa).
+        self.audit_finding = QLabel(central)
+        self.audit_finding.setObjectName("auditFinding")
+        self.audit_finding.setWordWrap(True)
+        self.audit_finding.setTextFormat(Qt.TextFormat.PlainText)
+        self.audit_finding.setAccessibleName("Latest audit finding")
+        self.audit_finding.hide()
         # The audit state, always in view at the bottom right of the desk.
         self.audit_status = QLabel("Audit: …", self)
         self.audit_status.setObjectName("auditStatus")
@@ -211,6 +219,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.connection)
         layout.addWidget(self.audit_problem)
         layout.addWidget(self.audit_alarm)
+        layout.addWidget(self.audit_finding)
         layout.addWidget(self.live_updates)
         layout.addWidget(self.emergency)
         layout.addWidget(self.message)
@@ -286,6 +295,18 @@ class MainWindow(QMainWindow):
             "approvals and revocations may show a few seconds late."
         )
         self.live_updates.show()
+
+    def show_audit_finding(self, text: str | None, level: str = "warning") -> None:
+        """The latest audit finding (None hides it); the audit browser lists them all."""
+        if text is None:
+            self.audit_finding.hide()
+            return
+        fill = {"error": "#b00020", "warning": "#8a4b00"}.get(level, "#3c4043")
+        self.audit_finding.setStyleSheet(
+            f"QLabel {{ background: {fill}; color: white; padding: 4px 10px; border-radius: 3px; }}"
+        )
+        self.audit_finding.setText(text)
+        self.audit_finding.show()
 
     def show_audit_problem(self, problem: str | None) -> None:
         if problem is None:

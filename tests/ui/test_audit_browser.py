@@ -193,7 +193,8 @@ def test_the_audit_browser_filters_shows_timelines_findings_and_exports(
             await eventually(
                 lambda: tampered.session_id in (audit.last_finding or ""), 30, "the live finding"
             )
-            message = desk.window.message.text()
+            message = desk.window.audit_finding.text()
+            assert desk.window.audit_finding.isVisible()
             SHOTS.mkdir(parents=True, exist_ok=True)
             desk.window.grab().save(str(SHOTS / "district-desk-audit-finding.png"))
             assert message.startswith("Audit finding — "), message
