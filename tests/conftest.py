@@ -29,6 +29,7 @@ from dispatch_console.domain.totp import totp
 from dispatch_console.services.district_client import DistrictClient
 from dispatch_console.ui.gc_guard import GarbageCollectionGuard
 from tests.paths import SAMPLE_DISTRICT
+from tests.postgres import HTTP_TESTS_ENGINE, Cluster, start_cluster
 
 T = TypeVar("T")
 
@@ -190,3 +191,42 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     seed_demo(db)
     db.close()
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster (tests/postgres.py), started at the first test asking."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_seeded(pg_cluster: Cluster) -> Iterator[str]:
+    """A PostgreSQL database with the demo accounts, copied per test as a template."""
+    name = pg_cluster.create_database()
+    db = Database(pg_cluster.url(name))
+    seed_demo(db)
+    db.close()
+    yield name
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def district_database(
+    request: pytest.FixtureRequest, tmp_path: Path, seeded_db: Path
+) -> Iterator[str]:
+    """The seeded database a district test's server opens: a copy of the SQLite file, or,
+    with ``DISTRICT_TEST_DATABASE=postgresql``, a copy on the throwaway PostgreSQL cluster
+    (to run the district's HTTP tests on the second engine:
+    ``DISTRICT_TEST_DATABASE=postgresql pytest tests/district/test_server.py ...``)."""
+    if HTTP_TESTS_ENGINE != "postgresql":
+        path = tmp_path / "district.db"
+        path.write_bytes(seeded_db.read_bytes())
+        yield str(path)
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    with cluster.database(template=request.getfixturevalue("pg_seeded")) as url:
+        yield url

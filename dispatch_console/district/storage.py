@@ -90,15 +90,16 @@ def is_postgres(target: str | Path) -> bool:
 
 
 def describe(target: str | Path) -> str:
-    """``target`` fit for messages and logs: a URL's password is replaced by ``***``."""
+    """``target`` fit for messages and logs: a URL's password (in the address, or as a
+    ``password=`` parameter, which libpq also reads) is replaced by ``***``."""
     if not is_postgres(target):
         return str(target)
     parts = urlsplit(str(target))
-    if parts.password is None:
-        return str(target)
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit(parts._replace(query=query))
 
 
 class Connection(ABC):
@@ -269,6 +270,7 @@ class PostgresConnection(Connection):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._in_transaction = False
         self.raw = self._connect()
 
     @classmethod
@@ -299,30 +301,52 @@ class PostgresConnection(Connection):
         except psycopg.Error as exc:
             raise StorageUnavailable(f"cannot connect to {describe(self.url)}: {exc}") from exc
         raw.adapters.register_dumper(bool, BoolAsInteger)
+        self._connection_lost: type[Exception] = psycopg.OperationalError
         return raw
 
+    def _gone(self) -> bool:
+        return self.raw.closed or self.raw.broken
+
     def ensure_open(self) -> None:
-        if self.raw.closed or self.raw.broken:
+        if self._gone():
             self.raw = self._connect()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        if not params:
-            return self.raw.execute(sql.encode())
-        return self.raw.execute(_to_pyformat(sql).encode(), tuple(params))
+        query = (_to_pyformat(sql) if params else sql).encode()
+        args = tuple(params) if params else None
+        try:
+            return self.raw.execute(query, args)
+        except self._connection_lost:
+            # The connection died under a statement (the database restarted, a failover).
+            # Outside a transaction the statement stands alone and runs once more on a new
+            # connection; inside one, the transaction is gone and the caller must know.
+            if self._in_transaction or not self._gone():
+                raise
+            self.raw = self._connect()
+            return self.raw.execute(query, args)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.raw.cursor() as cursor:
             cursor.executemany(_to_pyformat(sql).encode(), [tuple(r) for r in rows])
 
     def begin(self) -> None:
-        self.raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        self._in_transaction = True
         self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
 
     def begin_snapshot(self) -> None:
-        self.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._in_transaction = True
+
+    def commit(self) -> None:
+        try:
+            self.raw.execute("COMMIT")  # never retried: it may have committed
+        finally:
+            self._in_transaction = False
 
     def rollback(self) -> None:
-        if not (self.raw.closed or self.raw.broken):
+        self._in_transaction = False
+        if not self._gone():
             self.raw.execute("ROLLBACK")
 
     def close(self) -> None:

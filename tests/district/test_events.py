@@ -9,13 +9,11 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -132,13 +130,11 @@ class Listener:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path, seeded_db: Path) -> Path:
-    path = tmp_path / "district.db"
-    shutil.copy(seeded_db, path)
-    return path
+def db_path(district_database: str) -> str:
+    return district_database
 
 
-def _serve(db_path: Path, clock: FakeClock) -> tuple[ThreadedServer, Database]:
+def _serve(db_path: str, clock: FakeClock) -> tuple[ThreadedServer, Database]:
     db = Database(db_path)
     app = create_app(db=db, floorplans_dir=SAMPLE_DISTRICT, clock=clock, allow_totp_reuse=True)
     server = ThreadedServer(app)
@@ -147,7 +143,7 @@ def _serve(db_path: Path, clock: FakeClock) -> tuple[ThreadedServer, Database]:
 
 
 @pytest.fixture
-def events_district(db_path: Path) -> Iterator[District]:
+def events_district(db_path: str) -> Iterator[District]:
     clock = FakeClock()
     server, db = _serve(db_path, clock)
     with httpx.Client(base_url=server.url, timeout=5) as http:
@@ -223,7 +219,7 @@ def test_police_do_not_hear_who_is_watching(events_district: District) -> None:
         safety.close()
 
 
-def test_a_desk_resumes_after_a_server_restart(db_path: Path) -> None:
+def test_a_desk_resumes_after_a_server_restart(db_path: str) -> None:
     clock = FakeClock()
     server, db = _serve(db_path, clock)
     http = httpx.Client(base_url=server.url, timeout=5)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from dispatch_console.district import storage
 from dispatch_console.domain.totp import totp
 from tests.district.test_server import API, District, _open_stream, district  # noqa: F401
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.timeout(120)
 PASSWORD = "correct-horse-battery-9"
 
 
-def user_command(db: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def user_command(db: Path | str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dispatch_console", "district", "user", "--db", str(db),
          "--actor", "it:jordan", *args],
@@ -50,10 +51,11 @@ def sign_in(d: District, username: str, secret: str, password: str = PASSWORD) -
     )  # fmt: skip
 
 
-def db_file(d: District) -> Path:
-    path = Path(d.app.state.ctx.db.path)
-    assert path.is_file()
-    return path
+def db_file(d: District) -> str:
+    """The server's database as ``--db`` takes it: the SQLite file, or the PostgreSQL URL."""
+    target = str(d.app.state.ctx.db.path)
+    assert storage.is_postgres(target) or Path(target).is_file()
+    return target
 
 
 def test_an_added_account_signs_in_with_its_enrolled_code(district: District) -> None:  # noqa: F811

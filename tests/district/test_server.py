@@ -7,7 +7,6 @@ session's camera simulator.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -125,10 +124,8 @@ def start_record(user: dict[str, Any], camera_id: str, now: datetime) -> dict[st
 
 
 @pytest.fixture
-def district(tmp_path: Path, seeded_db: Path, district_stack: DistrictStack) -> Iterator[District]:
-    db_path = tmp_path / "district.db"
-    shutil.copy(seeded_db, db_path)
-    db = Database(db_path)
+def district(district_database: str, district_stack: DistrictStack) -> Iterator[District]:
+    db = Database(district_database)
     clock = FakeClock()
     app = create_app(
         db=db,

@@ -30,6 +30,7 @@ from tests.clock import FakeClock
 from tests.district.test_server import API, District
 from tests.gateway.harness import TEST_SECRET, ThreadedGateway
 from tests.paths import SAMPLE_DISTRICT
+from tests.postgres import HTTP_TESTS_ENGINE
 
 
 @pytest.fixture(scope="session")
@@ -66,15 +67,29 @@ StackFactory = Callable[..., Stack]
 
 @pytest.fixture
 def make_stack(
-    tmp_path: Path, seeded_security_db: Path, district_stack: DistrictStack
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    seeded_security_db: Path,
+    district_stack: DistrictStack,
 ) -> Iterator[StackFactory]:
-    """Start a server with ``create_app`` options of the test's choosing."""
+    """Start a server with ``create_app`` options of the test's choosing.
+
+    Its database is a copy of the seeded SQLite file, or with
+    ``DISTRICT_TEST_DATABASE=postgresql`` a copy on the throwaway PostgreSQL cluster.
+    """
     with ExitStack() as cleanup:
 
-        def start(**options: Any) -> Stack:
+        def database() -> str:
+            if HTTP_TESTS_ENGINE == "postgresql":
+                cluster = request.getfixturevalue("pg_cluster")
+                template = request.getfixturevalue("pg_seeded")
+                return str(cleanup.enter_context(cluster.database(template=template)))
             db_path = tmp_path / f"district-{len(list(tmp_path.glob('district-*.db')))}.db"
             shutil.copy(seeded_security_db, db_path)
-            db = Database(db_path)
+            return str(db_path)
+
+        def start(**options: Any) -> Stack:
+            db = Database(database())
             cleanup.callback(db.close)
             clock = FakeClock()
             options.setdefault("camsim_url", district_stack.camsim_url)

@@ -1,8 +1,9 @@
 """Both engines for the storage suite: every test here runs on SQLite and on PostgreSQL.
 
 ``engine`` is a database target (a SQLite file path, or a fresh PostgreSQL database's
-URL on the session's throwaway cluster, see tests/postgres.py). The cluster starts only
-when a PostgreSQL test runs, once per session.
+URL on the session's throwaway cluster, see tests/postgres.py; ``pg_cluster`` and
+``pg_seeded`` are in tests/conftest.py). The cluster starts only when a PostgreSQL test
+runs, once per session.
 """
 
 from __future__ import annotations
@@ -12,31 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from dispatch_console.district.db import Database
-from dispatch_console.district.seed import seed_demo
-from tests.postgres import Cluster, start_cluster
+from tests.postgres import Cluster
 
 ENGINES = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    cluster = start_cluster()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-@pytest.fixture(scope="session")
-def pg_seeded(pg_cluster: Cluster) -> Iterator[str]:
-    """A database with the demo accounts, to copy per test (scrypt is deliberately slow)."""
-    name = pg_cluster.create_database()
-    db = Database(pg_cluster.url(name))
-    seed_demo(db)
-    db.close()
-    yield name
-    pg_cluster.drop_database(name)
 
 
 @pytest.fixture(params=ENGINES)

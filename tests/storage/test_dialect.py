@@ -27,6 +27,9 @@ def test_a_database_url_is_never_printed_with_its_password() -> None:
     url = "postgresql://district:s3cret-pw@127.0.0.1:1/district"
     assert storage.describe(url) == "postgresql://district:***@127.0.0.1:1/district"
     assert storage.describe("/var/lib/district.db") == "/var/lib/district.db"
+    assert storage.describe("postgresql://db.example/d?sslmode=require&password=s3cret") == (
+        "postgresql://db.example/d?sslmode=require&password=***"
+    )
     for args in (["migrate", "--db", url], ["audit", "verify", "--db", url]):
         done = subprocess.run(
             [sys.executable, "-m", "dispatch_console", "district", *args],
