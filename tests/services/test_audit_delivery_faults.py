@@ -152,7 +152,7 @@ def test_a_lying_proxy_loses_no_session_and_turns_none_into_a_permanent_rejectio
             sessions = []
             for n in range(12):
                 start = now + timedelta(seconds=n)
-                session = new_session(user, JEFFERSON_CAMERAS[n % 2], start)
+                session = new_session(user, JEFFERSON_CAMERAS[n % 2], start, "ws-lying-proxy")
                 await outbox.record_start(session)
                 await outbox.record_heartbeat(session, utc_ms(start + timedelta(milliseconds=500)))
                 await outbox.record_end(
@@ -313,7 +313,9 @@ def test_delivery_resumes_at_once_when_the_district_answers_again(
             shipper = AuditShipper(outbox, client, jitter=lambda: 0.5)
             try:
                 began = datetime.now(UTC) - timedelta(seconds=40)
-                session = new_session(demo_user("dispatcher"), JEFFERSON_CAMERAS[0], began)
+                session = new_session(
+                    demo_user("dispatcher"), JEFFERSON_CAMERAS[0], began, "ws-resume-at-once"
+                )
                 await outbox.record_start(session)
                 # The console went on beating through the outage, then the view closed.
                 beats = [utc_ms(began + timedelta(seconds=15 * n)) for n in (1, 2)]

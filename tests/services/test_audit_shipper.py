@@ -27,13 +27,18 @@ DISTRICT = load_district(SAMPLE_DISTRICT)
 JEFFERSON_CAMERAS = [c.id for c in DISTRICT.school("jefferson-es").cameras()]
 
 
-def new_session(user: User, camera_id: str, now: datetime) -> ViewingSession:
+def new_session(
+    user: User, camera_id: str, now: datetime, workstation_id: str = "test-ws"
+) -> ViewingSession:
+    """A session as a console starts it. Tests that read the district's findings about a
+    chain pass a workstation of their own: other tests' outboxes on "test-ws" are, to
+    the district, that workstation's store being reset (a chain_new finding)."""
     camera = DISTRICT.camera(camera_id)
     return start_session(
         user=user,
         camera=camera,
         school=DISTRICT.school(camera.school_id),
-        workstation_id="test-ws",
+        workstation_id=workstation_id,
         app_version=__version__,
         emergency_id=None,
         grant_id=None,
