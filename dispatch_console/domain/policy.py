@@ -38,6 +38,13 @@ COMMON_AREAS: frozenset[RoomKind] = frozenset(
 )
 OUTDOOR_AREAS: frozenset[RoomKind] = frozenset({RoomKind.EXTERIOR, RoomKind.PARKING})
 
+
+def is_private_room(kind: RoomKind) -> bool:
+    """Whether a room is private under the agreement: its cameras are never shared with
+    police, and the map hatches it. The one place that reads COMMON_AREAS for that."""
+    return kind not in COMMON_AREAS
+
+
 # Emergencies in which waiting for a district approver could cost lives: the grant is
 # issued at once and flagged for the district's review afterwards.
 BREAK_GLASS: frozenset[EmergencyType] = frozenset(
@@ -80,7 +87,7 @@ class Decision:
 
 def police_shareable(camera: Camera) -> Decision:
     """Whether a camera may ever be shown to police, whatever the moment."""
-    if camera.room_kind not in COMMON_AREAS:
+    if is_private_room(camera.room_kind):
         return Decision(
             False,
             f"{camera.name} is in a {camera.room_kind.value.replace('_', ' ')}: "

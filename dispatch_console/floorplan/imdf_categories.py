@@ -10,7 +10,7 @@ the policy treats as private.
 from __future__ import annotations
 
 from dispatch_console.domain.models import RoomKind
-from dispatch_console.domain.policy import COMMON_AREAS
+from dispatch_console.domain.policy import is_private_room
 
 UNIT_KINDS: dict[str, RoomKind] = {
     "walkway": RoomKind.HALLWAY,
@@ -89,4 +89,4 @@ def room_kind(category: str) -> RoomKind:
 
 def privacy_class(kind: RoomKind) -> str:
     """How the policy treats this kind: shareable with police in an emergency, or never."""
-    return "common" if kind in COMMON_AREAS else "private"
+    return "private" if is_private_room(kind) else "common"

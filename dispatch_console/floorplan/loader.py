@@ -49,7 +49,7 @@ from dispatch_console.domain.plan_calibration import (
     Similarity,
     similarity_from_points,
 )
-from dispatch_console.domain.policy import COMMON_AREAS
+from dispatch_console.domain.policy import is_private_room
 
 from .outlines import room_polygon
 from .reading import (
@@ -285,10 +285,10 @@ def _camera(
         )
         return None
     # On a shared wall the stricter room wins: a private room beats a common area.
-    holders.sort(key=lambda rp: (rp[0].kind in COMMON_AREAS, rp[1].area))
+    holders.sort(key=lambda rp: (not is_private_room(rp[0].kind), rp[1].area))
     room = holders[0][0]
     configured = True if shareable is None else shareable
-    if configured and room.kind not in COMMON_AREAS:
+    if configured and is_private_room(room.kind):
         reader.warn(
             feature,
             f'"{name}" is configured shareable but stands in {room.name} '

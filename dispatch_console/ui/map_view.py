@@ -57,7 +57,7 @@ from PySide6.QtWidgets import (
 from dispatch_console.domain.desk_keys import numbered_cameras
 from dispatch_console.domain.grid_layout import CAMERA_MIME
 from dispatch_console.domain.models import Camera, Floor, Point, Room
-from dispatch_console.domain.policy import COMMON_AREAS
+from dispatch_console.domain.policy import is_private_room
 from dispatch_console.floorplan.geometry import label_point
 
 from . import theme
@@ -497,7 +497,7 @@ class FloorPlanView(QGraphicsView):
     def _add_room(self, scene: QGraphicsScene, room: Room) -> None:
         polygon = QPolygonF([_scaled(p) for p in room.outline])
         item = QGraphicsPolygonItem(polygon)
-        private = room.kind not in COMMON_AREAS
+        private = is_private_room(room.kind)
         plan = theme.active().plan
         colour = QColor(plan.private_fill if private else plan.room_fill[room.kind])
         if self._drawing is not None:
