@@ -20,7 +20,11 @@ from dispatch_console.domain.models import User
 from dispatch_console.domain.policy import is_police
 from dispatch_console.services.audit_outbox import AuditOutbox, outbox_path
 from dispatch_console.services.console import Console
-from dispatch_console.services.credentials import TokenStore, password_store_problem
+from dispatch_console.services.credentials import (
+    RememberedSignIn,
+    TokenStore,
+    password_store_problem,
+)
 from dispatch_console.services.district_client import DistrictClient
 from dispatch_console.services.errors import ConsoleError
 from dispatch_console.services.grid_store import GridStore, grid_path
@@ -54,6 +58,19 @@ class SignIn:
     # The second factor. The demo computes it from its account's TOTP secret; a real
     # user types the code from their authenticator.
     one_time_code: Callable[[], str]
+    # Ask the district for a remembered sign-in, kept in the OS keyring.
+    remember: bool = False
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A start from the sign-in this workstation remembers (no password, no code)."""
+
+    remembered: RememberedSignIn
+
+    @property
+    def username(self) -> str:
+        return self.remembered.username
 
 
 @dataclass
@@ -70,7 +87,7 @@ def _title(user: User) -> str:
     return f"Dispatch Console — {desk}"
 
 
-async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
+async def open_console(settings: Settings, sign_in: SignIn | Resume) -> ConsoleWindow:
     """Sign in, load the district and show a console window for that user."""
     warm_up()  # load libVLC's plugins on a worker thread, not at the first click
     client = DistrictClient(settings.server_url, verify=settings_ssl_context(settings))
@@ -85,7 +102,15 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
         audit_alarm_after=timedelta(minutes=settings.audit_alarm_minutes),
     )
     try:
-        user = await console.sign_in(sign_in.username, sign_in.password, sign_in.one_time_code())
+        if isinstance(sign_in, Resume):
+            user = await console.resume(sign_in.remembered)
+        else:
+            user = await console.sign_in(
+                sign_in.username,
+                sign_in.password,
+                sign_in.one_time_code(),
+                remember=sign_in.remember,
+            )
         recovered = await console.start()
     except BaseException:
         await console.shipper.stop()
@@ -119,6 +144,8 @@ async def open_console(settings: Settings, sign_in: SignIn) -> ConsoleWindow:
             "and reported to the district.",
             "warning",
         )
+    elif console.remember_problem:
+        window.show_message(console.remember_problem, "warning", timeout_ms=30000)
     return ConsoleWindow(console, window, controller, runner, keys)
 
 
@@ -137,33 +164,57 @@ async def close_console(opened: ConsoleWindow) -> None:
 
 
 async def run_signed_in(settings: Settings) -> int:
-    """The installed console: sign in, work, and exit when the window closes."""
+    """The installed console: sign in (or go on with a remembered sign-in), work, and
+    exit when the window closes; signing out returns to the sign-in window."""
     apply_look(settings)
     # No Secret Service (a headless Debian): said once, at sign-in, never a file fallback.
-    sign_in_window = SignInWindow(settings.server_url, store_problem=password_store_problem())
-    attempts: asyncio.Queue[SignIn | None] = asyncio.Queue()
-    sign_in_window.submitted.connect(
-        lambda user, password, code: attempts.put_nowait(SignIn(user, password, lambda: code))
+    store_problem = password_store_problem()
+    remembered = await TokenStore(settings.server_url).remembered()
+    while True:
+        opened = await _sign_in(settings, store_problem, remembered)
+        if opened is None:
+            return 1
+        closed = asyncio.Event()
+        opened.window.closed.connect(closed.set)
+        opened.window.show()
+        await closed.wait()
+        await close_console(opened)
+        if not opened.controller.signed_out:
+            return 0
+        remembered = None
+
+
+async def _sign_in(
+    settings: Settings, store_problem: str | None, remembered: RememberedSignIn | None
+) -> ConsoleWindow | None:
+    """The sign-in window until a console opens (None: the user closed it).
+
+    A remembered sign-in is tried first, with the window saying whose; if the district
+    refuses it or cannot be reached, the window asks as usual and says why.
+    """
+    window = SignInWindow(settings.server_url, store_problem=store_problem)
+    attempts: asyncio.Queue[SignIn | Resume | None] = asyncio.Queue()
+    window.submitted.connect(
+        lambda user, password, code, remember: attempts.put_nowait(
+            SignIn(user, password, lambda: code, remember)
+        )
     )
-    sign_in_window.cancelled.connect(lambda: attempts.put_nowait(None))
-    sign_in_window.show()
+    window.cancelled.connect(lambda: attempts.put_nowait(None))
+    window.show()
+    if remembered is not None:
+        window.show_resuming(remembered.username)
+        attempts.put_nowait(Resume(remembered))
     while True:
         attempt = await attempts.get()
         if attempt is None:
-            return 1
+            return None
         try:
             opened = await open_console(settings, attempt)
         except ConsoleError as error:
-            sign_in_window.show_error(f"{error.title}: {error.detail} {error.hint}".strip())
+            window.show_error(f"{error.title}: {error.detail} {error.hint}".strip())
             continue
-        break
-    sign_in_window.finish()
-    closed = asyncio.Event()
-    opened.window.closed.connect(closed.set)
-    opened.window.show()
-    await closed.wait()
-    await close_console(opened)
-    return 0
+        window.finish()
+        return opened
 
 
 def has_display(system: str | None = None, env: Mapping[str, str] | None = None) -> bool:

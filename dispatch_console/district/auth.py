@@ -37,7 +37,9 @@ from dispatch_console.domain.models import User
 from dispatch_console.domain.session import utc_ms
 from dispatch_console.domain.totp import STEP_SECONDS, time_step, totp
 
+from . import remembered
 from .db import Database
+from .remembered import RememberedToken
 
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -181,6 +183,8 @@ class SignIn:
     token: str
     expires_at: datetime
     user: User
+    # The first refresh token when the user asked to be remembered and the district allows.
+    remembered: RememberedToken | None = None
 
 
 def create_user(db: Database, user: User, password: str, totp_secret: str, now: datetime) -> bool:
@@ -222,8 +226,11 @@ def sign_in(
     now: datetime,
     *,
     allow_totp_reuse: bool = False,
+    remember_for: timedelta | None = None,
 ) -> SignIn:
     """Check all three factors and hand out a session token, or raise why not.
+
+    ``remember_for``: also start a remembered sign-in lasting that long (remembered.py).
 
     ``allow_totp_reuse`` exists for the test suite's shared server only, where many tests
     sign the same demo account in within one 30-second step; never in production.
@@ -247,11 +254,19 @@ def sign_in(
     if password_ok and step is not None:
         token = secrets.token_urlsafe(32)
         expires_at = now + TOKEN_LIFETIME
+        first_refresh = (
+            None if remember_for is None else RememberedToken.new(None, now + remember_for)
+        )
         outcome = db.accept_sign_in(
-            record.user.id, None if allow_totp_reuse else step, token_hash(token), now, expires_at
+            record.user.id,
+            None if allow_totp_reuse else step,
+            token_hash(token),
+            now,
+            expires_at,
+            first_refresh,
         )
         if outcome == "ok":
-            return SignIn(token=token, expires_at=expires_at, user=record.user)
+            return SignIn(token, expires_at, record.user, first_refresh)
         # "replayed": a used code is a wrong code, and counts as a failure like one.
     until = db.record_failed_sign_in(record.user.id, now, MAX_FAILED_SIGN_INS, LOCKOUT)
     if until is not None:
@@ -266,6 +281,12 @@ def user_for_token(db: Database, token: str, now: datetime) -> User | None:
     return db.token_user(token_hash(token), now)
 
 
-def sign_out(db: Database, token: str) -> None:
-    """End this sign-in: the token, its unused tickets, and (via the gateway) its streams."""
+def sign_out(db: Database, token: str, *, keep_remembered: bool = False) -> None:
+    """End this sign-in: the token, its unused tickets, and (via the gateway) its streams.
+
+    The remembered sign-in it belongs to ends too, unless ``keep_remembered`` (a console
+    closing at the end of a shift, whose user asked to be remembered).
+    """
+    if not keep_remembered:
+        remembered.forget(db, token_hash(token))
     db.delete_token(token_hash(token))

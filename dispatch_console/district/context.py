@@ -98,6 +98,8 @@ class ServerContext:
     grant_clock: GrantClock | None = field(default=None, repr=False)
     throttle: auth.AddressThrottle = field(default_factory=auth.AddressThrottle)
     allow_totp_reuse: bool = False
+    # How long a remembered sign-in lasts (None: the district does not allow remembering).
+    remember_for: timedelta | None = None
     audit_starts_per_minute: int = AUDIT_STARTS_PER_MINUTE
     max_open_sessions: int = MAX_OPEN_SESSIONS
     # Purge the audit trail past this many days, daily (None: keep everything).

@@ -40,6 +40,7 @@ from dispatch_console.domain.models import (
 from dispatch_console.domain.session import parse_utc, utc_ms
 
 from . import audit_log, migrations, storage
+from .remembered import RememberedToken, insert_refresh_token
 from .storage import Connection, Row
 
 T = TypeVar("T")
@@ -275,6 +276,8 @@ class Database:
         The authorisations stay: they are how the server finds the streams to cut.
         """
         conn.execute("DELETE FROM auth_tokens WHERE user_id = ?", (user_id,))
+        # A remembered sign-in ends too: it must not outlive a lockout or a disabling.
+        conn.execute("DELETE FROM refresh_tokens WHERE user_id = ?", (user_id,))
 
     def record_failed_sign_in(
         self, user_id: str, now: datetime, max_failures: int, lockout: timedelta
@@ -318,8 +321,11 @@ class Database:
         token_hash: str,
         now: datetime,
         expires_at: datetime,
+        remember: RememberedToken | None = None,
     ) -> str:
         """Record a good sign-in and its token, all or nothing.
+
+        ``remember``: the first refresh token of a remembered sign-in, stored with it.
 
         Returns "ok", "replayed" (this TOTP step or a later one was already used: RFC 6238
         section 5.2), "locked" (a parallel failure locked the account meanwhile) or
@@ -347,10 +353,12 @@ class Database:
                 (step, user_id),
             )
             conn.execute(
-                "INSERT INTO auth_tokens(token_hash, user_id, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (token_hash, user_id, stamp, utc_ms(expires_at)),
+                "INSERT INTO auth_tokens(token_hash, user_id, created_at, expires_at,"
+                " refresh_family) VALUES (?, ?, ?, ?, ?)",
+                (token_hash, user_id, stamp, utc_ms(expires_at), remember and remember.family),
             )
+            if remember is not None:
+                insert_refresh_token(conn, remember, user_id, now)
             return "ok"
 
     def phantom_locked_until(self, username: str, now: datetime) -> datetime | None:
@@ -496,6 +504,7 @@ class Database:
     def purge_expired_tokens(self, now: datetime) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM auth_tokens WHERE expires_at <= ?", (utc_ms(now),))
+            conn.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", (utc_ms(now),))
             # Authorisations of sessions that ended a day ago can no longer matter.
             conn.execute(
                 "DELETE FROM stream_tickets WHERE session_id IN (SELECT session_id FROM"

@@ -184,6 +184,22 @@ CREATE TABLE IF NOT EXISTS admin_actions (
 );
 """
 
+# A refresh token is kept (as its SHA-256 hash) until the family's absolute expiry; a
+# rotated one keeps its row with replaced_at set, so presenting it again is recognised as
+# a stolen copy and ends the whole family.
+_REMEMBERED_SIGN_INS = """
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash  TEXT PRIMARY KEY,
+    family_id   TEXT NOT NULL,
+    user_id     TEXT NOT NULL REFERENCES users(id),
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    replaced_at TEXT
+);
+CREATE INDEX IF NOT EXISTS refresh_tokens_family ON refresh_tokens(family_id);
+CREATE INDEX IF NOT EXISTS refresh_tokens_user ON refresh_tokens(user_id)
+"""
+
 
 def _statements(script: str) -> list[str]:
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
@@ -287,6 +303,14 @@ MIGRATIONS = (
         5,
         "an emergency's location (floor and point, JSON)",
         _add_columns((("emergencies", "location", "TEXT"),)),
+    ),
+    Migration(
+        6,
+        "remembered sign-ins: rotating refresh tokens in families, sign-ins linked to them",
+        _both(
+            _run(_REMEMBERED_SIGN_INS),
+            _add_columns((("auth_tokens", "refresh_family", "TEXT"),)),
+        ),
     ),
 )
 LATEST = MIGRATIONS[-1].version

@@ -64,12 +64,30 @@ class LoginIn(BaseModel):
     username: Name
     password: Secret
     otp: Otp = Field(description="The 6-digit code from the user's authenticator (RFC 6238).")
+    remember: bool = Field(
+        default=False,
+        description="Also start a remembered sign-in (a refresh token), if the district "
+        "allows it; see POST /auth/refresh.",
+    )
 
 
 class LoginOut(BaseModel):
     token: str
     expires_at: str
     user: UserOut
+    refresh_token: str | None = Field(
+        default=None,
+        description="The remembered sign-in's refresh token, for the OS keyring only; "
+        "null when not asked for or when the district does not allow remembering.",
+    )
+    refresh_expires_at: str | None = Field(
+        default=None,
+        description="When the remembered sign-in ends, however often it is refreshed.",
+    )
+
+
+class RefreshIn(BaseModel):
+    refresh_token: Secret
 
 
 class LocationIn(BaseModel):

@@ -29,6 +29,7 @@ from dispatch_console.floorplan.loader import FloorPlanError
 
 from . import migrations, storage
 from .db import Database
+from .remembered import DEFAULT_REMEMBER_DAYS, MAX_REMEMBER_DAYS
 from .seed import seed_demo
 from .server import create_app
 
@@ -217,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
         "without it nothing is ever purged",
     )
     parser.add_argument(
+        "--remember-days",
+        type=int,
+        default=DEFAULT_REMEMBER_DAYS,
+        help=f"how long a user who ticks 'Keep me signed in' stays signed in on that "
+        f"workstation before the password and one-time code are asked again (0 to "
+        f"{MAX_REMEMBER_DAYS}; 0: never remembered; default {DEFAULT_REMEMBER_DAYS})",
+    )
+    parser.add_argument(
         "--seed-demo", action="store_true", help="add the demo accounts if they are missing"
     )
     parser.add_argument(
@@ -328,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 gateway_secret=secret,
                 allow_totp_reuse=args.insecure_allow_totp_reuse,
                 audit_retention_days=args.audit_retention_days,
+                remember_days=args.remember_days,
                 **(
                     {"audit_starts_per_minute": args.audit_starts_per_minute}
                     if args.audit_starts_per_minute

@@ -24,6 +24,7 @@ request and response models; ``deps`` who is calling and with which rights.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ from .problems import (
     install_problem_handlers,
     install_problem_openapi,
 )
+from .remembered import DEFAULT_REMEMBER_DAYS, MAX_REMEMBER_DAYS
 from .routes import (
     access,
     accounts,
@@ -91,6 +93,7 @@ def create_app(
     allow_totp_reuse: bool = False,
     audit_starts_per_minute: int = AUDIT_STARTS_PER_MINUTE,
     audit_retention_days: int | None = None,
+    remember_days: int = DEFAULT_REMEMBER_DAYS,
 ) -> FastAPI:
     """Build the district API. Raises FloorPlanError if the floor plans are not valid.
 
@@ -101,7 +104,13 @@ def create_app(
     stream links are issued.
     ``allow_totp_reuse`` is for the test suite's shared server only (see auth.sign_in).
     ``audit_retention_days`` (at least 365) purges the audit trail past it now and daily.
+    ``remember_days`` (0 to 30) lets users ask to be remembered that long (remembered.py).
     """
+    if not 0 <= remember_days <= MAX_REMEMBER_DAYS:
+        raise ValueError(
+            f"remembered sign-ins of {remember_days} days: choose 0 (never) to "
+            f"{MAX_REMEMBER_DAYS} days"
+        )
     if audit_retention_days is not None and audit_retention_days < MIN_RETENTION_DAYS:
         raise ValueError(
             f"audit retention of {audit_retention_days} days is below the minimum of "
@@ -126,6 +135,7 @@ def create_app(
         throttle=auth.AddressThrottle(limit=sign_in_failures_per_address),
         allow_totp_reuse=allow_totp_reuse,
         audit_starts_per_minute=audit_starts_per_minute,
+        remember_for=timedelta(days=remember_days) if remember_days else None,
     )
     if camera_sources is not None:
         ctx.camera_sources = camera_sources

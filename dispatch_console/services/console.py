@@ -50,7 +50,7 @@ from dispatch_console.floorplan.loader import FloorPlanError, district_from_docu
 
 from .audit_outbox import AuditOutbox
 from .audit_shipper import DEFAULT_KEEP_DELIVERED, AuditShipper
-from .credentials import TokenStore
+from .credentials import RememberedSignIn, TokenStore
 from .district_client import Decided, Declared, DistrictClient, StreamTicket, stream_link_of
 from .errors import (
     AccessDenied,
@@ -143,13 +143,65 @@ class Console:
         self.connection_problem: str | None = None
         self.connection_listeners: list[Callable[[str | None], None]] = []
         self.live: LiveUpdates | None = None
+        # Whether this sign-in is remembered for the next start (its refresh token is in
+        # the keyring), and why not when the user asked and it could not be.
+        self.remembered = False
+        self.remember_problem: str | None = None
 
     # -- sign-in and start-up ---------------------------------------------------------
 
-    async def sign_in(self, username: str, password: str, otp: str) -> User:
-        self.user = await self.client.login(username, password, otp)
+    async def sign_in(
+        self, username: str, password: str, otp: str, *, remember: bool = False
+    ) -> User:
+        """Sign in; ``remember`` asks the district for a remembered sign-in, kept in the
+        OS keyring for the next start (``remember_problem`` says why when it was not)."""
+        self.user = await self.client.login(username, password, otp, remember=remember)
         await self._store_token()
+        if remember:
+            await self._keep_remembered()
         return self.user
+
+    async def resume(self, remembered: RememberedSignIn) -> User:
+        """Start from a remembered sign-in instead of a password and one-time code.
+
+        The district retires the refresh token it is given and hands out another, which
+        replaces it in the keyring. A refusal (ended, expired, used twice, account
+        locked) forgets it here too, so the next start asks for a full sign-in.
+        """
+        try:
+            user = await self.client.resume(remembered.refresh_token.reveal())
+        except SignInFailed:
+            if self._token_store is not None:
+                await self._token_store.forget_remembered()
+            raise
+        if user.username != remembered.username:
+            raise BadServerAnswer(
+                f"The district answered a remembered sign-in of {remembered.username} "
+                f"with the account {user.username}."
+            )
+        self.user = user
+        await self._store_token()
+        await self._keep_remembered()
+        return user
+
+    async def _keep_remembered(self) -> None:
+        refresh, user = self.client.refresh_token, self.user
+        if refresh is None or user is None:
+            self.remember_problem = (
+                "The district does not allow remembering sign-ins: you will sign in with "
+                "your password and one-time code at the next start."
+            )
+            return
+        if self._token_store is None or not await self._token_store.remember(
+            user.username, refresh
+        ):
+            self.remember_problem = (
+                "This computer's password store cannot keep the sign-in: you will sign in "
+                "with your password and one-time code at the next start."
+            )
+            return
+        self.remember_problem = None
+        self.remembered = True
 
     async def _store_token(self) -> None:
         token = self.client.token
@@ -199,10 +251,12 @@ class Console:
                 f"This desk belongs to {current.username}: sign in as that user to go on, "
                 "or exit the console to change user."
             )
-        user = await self.client.login(current.username, password, otp)
+        user = await self.client.login(current.username, password, otp, remember=self.remembered)
         self.user = user
         self.sign_in_lost = False
         await self._store_token()  # the keyring must not keep the ended token
+        if self.remembered:
+            await self._keep_remembered()
         self.shipper.connection_restored()
         await self.refresh_access()
         return user
@@ -626,11 +680,21 @@ class Console:
             except ConsoleError as exc:  # kept and retried; go on closing the others
                 log.warning("could not record the end of %s: %s", session_id, exc.detail)
 
-    async def shutdown(self, flush_timeout_s: float = 3.0, logout_timeout_s: float = 2.0) -> None:
-        """Close every view as an application exit and try briefly to deliver the trail."""
+    async def shutdown(
+        self,
+        flush_timeout_s: float = 3.0,
+        logout_timeout_s: float = 2.0,
+        *,
+        sign_out: bool = False,
+    ) -> None:
+        """Close every view and try briefly to deliver the trail, then end the sign-in.
+
+        An exit keeps a remembered sign-in for the next start; ``sign_out`` ends it, on
+        the district and in the keyring, so the next start asks for a full sign-in.
+        """
         if self.live is not None:
             await self.live.stop()
-        await self.close_all(EndReason.APPLICATION_EXIT)
+        await self.close_all(EndReason.SIGNED_OUT if sign_out else EndReason.APPLICATION_EXIT)
         try:
             await asyncio.wait_for(self.shipper.flush(), flush_timeout_s)
         except (TimeoutError, ConsoleError) as exc:
@@ -638,13 +702,18 @@ class Console:
         await self.shipper.stop()
         # Sign out last, after the ends went out with this token: the district then ends
         # the sign-in, so a token left in memory or the keyring is worth nothing.
+        keep = self.remembered and not sign_out
         try:
-            await asyncio.wait_for(self.client.logout(), logout_timeout_s)
+            await asyncio.wait_for(self.client.logout(keep_remembered=keep), logout_timeout_s)
         except (TimeoutError, ConsoleError) as exc:
             log.warning("sign-out at exit did not reach the district: %s", exc)
-        # Signed out: the keyring keeps no token of this sign-in either.
+        # Signed out: the keyring keeps no token of this sign-in either, nor (when the
+        # user signed out) the remembered sign-in, even if the district was unreachable.
         if self._token_store is not None and self.user is not None:
             await self._token_store.forget(self.user.username)
+            if sign_out:
+                await self._token_store.forget_remembered()
+                self.remembered = False
 
     @property
     def is_police(self) -> bool:

@@ -9,7 +9,9 @@ clear. ``password_store_problem`` says so in words the sign-in window shows.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from dataclasses import dataclass
 
 import keyring
 from keyring.backend import KeyringBackend
@@ -71,7 +73,18 @@ class Secret:
         return "Secret(***)"
 
 
+@dataclass(frozen=True)
+class RememberedSignIn:
+    """Whose sign-in this workstation remembers for a district, and its refresh token."""
+
+    username: str
+    refresh_token: Secret
+
+
 class TokenStore:
+    """The OS keyring entries of one district server: each user's session token, and
+    the one remembered sign-in ("Keep me signed in") of this OS account."""
+
     def __init__(self, server_url: str) -> None:
         self._server_url = server_url
         self._memory: dict[str, str] = {}
@@ -106,6 +119,58 @@ class TokenStore:
             keyring.delete_password(SERVICE, self._key(username))
         except KeyringError:
             pass
+
+    def _remembered_key(self) -> str:
+        return f"remembered@{self._server_url}"
+
+    def _remember(self, username: str, refresh_token: Secret) -> bool:
+        if password_store_problem() is not None:
+            return False  # never on disk in the clear: not remembered, said at sign-in
+        entry = json.dumps({"username": username, "refresh_token": refresh_token.reveal()})
+        try:
+            keyring.set_password(SERVICE, self._remembered_key(), entry)
+        except KeyringError as exc:
+            log.warning("the sign-in cannot be remembered: the OS keyring refused (%s)", exc)
+            return False
+        return True
+
+    def _load_remembered(self) -> RememberedSignIn | None:
+        if password_store_problem() is not None:
+            return None
+        try:
+            entry = keyring.get_password(SERVICE, self._remembered_key())
+        except KeyringError as exc:
+            log.warning("the remembered sign-in cannot be read: %s", exc)
+            return None
+        if entry is None:
+            return None
+        try:
+            fields = json.loads(entry)
+            username, token = fields["username"], fields["refresh_token"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("the remembered sign-in in the keyring is garbled: it is forgotten")
+            self._forget_remembered()
+            return None
+        if not isinstance(username, str) or not isinstance(token, str):
+            self._forget_remembered()
+            return None
+        return RememberedSignIn(username, Secret(token))
+
+    def _forget_remembered(self) -> None:
+        try:
+            keyring.delete_password(SERVICE, self._remembered_key())
+        except KeyringError:
+            pass  # nothing stored (or no keyring): nothing to forget
+
+    async def remember(self, username: str, refresh_token: str) -> bool:
+        """Keep this sign-in for the next start; False when it cannot be kept safely."""
+        return await asyncio.to_thread(self._remember, username, Secret(refresh_token))
+
+    async def remembered(self) -> RememberedSignIn | None:
+        return await asyncio.to_thread(self._load_remembered)
+
+    async def forget_remembered(self) -> None:
+        await asyncio.to_thread(self._forget_remembered)
 
     async def save(self, username: str, token: str) -> None:
         await asyncio.to_thread(self._save, username, Secret(token))

@@ -106,6 +106,9 @@ class DistrictClient:
         ``wall_clock``: this machine's clock (seconds since the epoch), for skew."""
         self.base_url = base_url.rstrip("/")
         self._token: str | None = None
+        # A remembered sign-in's refresh token, when the user asked and the district
+        # allowed it: for the keyring only, never logged.
+        self._refresh_token: str | None = None
         self._wall_clock = wall_clock
         # The district's clock minus this machine's (seconds), from the last answer that
         # carried X-District-Time; None until one did. Event times are this machine's, so
@@ -126,6 +129,11 @@ class DistrictClient:
     def token(self) -> str | None:
         """The bearer token, for the keyring only: never log it."""
         return self._token
+
+    @property
+    def refresh_token(self) -> str | None:
+        """The remembered sign-in's current refresh token (None: not remembered)."""
+        return self._refresh_token
 
     def use_token(self, token: str) -> None:
         self._token = token
@@ -271,28 +279,55 @@ class DistrictClient:
                 f"The live event stream from {self.base_url} broke ({type(exc).__name__})."
             ) from None
 
-    async def login(self, username: str, password: str, otp: str) -> User:
+    async def login(
+        self, username: str, password: str, otp: str, *, remember: bool = False
+    ) -> User:
+        """Sign in; with ``remember`` the district may also hand out a refresh token
+        (``refresh_token`` is None afterwards when it did not: not asked, or not allowed)."""
         status, body = await self._call(
             "POST",
             "/auth/login",
-            json={"username": username, "password": password, "otp": otp},
+            json={"username": username, "password": password, "otp": otp, "remember": remember},
             auth=False,
         )
+        return self._signed_in(status, body)
+
+    async def resume(self, refresh_token: str) -> User:
+        """Go on with a remembered sign-in: a new session, and a new refresh token in
+        place of the one given (which the district has now retired)."""
+        status, body = await self._call(
+            "POST", "/auth/refresh", json={"refresh_token": refresh_token}, auth=False
+        )
+        return self._signed_in(status, body)
+
+    def _signed_in(self, status: int, body: Any) -> User:
         if status != 200:
             raise SignInFailed(_detail(body))
         if not isinstance(body, dict) or not isinstance(body.get("token"), str):
             raise BadServerAnswer("The sign-in answer carries no token.")
+        refresh = body.get("refresh_token")
+        if refresh is not None and not isinstance(refresh, str):
+            raise BadServerAnswer("The sign-in answer's refresh token is not text.")
+        user = user_from_json(body.get("user"))
         self._token = body["token"]
-        return user_from_json(body.get("user"))
+        self._refresh_token = refresh
+        return user
 
-    async def logout(self) -> None:
-        """End this sign-in on the server, so its token, tickets and streams end with it."""
+    async def logout(self, *, keep_remembered: bool = False) -> None:
+        """End this sign-in on the server, so its token, tickets and streams end with it.
+
+        ``keep_remembered``: the remembered sign-in it belongs to goes on (an exit at the
+        end of a shift); otherwise it ends too (signing out).
+        """
         if self._token is None:
             return
         try:
-            await self._call("POST", "/auth/logout")
+            params = {"keep_remembered": "true"} if keep_remembered else None
+            await self._call("POST", "/auth/logout", params=params)
         finally:
             self._token = None
+            if not keep_remembered:
+                self._refresh_token = None
 
     async def district_document(self) -> dict[str, Any]:
         status, body = await self._call("GET", "/district")

@@ -83,6 +83,9 @@ class ConsoleController(QObject):
         # The access state as the presenters see it: each refresh is a transition.
         self.store = AccessStore()
         self._closing = False
+        # Whether the window went because the user signed out (the app then asks for a
+        # sign-in again) rather than exited.
+        self.signed_out = False
         runner.failed.connect(self._show_failure)
         # The plan column: schools, floors, overview, breadcrumb, pins, banner, search.
         self.map = MapPresenter(
@@ -120,6 +123,7 @@ class ConsoleController(QObject):
         self.store.subscribe(self.map.on_access_changes)
         self.store.subscribe(self.access.on_access_changes)
         window.close_requested.connect(self.shutdown)
+        window.sign_out_requested.connect(self.sign_out)
         console.access_listeners.append(self._on_access_changed)
         console.connection_listeners.append(self._on_connection_changed)
         console.shipper.problem_listeners.append(self.window.show_audit_problem)
@@ -321,6 +325,7 @@ class ConsoleController(QObject):
             prompt = SignInWindow(self.console.client.base_url)
             prompt.username.setText(user.username)
             prompt.username.setReadOnly(True)
+            prompt.remember.hide()  # a remembered sign-in stays remembered
             prompt.submitted.connect(self._sign_in_again)
             prompt.cancelled.connect(self._sign_in_declined)
             self.sign_in_window = prompt
@@ -329,7 +334,7 @@ class ConsoleController(QObject):
         self.sign_in_window.raise_()
         self.sign_in_window.password.setFocus()
 
-    def _sign_in_again(self, username: str, password: str, code: str) -> None:
+    def _sign_in_again(self, username: str, password: str, code: str, _remember: bool) -> None:
         prompt = self.sign_in_window
         if prompt is None:
             return
@@ -385,11 +390,20 @@ class ConsoleController(QObject):
     def _on_audit_stop(self, _session_id: str, why: str) -> None:
         self.window.show_message(why, "error")
 
-    def shutdown(self) -> None:
-        """End every session as an application exit, report it, then let the window go."""
+    def sign_out(self) -> None:
+        """End every session as signed out, end the sign-in (a remembered one too, on the
+        district and in the keyring), then let the window go."""
+        self.shutdown(sign_out=True)
+
+    def shutdown(self, *, sign_out: bool = False) -> None:
+        """End every session as an application exit, report it, then let the window go.
+
+        An exit keeps a remembered sign-in for the next start; ``sign_out`` does not.
+        """
         if self._closing:
             return
         self._closing = True
+        self.signed_out = sign_out
         if self.sign_in_window is not None:
             self.sign_in_window.finish()
             self.sign_in_window = None
@@ -408,4 +422,4 @@ class ConsoleController(QObject):
             log.warning("exit: %s", error)
             finished()
 
-        self.runner.run(self.console.shutdown(), finished, failed)
+        self.runner.run(self.console.shutdown(sign_out=sign_out), finished, failed)

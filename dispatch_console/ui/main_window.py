@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
     """``close_requested`` lets the controller end sessions before the window goes."""
 
     close_requested = Signal()
+    sign_out_requested = Signal()
     closed = Signal()
     unlock_requested = Signal()
 
@@ -225,6 +226,23 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.message)
         if self.ferpa is not None:
             layout.addWidget(self.ferpa)
+        session_menu = self.menuBar().addMenu("&Session")
+        self.sign_out_action = QAction("Sign &out", self)
+        self.sign_out_action.setShortcut(QKeySequence("Ctrl+Shift+Q"))
+        self.sign_out_action.setToolTip(
+            "Close every feed, end this sign-in (and a remembered one) and return to the "
+            "sign-in window (Ctrl+Shift+Q)"
+        )
+        self.sign_out_action.setStatusTip(self.sign_out_action.toolTip())
+        self.sign_out_action.triggered.connect(self.sign_out_requested)
+        exit_action = QAction("E&xit", self)
+        exit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        exit_action.setToolTip("Close every feed and exit; a remembered sign-in stays")
+        exit_action.setStatusTip(exit_action.toolTip())
+        exit_action.triggered.connect(self.close)
+        session_menu.addAction(self.sign_out_action)
+        session_menu.addAction(exit_action)
+        self.addActions([self.sign_out_action, exit_action])
         self.board: WatchBoard | None = None
         # The district desk's audit browser (its presenter opens it); police have none.
         self.audit_trail_action: QAction | None = None

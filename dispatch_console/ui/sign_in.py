@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -18,11 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dispatch_console.ui import theme
+
 
 class SignInWindow(QWidget):
-    """``submitted(username, password, code)``; ``cancelled()`` when closed by the user."""
+    """``submitted(username, password, code, remember)``; ``cancelled()`` when closed by
+    the user."""
 
-    submitted = Signal(str, str, str)
+    submitted = Signal(str, str, str, bool)
     cancelled = Signal()
 
     def __init__(
@@ -46,14 +50,23 @@ class SignInWindow(QWidget):
         self.store_problem = QLabel(store_problem or "", self)
         self.store_problem.setObjectName("storeProblem")
         self.store_problem.setWordWrap(True)
-        self.store_problem.setStyleSheet(
-            "QLabel#storeProblem { background: #fef7e0; color: #7a4f01; padding: 6px;"
-            " border-radius: 3px; }"
-        )
+        self.store_problem.setStyleSheet(_bar("warning"))
         self.store_problem.setVisible(bool(store_problem))
+        # Only offered where a password store can keep the refresh token safely.
+        self.remember = QCheckBox("Keep me signed in on this computer", self)
+        self.remember.setAccessibleName("Keep me signed in")
+        if store_problem:
+            self.remember.setEnabled(False)
+            self.remember.setToolTip("This computer has no password store to keep it in.")
+        else:
+            self.remember.setToolTip(
+                "The next start signs you in without your password and code, until you "
+                "sign out or the district's limit is reached. Only on a computer that "
+                "you alone use under your own OS account."
+            )
+        self.remember.setAccessibleDescription(self.remember.toolTip())
         self.error = QLabel(self)
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #a50e0e;")
         self.error.hide()
         self.button = QPushButton("Sign in", self)
         self.button.setDefault(True)
@@ -68,6 +81,7 @@ class SignInWindow(QWidget):
         layout.addWidget(title)
         layout.addWidget(server)
         layout.addLayout(form)
+        layout.addWidget(self.remember)
         layout.addWidget(self.store_problem)
         layout.addWidget(self.error)
         layout.addWidget(self.button, alignment=Qt.AlignmentFlag.AlignRight)
@@ -81,16 +95,36 @@ class SignInWindow(QWidget):
         self.button.setEnabled(False)
         self.button.setText("Signing in…")
         self.error.hide()
-        self.submitted.emit(username, self.password.text(), code)
+        self.submitted.emit(username, self.password.text(), code, self.remember.isChecked())
+
+    def show_resuming(self, username: str) -> None:
+        """A remembered sign-in is being tried: say whose, and wait for its outcome."""
+        self.username.setText(username)
+        self.remember.setChecked(True)
+        self._set_fields_enabled(False)
+        self.button.setText("Signing in…")
+        self._say(f"Signing in as {username} (remembered on this computer)…", "info")
+
+    def _say(self, text: str, level: str) -> None:
+        """A message under the form in the theme's (contrast-checked) colours; the window
+        grows to show all of it."""
+        self.error.setText(text)
+        self.error.setStyleSheet(_bar(level))
+        self.error.show()
+        self.adjustSize()
+
+    def _set_fields_enabled(self, enabled: bool) -> None:
+        for widget in (self.username, self.password, self.code, self.button):
+            widget.setEnabled(enabled)
 
     def show_error(self, text: str) -> None:
         """Sign-in failed: say why, clear the secrets, let the user try again."""
-        self.error.setText(text)
-        self.error.show()
+        self._say(text, "error")
         self.password.clear()
         self.code.clear()
-        self.button.setEnabled(True)
+        self._set_fields_enabled(True)
         self.button.setText("Sign in")
+        (self.password if self.username.text() else self.username).setFocus()
 
     def finish(self) -> None:
         self._done = True
@@ -101,3 +135,7 @@ class SignInWindow(QWidget):
             self._done = True
             self.cancelled.emit()
         event.accept()
+
+
+def _bar(level: str) -> str:
+    return f"QLabel {{ {theme.message_style(level)} padding: 6px; border-radius: 3px; }}"

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.timeout(120)
 # Open to anyone: signing in, and liveness.
 PUBLIC = {
     ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/auth/refresh"),  # the refresh token is the credential
     ("GET", "/api/v1/health"),
     # A workstation's self-test before anyone signs in: gateway addresses and a probe
     # event stream, no school data (tests/district/test_audit_trail.py checks that).

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from dispatch_console.district import auth
+from dispatch_console.district import auth, remembered
 from dispatch_console.district.context import (
     API_PREFIX,
     ServerContext,
@@ -28,6 +29,7 @@ from dispatch_console.district.schemas import (
     AccountOut,
     LoginIn,
     LoginOut,
+    RefreshIn,
     UserOut,
     account_out,
     user_out,
@@ -68,6 +70,7 @@ def login(ctx: Ctx, body: LoginIn, request: Request) -> LoginOut:
             body.otp,
             now,
             allow_totp_reuse=ctx.allow_totp_reuse,
+            remember_for=ctx.remember_for if body.remember else None,
         )
     except auth.AccountLocked as exc:
         log.warning("sign-in refused: account locked (from %s)", address)
@@ -75,8 +78,49 @@ def login(ctx: Ctx, body: LoginIn, request: Request) -> LoginOut:
     except auth.SignInFailed as exc:
         fail(401, str(exc))
     ctx.throttle.release(address, attempt)
+    refresh = result.remembered
     return LoginOut(
-        token=result.token, expires_at=utc_ms(result.expires_at), user=user_out(result.user)
+        token=result.token,
+        expires_at=utc_ms(result.expires_at),
+        user=user_out(result.user),
+        refresh_token=refresh.token if refresh else None,
+        refresh_expires_at=utc_ms(refresh.expires_at) if refresh else None,
+    )
+
+
+@router.post(
+    f"{API_PREFIX}/auth/refresh",
+    summary="Go on with a remembered sign-in: a new session and a new refresh token",
+    response_model=LoginOut,
+    responses={
+        **errors(401),
+        429: {
+            "model": Problem,
+            "description": "Too many failed sign-ins from this address; see Retry-After.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        },
+    },
+)
+def refresh(ctx: Ctx, body: RefreshIn, request: Request) -> LoginOut:
+    """The presented refresh token is retired; presenting it again ends the whole
+    remembered sign-in (remembered.py). Failures count like failed sign-ins per address."""
+    now = ctx.now()
+    address = request.client.host if request.client else "unknown"
+    try:
+        attempt = ctx.throttle.reserve(address, now)
+    except auth.TooManyAttempts as exc:
+        fail(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+    outcome = remembered.refresh(ctx.db, body.refresh_token, now, auth.TOKEN_LIFETIME)
+    if isinstance(outcome, remembered.RefreshRefused):
+        log.info("remembered sign-in refused (%s) from %s", outcome.name.lower(), address)
+        fail(401, f"{outcome.value} Sign in with your password and one-time code.")
+    ctx.throttle.release(address, attempt)
+    return LoginOut(
+        token=outcome.session_token,
+        expires_at=utc_ms(outcome.session_expires_at),
+        user=user_out(outcome.user),
+        refresh_token=outcome.remembered.token,
+        refresh_expires_at=utc_ms(outcome.remembered.expires_at),
     )
 
 
@@ -86,9 +130,20 @@ def login(ctx: Ctx, body: LoginIn, request: Request) -> LoginOut:
     status_code=204,
     responses=errors(401),
 )
-def logout(ctx: Ctx, user: CurrentUser, credentials: Credentials) -> Response:
+def logout(
+    ctx: Ctx,
+    user: CurrentUser,
+    credentials: Credentials,
+    keep_remembered: Annotated[
+        bool,
+        Query(
+            description="Keep the remembered sign-in this session belongs to (a console "
+            "closing at the end of a shift); by default it ends too."
+        ),
+    ] = False,
+) -> Response:
     if credentials is not None:
-        auth.sign_out(ctx.db, credentials.credentials)
+        auth.sign_out(ctx.db, credentials.credentials, keep_remembered=keep_remembered)
     return Response(status_code=204)
 
 
