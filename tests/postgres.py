@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import uuid
@@ -76,7 +77,23 @@ class Cluster:
                 shutil.rmtree(self.root)
                 _cannot("running as root and there is no 'postgres' user to run PostgreSQL as")
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
+            for needed in (self.bin, self.root):
+                self._let_postgres_reach(needed)
             self.as_user = ["runuser", "-u", "postgres", "--"]
+
+    def _let_postgres_reach(self, path: Path) -> None:
+        """The postgres user must be able to enter every folder above its programs and
+        its data. A system root made with ``mktemp -d`` (a chroot, as a fresh-machine
+        check builds one) is 0700, so every exec as postgres fails with "Permission
+        denied"; as root here, that one folder is opened for entering (not reading)."""
+        for folder in reversed(path.parents):
+            mode = folder.stat().st_mode
+            if mode & stat.S_IXOTH:
+                continue
+            if folder != Path("/"):
+                shutil.rmtree(self.root)
+                _cannot(f"the postgres user cannot enter {folder} (mode {oct(mode & 0o777)})")
+            os.chmod(folder, mode | stat.S_IXOTH)
 
     def _run(self, *args: str) -> None:
         done = subprocess.run(
