@@ -97,6 +97,7 @@ class DistrictDeskPresenter(QObject):
         self._agencies: tuple[str, ...] = ()
         self._accounts: tuple[User, ...] = ()
         self._reading_watchers = False
+        self._watchers_again = False
         self.focused_request: str | None = None
         # After the controller's own handlers (connected first), which show the floor.
         window.school.currentIndexChanged.connect(lambda _i: self._on_school_changed())
@@ -257,18 +258,28 @@ class DistrictDeskPresenter(QObject):
     # -- who is watching what ----------------------------------------------------------
 
     def refresh_watchers(self) -> None:
-        if self._reading_watchers:  # a burst of events: one read at a time is enough
+        """Read who watches what. One read at a time; a change heard while a read is
+        under way is read again when it is back, since that read may predate it (a
+        revoke's grant event, then the session's end: the mark must go)."""
+        if self._reading_watchers:
+            self._watchers_again = True
             return
         self._reading_watchers = True
+        self._watchers_again = False
+
+        def read_again_if_changed() -> None:
+            self._reading_watchers = False
+            if self._watchers_again:
+                self.refresh_watchers()
 
         def show(sessions: list[dict[str, object]]) -> None:
-            self._reading_watchers = False
             self.watchers = watchers_by_camera(sessions)
             self._draw_watchers()
+            read_again_if_changed()
 
         def failed(error: ConsoleError) -> None:
-            self._reading_watchers = False
             self._quietly(error)
+            read_again_if_changed()
 
         self.runner.run(self.console.client.audit_sessions(active=True, limit=200), show, failed)
 

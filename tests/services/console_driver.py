@@ -53,7 +53,9 @@ async def drive(
         print(f"OPEN {opened.session.session_id}", flush=True)
         await asyncio.sleep(random.uniform(0.05, 0.2))
         await console.close_view(opened.session.session_id, EndReason.CLOSED_BY_USER)
-    await console.shutdown()
+    # The harness checks that everything arrived: give the last flush time enough on a
+    # loaded machine (the desks' 3 s exit budget leaves the rest for the next start).
+    await console.shutdown(flush_timeout_s=30.0)
     console.outbox.close()
     await console.client.aclose()
     print("DONE", flush=True)
