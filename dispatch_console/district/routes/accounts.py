@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -41,27 +42,35 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 
+# Sign-in and refresh failures share the per-address limit (auth.AddressThrottle).
+_THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Problem,
+        "description": "Too many failed sign-ins from this address; see Retry-After.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
+}
+
+
+def _reserve_attempt(ctx: ServerContext, request: Request, now: datetime) -> tuple[str, datetime]:
+    """Count this attempt against the client's address (429 past the limit); the caller
+    releases it when the attempt succeeds."""
+    address = request.client.host if request.client else "unknown"
+    try:
+        return address, ctx.throttle.reserve(address, now)
+    except auth.TooManyAttempts as exc:
+        fail(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+
 
 @router.post(
     f"{API_PREFIX}/auth/login",
     summary="Sign in with password and one-time code",
     response_model=LoginOut,
-    responses={
-        **errors(401, 423),
-        429: {
-            "model": Problem,
-            "description": "Too many failed sign-ins from this address; see Retry-After.",
-            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-        },
-    },
+    responses={**errors(401, 423), **_THROTTLED},
 )
 def login(ctx: Ctx, body: LoginIn, request: Request) -> LoginOut:
     now = ctx.now()
-    address = request.client.host if request.client else "unknown"
-    try:
-        attempt = ctx.throttle.reserve(address, now)
-    except auth.TooManyAttempts as exc:
-        fail(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+    address, attempt = _reserve_attempt(ctx, request, now)
     try:
         result = auth.sign_in(
             ctx.db,
@@ -92,24 +101,13 @@ def login(ctx: Ctx, body: LoginIn, request: Request) -> LoginOut:
     f"{API_PREFIX}/auth/refresh",
     summary="Go on with a remembered sign-in: a new session and a new refresh token",
     response_model=LoginOut,
-    responses={
-        **errors(401),
-        429: {
-            "model": Problem,
-            "description": "Too many failed sign-ins from this address; see Retry-After.",
-            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-        },
-    },
+    responses={**errors(401), **_THROTTLED},
 )
 def refresh(ctx: Ctx, body: RefreshIn, request: Request) -> LoginOut:
     """The presented refresh token is retired; presenting it again ends the whole
     remembered sign-in (remembered.py). Failures count like failed sign-ins per address."""
     now = ctx.now()
-    address = request.client.host if request.client else "unknown"
-    try:
-        attempt = ctx.throttle.reserve(address, now)
-    except auth.TooManyAttempts as exc:
-        fail(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+    address, attempt = _reserve_attempt(ctx, request, now)
     outcome = remembered.refresh(ctx.db, body.refresh_token, now, auth.TOKEN_LIFETIME)
     if isinstance(outcome, remembered.RefreshRefused):
         log.info("remembered sign-in refused (%s) from %s", outcome.name.lower(), address)
