@@ -70,6 +70,9 @@ def server_url(host: str, sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
+KEEP_ALIVE_S = 75
+
+
 def make_server(app: FastAPI, log_level: str = "warning") -> uvicorn.Server:
     """A uvicorn server for our app: no access log (tickets in URLs), bounded shutdown."""
     config = uvicorn.Config(
@@ -79,6 +82,10 @@ def make_server(app: FastAPI, log_level: str = "warning") -> uvicorn.Server:
         log_config=None,
         lifespan="off",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # Longer than any client keeps an idle connection (the console: 4 s). With both
+        # at uvicorn's 5 s, a request sent on a connection the server was closing failed
+        # with "server disconnected" (seen on a loaded machine).
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     return uvicorn.Server(config)
 

@@ -40,6 +40,8 @@ from .sse import EventStreamError, EventStreamParser, ServerEvent
 API = "/api/v1"
 # The event stream sends a heartbeat every 15 s: silence this long means it is dead.
 EVENTS_READ_TIMEOUT_S = 40.0
+# Idle kept-alive connections are dropped after this, below common 5 s server timeouts.
+IDLE_CONNECTION_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,9 @@ class DistrictClient:
             base_url=self.base_url,
             verify=verify,
             timeout=httpx.Timeout(timeout_s, connect=5.0),
+            # An idle connection is dropped before a server or proxy with the common 5 s
+            # keep-alive closes it, so no request goes out on a connection being closed.
+            limits=httpx.Limits(keepalive_expiry=IDLE_CONNECTION_S),
             headers={"User-Agent": f"dispatch-console/{__version__}"},
         )
 

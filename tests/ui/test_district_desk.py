@@ -273,12 +273,14 @@ def test_break_glass_grants_wait_in_the_review_list_and_declare_follows_the_poli
             school.setCurrentIndex(school.findData(SCHOOL))
             assert admin.window.emergency.declare.isHidden()
         finally:
-            for emergency_id in ended:
-                await auditor.end_emergency(emergency_id)
-            await auditor.aclose()
-            await police.aclose()
-            for opened in (district, *others):
-                await close_desk(opened)
+            try:
+                for emergency_id in ended:
+                    await auditor.end_emergency(emergency_id)
+                await auditor.aclose()
+                await police.aclose()
+            finally:  # a desk left open would fire its timers into the next tests
+                for opened in (district, *others):
+                    await close_desk(opened)
 
     qloop.run(scenario(), timeout=120)
 
