@@ -39,7 +39,7 @@ from PySide6.QtGui import QImage
 from dispatch_console.domain.feed_health import FeedHealth, TileState, Watchdog
 from dispatch_console.domain.grid_layout import Stream
 from dispatch_console.domain.models import EndReason
-from dispatch_console.domain.picture_size import DEFAULT_PIXEL_BUDGET
+from dispatch_console.domain.picture_size import DEFAULT_PIXEL_BUDGET, DecodeLimit
 from dispatch_console.domain.session import ViewingSession
 from dispatch_console.services.console import Console
 from dispatch_console.services.errors import AccessDenied, ConsoleError, NotSignedIn, StreamFailed
@@ -87,7 +87,7 @@ class Feed:
     retry_timer: QTimer | None = None
     reconnects: int = 0
     stream: Stream = "sub"
-    budget: int = DEFAULT_PIXEL_BUDGET  # the pixels the current player decodes into
+    limit: DecodeLimit = field(default_factory=DecodeLimit)  # what the player decodes into
     switch: Switch | None = None
     main_refused_until: float = 0.0
     last_frame_at: float | None = None  # perf_counter() of the last picture on screen
@@ -102,7 +102,7 @@ class Switch:
 
     stream: Stream
     started_at: float
-    budget: int = DEFAULT_PIXEL_BUDGET
+    limit: DecodeLimit = field(default_factory=DecodeLimit)
     player: VideoPlayer | None = None  # None while the link is being asked for
     url: str = ""
     timer: QTimer | None = None
@@ -210,8 +210,8 @@ class FeedManager(QObject):
         player = self._player_factory()
         feed = Feed(session, player, url, self._size_hint(session.camera_id, "sub"))
         feed.health = self._health_factory()
-        feed.budget = self._budget_for(session.session_id, "sub")
-        player.set_pixel_budget(feed.budget)
+        feed.limit = self._limit_for(session.session_id, "sub")
+        player.set_decode_limit(feed.limit)
         self.feeds[session.session_id] = feed
         self._connect(feed, player)
         tile.set_health(feed.health)
@@ -275,12 +275,17 @@ class FeedManager(QObject):
         for feed in list(self.feeds.values()):
             self._choose_stream(feed)
 
-    def _budget_for(self, session_id: str, stream: Stream) -> int:
-        """The pixels to decode into for this feed's tile as it is now."""
-        shown = self.grid.decode_pixels(session_id)
+    def _limit_for(self, session_id: str, stream: Stream) -> DecodeLimit:
+        """What to decode into for this feed's tile as it is now: no larger than the tile
+        shows it (unscaled painting), within the stream's pixel bounds."""
+        box = self.grid.decode_box(session_id)
+        shown = box[0] * box[1] if box is not None else 0
         if stream == "main":
-            return max(SUB_DECODE_PIXELS, shown)
-        return max(MIN_DECODE_PIXELS, min(SUB_DECODE_PIXELS, shown or SUB_DECODE_PIXELS))
+            return DecodeLimit(max(SUB_DECODE_PIXELS, shown), box)
+        if shown < MIN_DECODE_PIXELS:
+            box = None  # a tile too small to see detail in keeps the smallest useful size
+        pixels = min(SUB_DECODE_PIXELS, shown or SUB_DECODE_PIXELS)
+        return DecodeLimit(max(MIN_DECODE_PIXELS, pixels), box)
 
     def _choose_stream(self, feed: Feed) -> None:
         sid = feed.session.session_id
@@ -296,16 +301,16 @@ class FeedManager(QObject):
             return
         if wanted == "main" and time.monotonic() < feed.main_refused_until:
             return
-        self._start_switch(feed, wanted, self._budget_for(sid, wanted))
+        self._start_switch(feed, wanted, self._limit_for(sid, wanted))
 
-    def _start_switch(self, feed: Feed, stream: Stream, budget: int) -> None:
+    def _start_switch(self, feed: Feed, stream: Stream, limit: DecodeLimit) -> None:
         sid = feed.session.session_id
-        switch = Switch(stream, time.perf_counter(), budget)
+        switch = Switch(stream, time.perf_counter(), limit)
         feed.switch = switch
         tile = self.grid.tile(sid)
         if tile is not None and stream != feed.stream:
             tile.set_stream(feed.stream, stream)
-        log.info("feed %s: switching %s -> %s (%d pixels)", sid, feed.stream, stream, budget)
+        log.info("feed %s: switching %s -> %s (%s)", sid, feed.stream, stream, limit)
         # No previous link to fall back on: the current one is for the other stream.
         self.runner.run(
             self._fresh_link(feed.session, "", stream),
@@ -322,7 +327,7 @@ class FeedManager(QObject):
         player = self._player_factory()
         # Decode at the tile's size: not the camera's 1080p for a big tile, not 640×360
         # for a small one.
-        player.set_pixel_budget(switch.budget)
+        player.set_decode_limit(switch.limit)
         switch.player, switch.url = player, url
         player.frame_ready.connect(
             lambda image, sid=session_id, switch=switch: self._switch_frame(sid, switch, image)
@@ -355,7 +360,7 @@ class FeedManager(QObject):
         if switch.timer is not None:
             switch.timer.stop()
         feed.player, feed.url, feed.stream, feed.switch = new, switch.url, switch.stream, None
-        feed.budget = switch.budget
+        feed.limit = switch.limit
         feed.size_hint = self._size_hint(feed.session.camera_id, switch.stream)
         feed.switch_gaps_s.append(gap)
         self._connect(feed, new)

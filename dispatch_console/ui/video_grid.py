@@ -155,6 +155,19 @@ class _Draggable(QWidget):
             self.dropped.emit(int(raw), self.position)
 
 
+def _letterbox(area: QRect, picture: QRect) -> list[QRect]:
+    """The parts of ``area`` around ``picture`` (all of it when there is no picture)."""
+    if picture.isEmpty():
+        return [area]
+    bands = [
+        QRect(area.left(), area.top(), area.width(), picture.top() - area.top()),
+        QRect(area.left(), picture.bottom() + 1, area.width(), area.bottom() - picture.bottom()),
+        QRect(area.left(), picture.top(), picture.left() - area.left(), picture.height()),
+        QRect(picture.right() + 1, picture.top(), area.right() - picture.right(), picture.height()),
+    ]
+    return [band for band in bands if not band.isEmpty()]
+
+
 class VideoTile(_Draggable):
     """One feed: its picture letterboxed, and an overlay that never overstates the feed.
 
@@ -184,6 +197,10 @@ class VideoTile(_Draggable):
         self.selected = False
         self._image: QImage | None = None
         self._painted = 0
+        # What the last paint showed: the state and its words, and the footer's texts
+        # (set_health repaints only the part that changed).
+        self._shown_state: tuple[TileState, str] | None = None
+        self._shown_footer: tuple[str, str] | None = None
         self._bars: dict[str, tuple[tuple[object, ...], QPixmap]] = {}  # name -> (key, bar)
         # perf_counter() when the first video frame reached the screen: the end point of
         # the time-to-first-frame benchmark, taken where the paint really happens.
@@ -222,19 +239,30 @@ class VideoTile(_Draggable):
         layout, a maximized neighbour, a hidden grid) or a minimized window paints
         nothing: Qt paints it with the latest picture when it shows again."""
         self._image = image
-        self.status = ""
-        if self.isVisible() and not self.window().isMinimized():
-            self.update()
+        if not self.isVisible() or self.window().isMinimized():
+            self.status = ""
+        elif self.status or self._overlay_state(time.monotonic()) != self._shown_state:
+            self.status = ""
+            self.update()  # the first picture, or the feed is live again: the bars change
+        else:
+            # Only the picture changed: the title and footer bars are left as they are.
+            self.update(self.video_area())
 
     def set_status(self, text: str) -> None:
         self.status = text
         self.update()
 
     def set_health(self, health: FeedHealth) -> None:
-        """Show this feed's health (repainted on every call: the clock and age move)."""
+        """Show this feed's health. The watchdog calls this four times a second: only what
+        the health changes on screen is repainted (on a live tile usually just the footer,
+        once a second for the clock), never the picture for the clock's sake."""
         self.health = health
         self._name_for_screen_readers()
-        self.update()
+        now = time.monotonic()
+        if self._overlay_state(now) != self._shown_state:
+            self.update()
+        elif self._footer_text(now) != self._shown_footer:
+            self.update(self._footer_rect())
 
     def set_stream(self, stream: Stream, switching_to: Stream | None = None) -> None:
         self.stream, self.switching_to = stream, switching_to
@@ -269,29 +297,65 @@ class VideoTile(_Draggable):
         """Where pictures go: between the title and the footer."""
         return self.rect().adjusted(0, TITLE_HEIGHT, 0, -FOOTER_HEIGHT)
 
+    def _overlay_state(self, now: float) -> tuple[TileState, str]:
+        """The state and the words over the picture (none while live) as they are now."""
+        health = self.health
+        if health is None:
+            return TileState.CONNECTING, self.status
+        return health.state, "" if health.is_live else health.label(now)
+
+    def _footer_rect(self) -> QRect:
+        return QRect(0, self.height() - FOOTER_HEIGHT, self.width(), FOOTER_HEIGHT)
+
+    def _footer_text(self, now: float) -> tuple[str, str]:
+        """The footer's clock and picture age as they read at ``now``."""
+        clock = datetime.now().astimezone().strftime("%H:%M:%S")
+        age = format_age(self.health.frame_age(now) if self.health is not None else None)
+        return clock, age
+
     def video_rect(self) -> QRect:
-        """Where the picture goes: between title and footer, letterboxed to its own shape."""
+        """Where the picture goes: between title and footer, letterboxed to its own shape.
+
+        A picture decoded at the tile's size (feeds.py asks libVLC for it) is placed
+        unscaled: scaling it by a pixel or two would cost a scaled copy of every picture.
+        """
         area = self.rect().adjusted(0, TITLE_HEIGHT, 0, -FOOTER_HEIGHT)
         if self._image is None or self._image.isNull():
             return area
-        size = self._image.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        size = self._image.size()
+        ratio = self._image.devicePixelRatio()
+        if ratio != 1.0:
+            size = QSize(round(size.width() / ratio), round(size.height() / ratio))
+        fits = size.width() <= area.width() and size.height() <= area.height()
+        if not (fits and (size.width() >= area.width() - 2 or size.height() >= area.height() - 2)):
+            size = size.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
         left = area.left() + (area.width() - size.width()) // 2
         top = area.top() + (area.height() - size.height()) // 2
         return QRect(left, top, size.width(), size.height())
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        """Paint what the update asked for: a new picture repaints the picture area, the
+        clock the footer; the bars come from cached pixmaps."""
         now = time.monotonic()
         health = self.health
         state = self.state
         live = self.shows_live
+        exposed = event.rect()
         painter = QPainter(self)
-        painter.fillRect(self.rect(), _TILE_BACKGROUND)
+        area = self.video_area()
         picture = self.video_rect()
-        if self._image is not None and not self._image.isNull():
-            # Streams decode at about the tile's size: near 1:1, a plain copy (smoothing
-            # every picture of 36 tiles costs more than all the rest of their painting).
-            scale = picture.width() / max(1, self._image.width())
-            if not 0.9 <= scale <= 1.1:
+        shows_picture = self._image is not None and not self._image.isNull()
+        paints_picture = shows_picture and exposed.intersects(picture)
+        # The opaque tile paints every pixel it was asked for: the letterbox bands (or the
+        # whole area without a picture), then the picture over the rest.
+        for band in _letterbox(area, picture if shows_picture else QRect()):
+            if exposed.intersects(band):
+                painter.fillRect(band, _TILE_BACKGROUND)
+        if paints_picture:
+            assert self._image is not None
+            # Streams decode at the tile's size and are copied unscaled; only a picture
+            # the tile outgrew (a layout switch keeps the decoder's size) is smoothed.
+            if picture.size() != self._image.size():
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(picture, self._image)
             if not live:
@@ -302,7 +366,7 @@ class VideoTile(_Draggable):
                     picture, QBrush(QColor(255, 179, 0, 70), Qt.BrushStyle.BDiagPattern)
                 )
         label = health.label(now) if health is not None else self.status
-        if not live and (label or self.status):
+        if not live and (label or self.status) and exposed.intersects(area):
             painter.setPen(_STATE_COLOUR[state])
             font = QFont(self.font())
             font.setBold(True)
@@ -318,32 +382,38 @@ class VideoTile(_Draggable):
             )
         # The bars change far less often than the picture: drawn once, then copied.
         ratio = self.devicePixelRatioF()
-        title_key = (self.width(), self.title, self.place, live, state, ratio)
-        painter.drawPixmap(
-            0,
-            0,
-            self._bar(
-                "title", title_key, TITLE_HEIGHT, lambda p: self._paint_title(p, live, state)
-            ),
-        )
-        clock = datetime.now().astimezone().strftime("%H:%M:%S")
-        age = format_age(self.health.frame_age(now) if self.health is not None else None)
-        footer_key = (self.width(), clock, age, self.stream, self.switching_to, live, state, ratio)
-        painter.drawPixmap(
-            0,
-            self.height() - FOOTER_HEIGHT,
-            self._bar(
-                "footer",
-                footer_key,
-                FOOTER_HEIGHT,
-                lambda p: self._paint_footer(p, clock, age, live, state),
-            ),
-        )
+        if exposed.top() < TITLE_HEIGHT:
+            title_key = (self.width(), self.title, self.place, live, state, ratio)
+            painter.drawPixmap(
+                0,
+                0,
+                self._bar(
+                    "title", title_key, TITLE_HEIGHT, lambda p: self._paint_title(p, live, state)
+                ),
+            )
+        footer_rect = self._footer_rect()
+        if exposed.intersects(footer_rect):
+            clock, age = self._shown_footer = self._footer_text(now)
+            footer_key = (
+                self.width(), clock, age, self.stream, self.switching_to, live, state, ratio
+            )  # fmt: skip
+            painter.drawPixmap(
+                0,
+                footer_rect.top(),
+                self._bar(
+                    "footer",
+                    footer_key,
+                    FOOTER_HEIGHT,
+                    lambda p: self._paint_footer(p, clock, age, live, state),
+                ),
+            )
+        if exposed.intersects(area):
+            self._shown_state = self._overlay_state(now)
         if self.selected:
             painter.setPen(QColor("#4fc3f7"))
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         painter.end()
-        if self._image is not None:
+        if paints_picture:
             self._painted += 1
             if self.first_frame_painted_at is None:
                 self.first_frame_painted_at = time.perf_counter()
@@ -653,14 +723,15 @@ class VideoGrid(QWidget):
             return "sub"
         return stream_for_tile(self._layout_def, position, self._maximized == session_id)
 
-    def decode_pixels(self, session_id: str) -> int:
-        """The picture size, in device pixels, that this feed's tile shows (0 if hidden)."""
+    def decode_box(self, session_id: str) -> tuple[int, int] | None:
+        """The picture area of this feed's tile, in device pixels (None if it has none)."""
         tile = self._tiles.get(session_id)
         if tile is None:
-            return 0
+            return None
         area = tile.video_area()
         ratio = tile.devicePixelRatioF()
-        return int(area.width() * area.height() * ratio * ratio)
+        width, height = int(area.width() * ratio), int(area.height() * ratio)
+        return (width, height) if width > 0 and height > 0 else None
 
     def cell(self, position: int) -> QWidget:
         """The widget in a cell: the feed's tile, else the free cell (placeholder or not)."""

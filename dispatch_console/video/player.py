@@ -64,7 +64,7 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from dispatch_console.domain.picture_size import DEFAULT_PIXEL_BUDGET, decode_size, visible_size
+from dispatch_console.domain.picture_size import DEFAULT_PIXEL_BUDGET, DecodeLimit, visible_size
 from dispatch_console.domain.redaction import redact_text, redact_url
 
 try:
@@ -483,12 +483,12 @@ class _Session:
         self,
         generation: int,
         bridge: _Bridge,
-        pixel_budget: int,
+        limit: DecodeLimit,
         size_hint: tuple[int, int] | None = None,
     ) -> None:
         self.generation = generation
         self.bridge = bridge
-        self.pixel_budget = pixel_budget
+        self.limit = limit
         self.size_hint = size_hint
         # Set by the format callback before the first picture.
         self.format: _Format | None = None
@@ -519,12 +519,12 @@ class _Session:
     def on_format(
         self, _opaque: Any, chroma: int, width: Any, height: Any, pitches: Any, lines: Any
     ) -> int:
-        """Choose the buffer from the source's size: its shape, within the pixel budget."""
+        """Choose the buffer from the source's size: its shape, within the decode limit."""
         try:
             # The decoder reports its padded buffer; the picture is the visible part.
             log.debug("decoder buffer %dx%d", width[0], height[0])
             source = visible_size(int(width[0]), int(height[0]), self.size_hint)
-            out_w, out_h = decode_size(*source, self.pixel_budget)
+            out_w, out_h = self.limit.size_for(*source)
             fmt = _Format(out_w, out_h)
             ctypes.memmove(chroma, b"RV32", 4)
             width[0], height[0] = out_w, out_h
@@ -723,7 +723,8 @@ class VideoPlayer(QObject):
 
     Frames keep the source's shape: libVLC's format callback tells the source's size
     and the player answers with a buffer of the same aspect ratio holding at most
-    ``pixel_budget`` pixels (640×360 worth by default), which libVLC scales into. A 4:3
+    ``pixel_budget`` pixels (640×360 worth by default) and no larger than the box the
+    tile shows it in (``set_decode_limit``), which libVLC scales into. A 4:3
     or 9:16 camera is therefore never stretched, and the GUI thread gets tile-sized
     images instead of scaling a 1080p camera 15 times a second. Every buffer libVLC was
     given lives as long as the session (a format change makes new ones and keeps the
@@ -755,9 +756,7 @@ class VideoPlayer(QObject):
             if not width or not height or width <= 0 or height <= 0:
                 raise ValueError("width and height must be positive")
             pixel_budget = width * height
-        if pixel_budget <= 0:
-            raise ValueError("the pixel budget must be positive")
-        self._pixel_budget = pixel_budget
+        self._limit = DecodeLimit(pixel_budget)  # ValueError unless positive
         self._network_caching_ms = network_caching_ms
         self._media_options = tuple(media_options)
         _graveyard()  # on the GUI thread, before any session needs it
@@ -795,12 +794,11 @@ class VideoPlayer(QObject):
         with session.lock:
             return session.source_size
 
-    def set_pixel_budget(self, pixels: int) -> None:
-        """The largest picture (in pixels) the next ``play()`` decodes into: a main stream
-        in a large tile is decoded at the tile's size, not at 640×360 nor at 1080p."""
-        if pixels <= 0:
-            raise ValueError("the pixel budget must be positive")
-        self._pixel_budget = pixels
+    def set_decode_limit(self, limit: DecodeLimit) -> None:
+        """The largest picture the next ``play()`` decodes into: a main stream in a large
+        tile is decoded at the tile's size, not at 640×360 nor at 1080p, and a sub stream
+        in a small tile at the size it is shown, so the tile paints it unscaled."""
+        self._limit = limit
 
     @property
     def is_playing(self) -> bool:
@@ -829,7 +827,7 @@ class VideoPlayer(QObject):
         self._frames_shown = 0
         self._last_image = None
         self._had_first_frame = False
-        session = _Session(self._generation, self._bridge, self._pixel_budget, size_hint)
+        session = _Session(self._generation, self._bridge, self._limit, size_hint)
         self._session = session
         try:
             instance = shared_instance()

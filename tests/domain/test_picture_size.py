@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dispatch_console.domain.picture_size import decode_size, visible_size
+from dispatch_console.domain.picture_size import DecodeLimit, decode_size, visible_size
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,23 @@ def test_padding_seen_from_libvlc_on_files() -> None:
     assert visible_size(640, 482) == (640, 480)
     assert visible_size(368, 640) == (360, 640)
     assert visible_size(368, 642) == (360, 640)
+
+
+@pytest.mark.parametrize(
+    ("source", "box", "expected"),
+    [
+        ((640, 360), (477, 207), (368, 206)),  # a 4×4 tile at 1920×1080: height-bound
+        ((640, 480), (477, 207), (276, 206)),  # 4:3 in the same tile
+        ((1080, 1920), (477, 207), (116, 206)),  # a corridor camera: never stretched
+        ((640, 360), (1900, 1000), (640, 360)),  # a big box never scales up
+    ],
+)
+def test_decodes_no_larger_than_the_box_the_tile_shows(
+    source: tuple[int, int], box: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    assert DecodeLimit(640 * 360, box).size_for(*source) == expected
+
+
+def test_a_limit_needs_a_positive_budget() -> None:
+    with pytest.raises(ValueError):
+        DecodeLimit(0)

@@ -208,19 +208,24 @@ def test_garbage_or_silence_fails_its_own_tile_with_a_reason(
 
 def test_a_layout_switch_keeps_every_stream(qloop: LoopRunner, desk: Desk) -> None:
     async def scenario() -> None:
-        sessions = [desk.open(camera) for camera in (EAST, CAFETERIA, GYM)]
-        players = {s.session_id: desk.feeds.feeds[s.session_id].player for s in sessions}
-        await eventually(
-            lambda: all(desk.state(s) is TileState.LIVE for s in sessions),
-            15,
-            "all(desk.state(s) is TileState.LIVE for s in sessions)",
-        )
-        viewers = desk.simulator.active_streams
-        assert viewers == 3
         # Only moving tiles here: a large tile's move to the main stream is tested below.
         desk.feeds.main_streams = False
-        desk.grid.show()
+        desk.grid.show()  # shown before the feeds open: they decode at the tiles' size
         try:
+            sessions = [desk.open(camera) for camera in (EAST, CAFETERIA, GYM)]
+            players = {s.session_id: desk.feeds.feeds[s.session_id].player for s in sessions}
+            await eventually(
+                lambda: all(desk.state(s) is TileState.LIVE for s in sessions),
+                15,
+                "all(desk.state(s) is TileState.LIVE for s in sessions)",
+            )
+            viewers = desk.simulator.active_streams
+            assert viewers == 3
+            for s in sessions:  # decoded at the size the tile shows: painted unscaled
+                tile = desk.grid.tile(s.session_id)
+                assert tile is not None and tile.image is not None
+                assert tile.video_rect().size() == tile.image.size(), tile.image.size()
+                assert tile.image.width() < 640  # a 2×2 tile of a 1000×640 grid
             for key in ("3x3", "1+5", "1+7", "6x6", "1x1", "2x2"):
                 before = {sid: p.frames_shown for sid, p in players.items()}
                 switched = desk.grid.set_layout(key)
