@@ -17,9 +17,16 @@ Threading rules (libVLC is not re-entrant, see python-vlc #77):
   that emitted a PySide signal, or created a QImage/QEvent on libVLC's threads, crashed
   the interpreter now and then (shiboken wrapper work on a foreign thread racing the GUI
   thread's). They never call into libVLC and never touch widgets.
+* ``play()`` hands the creation of the libVLC media and player and their start (12-15 ms
+  a stream on this project's machine) to one starter thread, so opening 16 feeds at once
+  does not hold the GUI thread for a quarter of a second (bench/run.py reports what is
+  left as ``grid16_play_block_ms``). A failure to start comes back through the same
+  wake-up as libVLC's own events.
 * ``stop()`` detaches the session at once (no more frames are delivered from it) and
   hands the blocking ``libvlc_media_player_stop``/``release`` calls to a worker thread, so
-  the GUI thread never waits for libVLC to join its decoder threads.
+  the GUI thread never waits for libVLC to join its decoder threads. The release waits
+  for the session's start to have finished: a player stopped right after ``play()`` is
+  released once it exists, never before.
 
 The frame path makes no copy of its own. libVLC scales and converts each picture into
 one of the session's buffers, and the GUI thread wraps the latest displayed buffer in a
@@ -61,7 +68,7 @@ from concurrent.futures import wait as wait_futures
 from typing import Any
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, Qt, Signal
 from PySide6.QtGui import QImage
 
 from dispatch_console.domain.picture_size import DEFAULT_PIXEL_BUDGET, DecodeLimit, visible_size
@@ -365,6 +372,10 @@ def _uninstall_log(instance: Any) -> None:
 # Blocking libVLC calls (instance creation, stop, release) run here, never on the GUI
 # thread. Two threads so one slow stop does not delay the next.
 _releaser = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vlc-worker")
+# Players are created and started here, in the order play() was called. Its own thread:
+# a release job waits for its session's start, so starts must never queue behind
+# releases (two waiting releases would hold both release threads).
+_starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlc-start")
 _pending: set[Future[None]] = set()
 _pending_lock = threading.Lock()
 
@@ -470,6 +481,7 @@ def _close_sockets(*sockets: socket.socket) -> None:
 _EV_PLAYING = 1
 _EV_ERROR = 2
 _EV_END = 3
+_EV_START_FAILED = 4  # not libVLC's: the starter thread could not start the player
 
 
 class _Session:
@@ -513,6 +525,60 @@ class _Session:
         # trampoline libVLC still calls.
         self.callbacks: tuple[Any, ...] = ()
         self.events: Any = None
+        # The starter thread's job for this session (done once the player exists and
+        # plays, or failed to); why it failed, for the GUI thread's message.
+        self.started: Future[None] | None = None
+        self.start_error = ""
+
+    # -- the starter thread --------------------------------------------------------------
+
+    def start(self, url: str, options: Sequence[str]) -> None:
+        """Create the libVLC media and player for this session and start it playing.
+
+        A session closed before the starter got to it is not started at all; one closed
+        meanwhile is released by its release job, which waits for this to return.
+        """
+        if self.closed:
+            return
+        try:
+            instance = shared_instance()
+            media = instance.media_new(url, *options)
+            self.media = media
+            player = instance.media_player_new()
+            self.player = player
+            player.set_media(media)
+            lock_cb = vlc.CallbackDecorators.VideoLockCb(self.on_lock)
+            unlock_cb = vlc.CallbackDecorators.VideoUnlockCb(self.on_unlock)
+            display_cb = vlc.CallbackDecorators.VideoDisplayCb(self.on_display)
+            format_cb = _FORMAT_CB(self.on_format)
+            cleanup_cb = _CLEANUP_CB(self.on_cleanup)
+            self.callbacks = (lock_cb, unlock_cb, display_cb, format_cb, cleanup_cb)
+            player.video_set_callbacks(lock_cb, unlock_cb, display_cb, None)
+            _format_callbacks_function()(player, format_cb, cleanup_cb)
+            events = player.event_manager()
+            self.events = events
+            for kind in (
+                vlc.EventType.MediaPlayerPlaying,
+                vlc.EventType.MediaPlayerEncounteredError,
+                vlc.EventType.MediaPlayerEndReached,
+            ):
+                events.event_attach(kind, self.on_event)
+            if self.closed:
+                return  # stopped meanwhile: the release job takes it from here
+            log.info("playing %s", redact_url(url))
+            if player.play() != 0:
+                raise RuntimeError("libVLC refused to start the player")
+        except VideoUnavailableError as exc:
+            self._start_failed(str(exc))
+        except Exception as exc:  # libVLC refused the media or player
+            log.exception("could not start playback of %s", redact_url(url))
+            self._start_failed(f"Stream failed: could not start video ({exc})")
+
+    def _start_failed(self, message: str) -> None:
+        with self.lock:
+            self.start_error = message
+            self.pending_events.append(_EV_START_FAILED)
+        self._wake()
 
     # -- libVLC video-output thread --------------------------------------------------
 
@@ -657,7 +723,7 @@ class _Session:
 
     def release_job(self) -> Callable[[], None]:
         """The blocking teardown, to run on a worker thread after ``closed`` is set."""
-        player, media = self.player, self.media
+        started = self.started
         # The job keeps this session (buffer, callbacks, bridge) alive until libVLC has
         # joined its threads and can no longer call back; then it hands the session to
         # the GUI thread. The session may hold the last reference to its bridge, a
@@ -669,6 +735,10 @@ class _Session:
         graveyard = _graveyard()
 
         def job() -> None:
+            if started is not None:
+                wait_futures([started])  # the player exists (or never will) after this
+            session = holder[0]
+            player, media = session.player, session.media
             if player is not None:
                 player.stop()
                 player.release()
@@ -829,14 +899,7 @@ class VideoPlayer(QObject):
         self._had_first_frame = False
         session = _Session(self._generation, self._bridge, self._limit, size_hint)
         self._session = session
-        try:
-            instance = shared_instance()
-            self._start(instance, session, url, media_options)
-        except VideoUnavailableError as exc:
-            self._fail_later(session.generation, str(exc))
-        except Exception as exc:  # libVLC refused the media or player
-            log.exception("could not start playback of %s", redact_url(url))
-            self._fail_later(session.generation, f"Stream failed: could not start video ({exc})")
+        session.started = _starter.submit(session.start, url, self._options(url, media_options))
 
     def stop(self) -> None:
         """End the current session without blocking the GUI thread."""
@@ -845,9 +908,8 @@ class VideoPlayer(QObject):
 
     # ---------------------------------------------------------------- internals
 
-    def _start(
-        self, instance: Any, session: _Session, url: str, extra_options: Sequence[str]
-    ) -> None:
+    def _options(self, url: str, extra_options: Sequence[str]) -> list[str]:
+        """The media options for ``url``: the player's defaults, then the caller's."""
         options: list[str] = []
         # Skip demuxer probing: the link's extension says what the gateway sends.
         demuxer = DEMUXERS.get(urlsplit(url).path.rpartition(".")[2])
@@ -857,30 +919,7 @@ class VideoPlayer(QObject):
             options.append(f":network-caching={int(self._network_caching_ms)}")
         options.extend(self._media_options)
         options.extend(extra_options)
-        media = instance.media_new(url, *options)
-        session.media = media
-        player = instance.media_player_new()
-        session.player = player
-        player.set_media(media)
-        lock_cb = vlc.CallbackDecorators.VideoLockCb(session.on_lock)
-        unlock_cb = vlc.CallbackDecorators.VideoUnlockCb(session.on_unlock)
-        display_cb = vlc.CallbackDecorators.VideoDisplayCb(session.on_display)
-        format_cb = _FORMAT_CB(session.on_format)
-        cleanup_cb = _CLEANUP_CB(session.on_cleanup)
-        session.callbacks = (lock_cb, unlock_cb, display_cb, format_cb, cleanup_cb)
-        player.video_set_callbacks(lock_cb, unlock_cb, display_cb, None)
-        _format_callbacks_function()(player, format_cb, cleanup_cb)
-        events = player.event_manager()
-        session.events = events
-        for kind in (
-            vlc.EventType.MediaPlayerPlaying,
-            vlc.EventType.MediaPlayerEncounteredError,
-            vlc.EventType.MediaPlayerEndReached,
-        ):
-            events.event_attach(kind, session.on_event)
-        log.info("playing %s", redact_url(url))
-        if player.play() != 0:
-            raise RuntimeError("libVLC refused to start the player")
+        return options
 
     def _end_session(self) -> None:
         session, self._session = self._session, None
@@ -889,14 +928,9 @@ class VideoPlayer(QObject):
         # From here on the session's callbacks drop everything, and the generation
         # check below drops anything already queued.
         session.closed = True
-        if session.player is not None or session.media is not None:
-            _submit_release(session.release_job())
+        _submit_release(session.release_job())
         log.info("stopped %s after %d frames", redact_url(self._url), self._frames_shown)
         self.stopped.emit()
-
-    def _fail_later(self, generation: int, message: str) -> None:
-        # Signals from play() always arrive asynchronously, like libVLC's own failures.
-        QTimer.singleShot(0, self, lambda: self._fail(generation, message))
 
     def _fail(self, generation: int, message: str) -> None:
         if self._session is None or self._session.generation != generation:
@@ -923,7 +957,9 @@ class VideoPlayer(QObject):
                 # Every receiver had the new picture; the old one's buffer goes back to
                 # libVLC if nobody kept a QImage of it.
                 session.give_back(previous)
-        if any(code != _EV_PLAYING for code in events) and self._session is session:
+        if _EV_START_FAILED in events and self._session is session:
+            self._fail(session.generation, session.start_error)
+        elif any(code != _EV_PLAYING for code in events) and self._session is session:
             self._fail(session.generation, self._failure_message())
 
     def _failure_message(self) -> str:

@@ -11,7 +11,13 @@ import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from dispatch_console.video.player import VideoPlayer, redact_url
+from dispatch_console.video import player as player_module
+from dispatch_console.video.player import (
+    VideoPlayer,
+    VideoUnavailableError,
+    redact_url,
+    wait_for_releases,
+)
 from tests.video.conftest import Simulator
 
 pytestmark = pytest.mark.timeout(30)
@@ -141,3 +147,46 @@ def test_gateway_hangup_is_reported(
 def test_urls_are_logged_without_their_query() -> None:
     url = "http://user:pw@gw.example:8443/cameras/x.ts?ticket=SECRET#frag"
     assert redact_url(url) == "http://gw.example:8443/cameras/x.ts"
+
+
+def test_play_never_waits_for_libvlc_to_create_the_player(
+    qtbot: QtBot, camsim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libVLC's player creation runs on the starter thread: a slow one (here 1 s) does not
+    hold play(), and a stop right after play() releases the player once it exists."""
+    vlc = pytest.importorskip("vlc")
+    created = vlc.Instance.media_player_new
+
+    def slow_player(instance: object) -> object:
+        time.sleep(1.0)
+        return created(instance)
+
+    monkeypatch.setattr(vlc.Instance, "media_player_new", slow_player)
+    player = VideoPlayer()
+    frames: list[QImage] = []
+    player.frame_ready.connect(frames.append)
+    began = time.perf_counter()
+    player.play(camsim.url_for(EAST))
+    assert time.perf_counter() - began < 0.5
+    player.stop()  # while the starter is still inside media_player_new
+    began = time.perf_counter()
+    player.play(camsim.url_for(EAST))
+    player.stop()
+    assert time.perf_counter() - began < 0.5
+    assert wait_for_releases(10.0)
+    qtbot.wait(300)
+    assert frames == [] and not player.is_playing
+
+
+def test_a_player_that_cannot_start_fails_with_the_reason(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_libvlc(*_args: object) -> object:
+        raise VideoUnavailableError("Video unavailable: libVLC could not be loaded (test)")
+
+    monkeypatch.setattr(player_module, "shared_instance", no_libvlc)
+    player = VideoPlayer()
+    with qtbot.waitSignal(player.failed, timeout=5000) as failed:
+        player.play("http://127.0.0.1:9/x.ts")
+    assert failed.args == ["Video unavailable: libVLC could not be loaded (test)"]
+    assert not player.is_playing
