@@ -30,7 +30,9 @@ from typing import Any
 from dispatch_console.domain.models import User
 from dispatch_console.domain.policy import may_hear
 
-from .db import Database, StoredEvent
+from . import event_store
+from .db import Database
+from .event_store import StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +65,10 @@ class EventHub:
     ) -> int:
         """Store the event and wake every open stream (any thread); its id."""
         payload = {"subject": subject, **(data or {})}
-        event_id = self._db.append_event(self._clock(), kind, audience, subject, payload)
+        event_id = event_store.append(self._db, self._clock(), kind, audience, subject, payload)
         self._published += 1
         if self._published % 1000 == 0:
-            self._db.trim_events(KEEP_EVENTS)
+            event_store.trim(self._db, KEEP_EVENTS)
         loop = self._loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
@@ -93,7 +95,7 @@ class EventHub:
         waker = asyncio.Event()
         self._wakers.add(waker)
         try:
-            first, last = self._db.event_id_range()
+            first, last = event_store.id_range(self._db)
             yield f"retry: {RETRY_MS}\n\n".encode()
             if last_event_id is None:
                 cursor = last
@@ -114,7 +116,7 @@ class EventHub:
                 waker.clear()
                 if ticker is not None:
                     await asyncio.to_thread(ticker)
-                events = await asyncio.to_thread(self._db.events_after, cursor, 200)
+                events = await asyncio.to_thread(event_store.after, self._db, cursor, 200)
                 for event in events:
                     cursor = event.id
                     if may_hear(user, event.audience):

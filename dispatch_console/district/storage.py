@@ -6,7 +6,7 @@ district that wants its IT's backups, replication, or two server processes behin
 balancer.
 
 Design decision: hand-written SQL behind this thin dialect layer, not SQLAlchemy Core and
-Alembic. The server's SQL (some 1,300 lines over db.py, audit_log.py, audit_store.py and
+Alembic. The server's SQL (some 1,300 lines over the stores (*_store.py), audit_log.py and
 migrations.py) was written and tested against SQLite, and almost all of it is already
 portable SQL: the upserts, ``RETURNING``, joins and sub-selects mean the same on both
 engines. What differs is small and fixed, and all of it is here:
