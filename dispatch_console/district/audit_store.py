@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch_console.domain.audit_chain import Link, arriving_link_problems, missing_seqs
+from dispatch_console.domain.audit_record import EXPORT_FIELDS
 from dispatch_console.domain.session import parse_utc, utc_ms
 
-from . import account_store, audit_log, emergency_store
+from . import account_store, audit_log, emergency_store, session_store
 from .db import Database
 
 # An open session not heard from for this long is flagged on the district desk.
@@ -259,7 +260,7 @@ def findings(db: Database, now: datetime, limit: int = 500) -> list[dict[str, An
         )
     ]
     live: list[dict[str, Any]] = []
-    for row in db.query("SELECT * FROM audit_sessions WHERE ended_at IS NULL"):
+    for row in db.query(f"{session_store.SELECT} WHERE ended_at IS NULL"):
         if heartbeat_overdue(row, now):
             heard = row["heartbeat_received_at"] or row["start_received_at"]
             live.append(
@@ -307,7 +308,7 @@ def workstations(db: Database, now: datetime) -> list[dict[str, Any]]:
             "overdue_sessions": 0,
         }
     for row in db.query(
-        "SELECT * FROM audit_sessions WHERE ended_at IS NULL OR end_received_at >= ?",
+        f"{session_store.SELECT} WHERE ended_at IS NULL OR end_received_at >= ?",
         (utc_ms(now - timedelta(days=1)),),
     ):
         entry = out.setdefault(
@@ -378,7 +379,7 @@ def search_sessions(db: Database, q: SessionQuery) -> list[dict[str, Any]]:
         where.append("started_at <= ?")
         params.append(utc_ms(q.until))
     return db.query(
-        f"SELECT * FROM audit_sessions WHERE {' AND '.join(where)}"
+        f"{session_store.SELECT} WHERE {' AND '.join(where)}"
         " ORDER BY started_at DESC, session_id DESC LIMIT ?",
         (*params, q.limit),
     )
@@ -408,30 +409,8 @@ def timeline(db: Database, session_id: str) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: str(e["at"]))
 
 
-CSV_COLUMNS = (
-    "session_id",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "end_reason",
-    "user_id",
-    "user_name",
-    "agency",
-    "role",
-    "workstation_id",
-    "school_name",
-    "building_name",
-    "floor_name",
-    "camera_id",
-    "camera_name",
-    "room_kind",
-    "emergency_id",
-    "grant_id",
-    "threat_basis",
-    "client_started_at",
-    "late",
-    "last_heartbeat_at",
-)
+# The export's columns: the record's own list of them (domain.audit_record).
+CSV_COLUMNS = EXPORT_FIELDS
 
 
 def sessions_csv(rows: Sequence[Mapping[str, Any]]) -> str:

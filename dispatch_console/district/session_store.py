@@ -13,11 +13,18 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from dispatch_console.domain.audit_record import STORED_FIELDS
 from dispatch_console.domain.session import parse_utc, utc_ms
 
 from . import audit_log
 from .db import Database
 from .storage import Row
+
+# Every stored column, named from the one list of the record's fields (domain.audit_record),
+# so a column a migration adds without naming it there is never read (and the schema test
+# fails until it is named).
+COLUMNS = ", ".join(STORED_FIELDS)
+SELECT = f"SELECT {COLUMNS} FROM audit_sessions"
 
 # A heartbeat closer than this to the last recorded one (client time) is acknowledged
 # but not recorded: a console beats every 15 s, and a flood must not bloat the log.
@@ -34,7 +41,7 @@ class AuditStartRefused(Exception):
 
 def get(db: Database, session_id: str) -> dict[str, Any] | None:
     """The stored session, every column, or None before its start arrived."""
-    rows = db.rows("SELECT * FROM audit_sessions WHERE session_id = ?", (session_id,))
+    rows = db.rows(SELECT + " WHERE session_id = ?", (session_id,))
     return dict(rows[0]) if rows else None
 
 
@@ -57,9 +64,7 @@ def record_start(
     """
     stamp = utc_ms(now)
     with db.transaction() as conn:
-        row = conn.execute(
-            "SELECT * FROM audit_sessions WHERE session_id = ?", (record["session_id"],)
-        ).fetchone()
+        row = conn.execute(SELECT + " WHERE session_id = ?", (record["session_id"],)).fetchone()
         if row is not None:
             stored = dict(row)
             same = stored["client_record"] == record["client_record"]
@@ -96,9 +101,7 @@ def record_start(
             values,
         )
         stored = dict(
-            conn.execute(
-                "SELECT * FROM audit_sessions WHERE session_id = ?", (record["session_id"],)
-            ).fetchone()
+            conn.execute(SELECT + " WHERE session_id = ?", (record["session_id"],)).fetchone()
         )
         audit_log.append(conn, now, "session.start", stored["session_id"], stored)
         return "created", stored
@@ -142,9 +145,7 @@ def record_heartbeat(
     One that reports picture gaps is always recorded, however close to the last.
     """
     with db.transaction() as conn:
-        row = conn.execute(
-            "SELECT * FROM audit_sessions WHERE session_id = ?", (session_id,)
-        ).fetchone()
+        row = conn.execute(SELECT + " WHERE session_id = ?", (session_id,)).fetchone()
         if row is None:
             return None
         last = row["last_heartbeat_at"]
@@ -163,9 +164,7 @@ def record_heartbeat(
                 (body["last_heartbeat_at"], body["heartbeat_received_at"], session_id),
             )
             audit_log.append(conn, now, "session.heartbeat", session_id, body)
-        stored = conn.execute(
-            "SELECT * FROM audit_sessions WHERE session_id = ?", (session_id,)
-        ).fetchone()
+        stored = conn.execute(SELECT + " WHERE session_id = ?", (session_id,)).fetchone()
         return dict(stored)
 
 
@@ -197,9 +196,7 @@ def record_end(
                     "end_received_at": utc_ms(now),
                 },
             )
-        row = conn.execute(
-            "SELECT * FROM audit_sessions WHERE session_id = ?", (session_id,)
-        ).fetchone()
+        row = conn.execute(SELECT + " WHERE session_id = ?", (session_id,)).fetchone()
         return dict(row) if row is not None else None
 
 
@@ -221,13 +218,11 @@ def listed(
     order = " ORDER BY started_at DESC, session_id DESC"
     live: list[Row] = []
     if active is not False:
-        live = db.rows(
-            f"SELECT * FROM audit_sessions WHERE {clause} AND ended_at IS NULL{order}", params
-        )
+        live = db.rows(f"{SELECT} WHERE {clause} AND ended_at IS NULL{order}", params)
     ended: list[Row] = []
     if active is not True:
         ended = db.rows(
-            f"SELECT * FROM audit_sessions WHERE {clause} AND ended_at IS NOT NULL{order} LIMIT ?",
+            f"{SELECT} WHERE {clause} AND ended_at IS NOT NULL{order} LIMIT ?",
             [*params, limit],
         )
     return [dict(r) for r in (*live, *ended)]
