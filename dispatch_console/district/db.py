@@ -5,9 +5,18 @@ SQLite by default: the reference server must start on loopback with no setup for
 and the tests. WAL mode lets readers (the gateway's twice-a-second checks) proceed while a
 writer commits. A ``postgresql://`` URL instead of a path runs the same SQL on PostgreSQL
 (storage.py says how, and why hand-written SQL rather than SQLAlchemy), where several
-server processes can share one database. One connection is shared behind a lock: the
-server's handlers run in a thread pool, and serialising the (microsecond) statements is
-simpler and safer than a connection per thread.
+server processes can share one database.
+
+Writes go through one connection behind a lock (``transaction()``): the engine takes one
+writer at a time anyway (storage.py), and the code relies on it. Short reads (a token
+check, the access list, the gateway's twice-a-second stream checks) do not wait behind
+that lock: each borrows one of a few read-only connections of its own (``rows``), so a
+write transaction in progress, or one waiting for PostgreSQL's write lock held by another
+server process, holds no reader up. Every read is its own read transaction, so it sees
+everything committed before it began, and none stays open between reads. A read made
+inside a write transaction, on the thread that holds it, runs on the writer's connection
+and sees that transaction's own writes. An in-memory SQLite database (``:memory:``,
+tests only) cannot be opened twice, so there every read takes the writer's lock.
 
 What is stored lives in one store per aggregate, each a module of functions taking this
 ``Database``: account_store (users, lockouts, admin actions), sign_in_store (session and
@@ -35,6 +44,12 @@ from .storage import Connection, Row
 
 T = TypeVar("T")
 
+# At most this many short reads run at once per Database, each on its own connection (the
+# rest wait for one). Enough for the server's thread pool on SQLite, where a reader costs
+# a file handle; few enough that two server processes stay far below PostgreSQL's
+# default of 100 connections.
+READ_CONNECTIONS = 8
+
 
 class Database:
     """One database, one connection, one lock; the stores' every write is one transaction."""
@@ -51,6 +66,12 @@ class Database:
         if not self.postgres and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        # Which thread is inside a write transaction: its reads use the writer's connection.
+        self._writing = threading.local()
+        self._readers: list[Connection] = []  # idle ones, most recently used last
+        self._readers_lock = threading.Lock()
+        self._reader_slots = threading.BoundedSemaphore(READ_CONNECTIONS)
+        self._closed = False
         self._conn: Connection = storage.connect(self.path)
         if not self.postgres:
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -78,6 +99,12 @@ class Database:
             return int(self._conn.execute("PRAGMA synchronous").fetchone()[0])
 
     def close(self) -> None:
+        """Close the writer and the idle readers (a reader still in use closes on return)."""
+        with self._readers_lock:
+            self._closed = True
+            readers, self._readers = self._readers, []
+        for reader in readers:
+            reader.close()
         with self._lock:
             self._conn.close()
 
@@ -91,18 +118,51 @@ class Database:
         with self._lock:
             self._conn.ensure_open()
             self._conn.begin()
+            self._writing.active = True
             try:
                 yield self._conn
             except BaseException:
                 self._conn.rollback()
                 raise
-            self._conn.commit()
+            else:
+                self._conn.commit()
+            finally:
+                self._writing.active = False
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """A short read's rows (by name or position): what the stores map to records."""
-        with self._lock:
-            self._conn.ensure_open()
-            return list(self._conn.execute(sql, params).fetchall())
+        """A short read's rows (by name or position): what the stores map to records.
+
+        On a reader of its own, beside any write in progress; inside a write transaction
+        (this thread's), on the writer's connection, seeing that transaction's writes.
+        """
+        if self.path == ":memory:" or getattr(self._writing, "active", False):
+            with self._lock:
+                self._conn.ensure_open()
+                return list(self._conn.execute(sql, params).fetchall())
+        with self._reader() as conn:
+            # fetchall runs the statement to its end: its read transaction ends with it.
+            return list(conn.execute(sql, params).fetchall())
+
+    @contextmanager
+    def _reader(self) -> Iterator[Connection]:
+        """Lend an idle reader (opening one if none is idle) to this thread for one read."""
+        with self._reader_slots:
+            with self._readers_lock:
+                conn = self._readers.pop() if self._readers else None
+            if conn is None:
+                conn = storage.open_reader(self.path)
+            try:
+                conn.ensure_open()
+                yield conn
+            except BaseException:
+                # Not trusted again after a failure (a lost connection, an interrupted read).
+                conn.close()
+                raise
+            with self._readers_lock:
+                if not self._closed:
+                    self._readers.append(conn)
+                    return
+            conn.close()
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """Run a long read (verification, a report) on its own connection and snapshot.

@@ -405,6 +405,73 @@ def test_two_servers_appending_at_once_never_fork_the_chain(engine: str) -> None
     second.close()
 
 
+# -- reads beside writes -----------------------------------------------------------------
+
+
+def _pat(db: Database) -> User:
+    user = User("u-1", "pat", "Pat", "Riverside PD", Role.POLICE_DISPATCHER)
+    assert create_user(db, user, "correct horse battery", "JBSWY3DPEHPK3PXP", NOW)
+    return user
+
+
+def test_a_read_is_not_held_behind_a_long_write(engine: str) -> None:
+    """A token check or an access list answers while another thread's write transaction
+    is open (it used to wait for the writer's lock); it sees what was committed before
+    it began, and a read after the commit sees the write."""
+    db = Database(engine)
+    _pat(db)
+    writing, finish = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with db.transaction() as conn:
+            conn.execute("UPDATE users SET display_name = 'Pat Changed' WHERE id = 'u-1'")
+            writing.set()
+            finish.wait(30)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert writing.wait(10)
+        seen: list[User | None] = []
+        reader = threading.Thread(target=lambda: seen.append(account_store.user_by_id(db, "u-1")))
+        reader.start()
+        reader.join(5)
+        assert not reader.is_alive(), "the read waited for the write transaction"
+        assert seen and seen[0] is not None and seen[0].display_name == "Pat"
+    finally:
+        finish.set()
+        writer.join(10)
+    after = account_store.user_by_id(db, "u-1")
+    assert after is not None and after.display_name == "Pat Changed"
+    db.close()
+
+
+def test_a_read_inside_a_write_sees_that_write(engine: str) -> None:
+    """On the thread holding a write transaction, a store's read runs on the writer's
+    connection: it sees the transaction's own uncommitted change (a reader would not)."""
+    db = Database(engine)
+    _pat(db)
+    with db.transaction() as conn:
+        conn.execute("UPDATE users SET display_name = 'Pat Changed' WHERE id = 'u-1'")
+        inside = account_store.user_by_id(db, "u-1")
+        assert inside is not None and inside.display_name == "Pat Changed"
+    db.close()
+
+
+def test_readers_refuse_writes_and_hold_no_transaction_open(engine: str) -> None:
+    """A reader is for reading (a write through one is a bug, refused), and no read
+    leaves a transaction open on it: a reader idle after a read sees the next commit."""
+    db = Database(engine)
+    _pat(db)
+    with pytest.raises(refused()):
+        db.rows("UPDATE users SET display_name = 'x'")
+    assert account_store.user_by_id(db, "u-1") is not None  # a reader of its own
+    account_store.set_disabled(db, "u-1", NOW)
+    record = account_store.user_record(db, "pat")  # the same reader, a new read
+    assert record is not None and record.disabled_at == NOW
+    db.close()
+
+
 # -- events ------------------------------------------------------------------------------
 
 
