@@ -138,7 +138,11 @@ class ServerContext:
     def announce(
         self, kind: str, audience: str, subject: str, data: dict[str, Any] | None = None
     ) -> None:
-        """Tell the desks (see events.py); a failure to store it never fails the change."""
+        """Tell the desks (see events.py); a failure to store it never fails the change.
+
+        Inside a write transaction the event is stored in it (a savepoint, so a failed
+        store is undone alone) and announced when it commits.
+        """
         if self.events is None:
             return
         try:

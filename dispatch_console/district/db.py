@@ -18,6 +18,15 @@ inside a write transaction, on the thread that holds it, runs on the writer's co
 and sees that transaction's own writes. An in-memory SQLite database (``:memory:``,
 tests only) cannot be opened twice, so there every read takes the writer's lock.
 
+Writes that belong together nest: a store's ``transaction()`` opened inside another on
+the same thread is a savepoint in it, so a route can make several stores' writes one
+transaction, and one commit (one fsync under ``synchronous=FULL``): the audit start
+stores its record, its chain link, its event and its stream authorisation that way.
+A nested part that fails is rolled back alone and its error goes on to the caller, who
+either lets it end the whole transaction or (an event that could not be stored, which
+never fails the change) carries on without it. What must only happen once the writes
+are durable (waking the event streams) waits in ``after_commit``.
+
 What is stored lives in one store per aggregate, each a module of functions taking this
 ``Database``: account_store (users, lockouts, admin actions), sign_in_store (session and
 refresh tokens), emergency_store (emergencies, requests, grants, holds), session_store
@@ -33,6 +42,7 @@ power cut here. WAL with NORMAL could lose the last transactions on power loss.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +53,7 @@ from . import migrations, storage
 from .storage import Connection, Row
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # At most this many short reads run at once per Database, each on its own connection (the
 # rest wait for one). Enough for the server's thread pool on SQLite, where a reader costs
@@ -51,8 +62,17 @@ T = TypeVar("T")
 READ_CONNECTIONS = 8
 
 
+class _Writing(threading.local):
+    """This thread's write transaction on one Database: how deeply it is nested (0: none),
+    and what waits for its commit."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.after_commit: list[Callable[[], None]] = []
+
+
 class Database:
-    """One database, one connection, one lock; the stores' every write is one transaction."""
+    """One database: one writer behind a lock, a few readers beside it (module docstring)."""
 
     def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
         """Open (creating if need be) the database at ``path``: a file, or a PostgreSQL URL.
@@ -66,8 +86,9 @@ class Database:
         if not self.postgres and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        # Which thread is inside a write transaction: its reads use the writer's connection.
-        self._writing = threading.local()
+        # The write transaction of the calling thread, if any: its reads use the writer's
+        # connection, and a transaction opened inside it is a savepoint.
+        self._writing = _Writing()
         self._readers: list[Connection] = []  # idle ones, most recently used last
         self._readers_lock = threading.Lock()
         self._reader_slots = threading.BoundedSemaphore(READ_CONNECTIONS)
@@ -113,21 +134,61 @@ class Database:
         """Hold the lock and the engine's single-writer transaction; roll back on any error.
 
         SQLite's BEGIN IMMEDIATE, or PostgreSQL's advisory write lock (storage.py): no
-        other writer, in this process or another, runs beside it.
+        other writer, in this process or another, runs beside it. Inside this thread's
+        own transaction it is a savepoint instead (see the module's docstring).
         """
+        writing = self._writing
+        if writing.depth:
+            with self._savepoint(writing):
+                yield self._conn
+            return
+        committed: list[Callable[[], None]] = []
         with self._lock:
             self._conn.ensure_open()
             self._conn.begin()
-            self._writing.active = True
+            writing.depth, writing.after_commit = 1, []
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.rollback()
-                raise
-            else:
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.rollback()
+                    raise
                 self._conn.commit()
+                committed = writing.after_commit
             finally:
-                self._writing.active = False
+                writing.depth, writing.after_commit = 0, []
+        for callback in committed:
+            try:
+                callback()
+            except Exception:  # the writes are durable: a failed follow-up must not undo that
+                log.exception("a follow-up to a committed write failed")
+
+    @contextmanager
+    def _savepoint(self, writing: _Writing) -> Iterator[None]:
+        """A nested part of this thread's transaction: rolled back alone if it fails."""
+        name = f"nested_{writing.depth}"
+        queued = len(writing.after_commit)
+        self._conn.execute(f"SAVEPOINT {name}")
+        writing.depth += 1
+        try:
+            yield
+        except BaseException:
+            del writing.after_commit[queued:]  # what the failed part queued never happened
+            self._conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self._conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        else:
+            self._conn.execute(f"RELEASE SAVEPOINT {name}")
+        finally:
+            writing.depth -= 1
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this thread's write transaction has committed (at once if
+        none is open); never if it rolls back. For what must follow durable writes only."""
+        if self._writing.depth:
+            self._writing.after_commit.append(callback)
+        else:
+            callback()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """A short read's rows (by name or position): what the stores map to records.
@@ -135,7 +196,7 @@ class Database:
         On a reader of its own, beside any write in progress; inside a write transaction
         (this thread's), on the writer's connection, seeing that transaction's writes.
         """
-        if self.path == ":memory:" or getattr(self._writing, "active", False):
+        if self.path == ":memory:" or self._writing.depth:
             with self._lock:
                 self._conn.ensure_open()
                 return list(self._conn.execute(sql, params).fetchall())

@@ -63,17 +63,25 @@ class EventHub:
     def publish(
         self, kind: str, audience: str, subject: str, data: Mapping[str, Any] | None = None
     ) -> int:
-        """Store the event and wake every open stream (any thread); its id."""
+        """Store the event and wake every open stream (any thread); its id.
+
+        Inside a write transaction the event is part of it, and the streams are woken
+        once it has committed: a stream woken earlier would look, find nothing yet, and
+        carry the event only at its next look, a second later.
+        """
         payload = {"subject": subject, **(data or {})}
         event_id = event_store.append(self._db, self._clock(), kind, audience, subject, payload)
         self._published += 1
         if self._published % 1000 == 0:
             event_store.trim(self._db, KEEP_EVENTS)
+        self._db.after_commit(self._wake)
+        return event_id
+
+    def _wake(self) -> None:
         loop = self._loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
                 loop.call_soon_threadsafe(self._wake_all)
-        return event_id
 
     def _wake_all(self) -> None:
         for waker in self._wakers:

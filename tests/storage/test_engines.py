@@ -472,6 +472,42 @@ def test_readers_refuse_writes_and_hold_no_transaction_open(engine: str) -> None
     db.close()
 
 
+def test_a_write_inside_a_write_is_part_of_it_and_follow_ups_wait_for_the_commit(
+    engine: str,
+) -> None:
+    """A store's transaction inside another is a savepoint: it commits with the outer one,
+    a failed one is undone alone (a failed statement included: PostgreSQL would otherwise
+    refuse the rest), and what waits for the commit runs after it, never after a rollback."""
+    db = Database(engine)
+    ran: list[str] = []
+    with db.transaction():
+        event_store.append(db, NOW, "k", "all", "kept", {})
+        db.after_commit(lambda: ran.append("kept"))
+        with pytest.raises(RuntimeError), db.transaction():
+            event_store.append(db, NOW, "k", "all", "undone", {})  # a savepoint in a savepoint
+            db.after_commit(lambda: ran.append("undone"))
+            raise RuntimeError("this part fails")
+        with pytest.raises(refused()), db.transaction() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', 'again')")
+        event_store.append(db, NOW, "k", "all", "after a failed statement", {})
+        assert ran == []  # nothing before the commit
+        assert event_store.has(db, "k", "kept") and not event_store.has(db, "k", "undone")
+    assert ran == ["kept"]
+    assert [e.subject for e in event_store.after(db, 0, 10)] == [
+        "kept",
+        "after a failed statement",
+    ]
+
+    with pytest.raises(RuntimeError), db.transaction():
+        event_store.append(db, NOW, "k", "all", "rolled back", {})
+        db.after_commit(lambda: ran.append("rolled back"))
+        raise RuntimeError("the whole transaction fails")
+    assert ran == ["kept"] and not event_store.has(db, "k", "rolled back")
+    db.after_commit(lambda: ran.append("no transaction"))  # none open: at once
+    assert ran == ["kept", "no transaction"]
+    db.close()
+
+
 # -- events ------------------------------------------------------------------------------
 
 

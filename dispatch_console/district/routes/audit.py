@@ -218,18 +218,28 @@ def audit_start(
     stream: Annotated[Literal["sub", "main"] | None, Query()] = None,
 ) -> AuditStartOut:
     """The start is recorded first; a link comes only for a recorded start, and a
-    refused link never undoes the record (the refusal is in the answer instead)."""
-    stored = _record_start(ctx, session_id, body, user, response)
-    _hold_link(ctx, body.chain, "start", raw, session_id, body.workstation_id)
-    answer = AuditStartOut(**stored.model_dump())
-    if stream is not None:
-        assert credentials is not None  # current_user checked it
-        try:
-            answer.stream_link = issue_stream_link(
-                ctx, user, credentials.credentials, body.camera_id, session_id, stream
-            )
-        except HTTPException as exc:
-            answer.stream_refusal = str(exc.detail)
+    refused link never undoes the record (the refusal is in the answer instead).
+
+    The record, its place in the workstation's chain, its event and its stream
+    authorisation are one transaction: one commit (one fsync) on the click path instead
+    of four, and all or nothing. If any of them fails the client gets the error and
+    nothing is stored, so its retry finds no half-made start; the policy's decision and
+    the record it allows are also made with no other write between them. An event that
+    cannot be stored still never fails the start (ServerContext.announce), and the desks'
+    streams are woken once the commit is done.
+    """
+    with ctx.db.transaction():
+        stored = _record_start(ctx, session_id, body, user, response)
+        _hold_link(ctx, body.chain, "start", raw, session_id, body.workstation_id)
+        answer = AuditStartOut(**stored.model_dump())
+        if stream is not None:
+            assert credentials is not None  # current_user checked it
+            try:
+                answer.stream_link = issue_stream_link(
+                    ctx, user, credentials.credentials, body.camera_id, session_id, stream
+                )
+            except HTTPException as exc:
+                answer.stream_refusal = str(exc.detail)
     return answer
 
 
