@@ -1,7 +1,8 @@
-"""The district's audit queries and checks beyond the session index itself.
+"""The district's audit queries and checks beyond the session records themselves
+(session_store.py writes those).
 
-Heartbeats, the workstations' chains as their links arrive, the gateways' relay reports
-and the findings that come out of comparing them. Every write goes through
+Overdue heartbeats, the workstations' chains as their links arrive, the gateways' relay
+reports and the findings that come out of comparing them. Every write goes through
 ``audit_log`` in the same transaction, so the chained log stays the whole story.
 """
 
@@ -16,14 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch_console.domain.audit_chain import Link, arriving_link_problems, missing_seqs
+from dispatch_console.domain.audit_record import EXPORT_FIELDS
 from dispatch_console.domain.session import parse_utc, utc_ms
 
-from . import audit_log
+from . import account_store, audit_log, emergency_store, session_store
 from .db import Database
 
-# A heartbeat closer than this to the last recorded one (client time) is acknowledged
-# but not recorded: a console beats every 15 s, and a flood must not bloat the log.
-MIN_HEARTBEAT_SPACING = timedelta(seconds=5)
 # An open session not heard from for this long is flagged on the district desk.
 HEARTBEAT_OVERDUE = timedelta(seconds=60)
 # A missing link is a gap once a later one has been held this long: links arrive out of
@@ -35,46 +34,6 @@ RELAY_GRACE = timedelta(seconds=30)
 RELAY_OVERRUN = timedelta(seconds=30)
 
 # -- heartbeats --------------------------------------------------------------------------
-
-
-def record_heartbeat(
-    db: Database,
-    session_id: str,
-    at: datetime,
-    now: datetime,
-    gaps: list[dict[str, str]] | None = None,
-) -> dict[str, Any] | None:
-    """Note that the console still shows this session; None when the start is unknown.
-
-    An ended session keeps its end; a heartbeat older than the last one changes nothing.
-    One that reports picture gaps is always recorded, however close to the last.
-    """
-    with db.transaction() as conn:
-        row = conn.execute(
-            "SELECT * FROM audit_sessions WHERE session_id = ?", (session_id,)
-        ).fetchone()
-        if row is None:
-            return None
-        last = row["last_heartbeat_at"]
-        due = last is None or at >= parse_utc(last) + MIN_HEARTBEAT_SPACING or bool(gaps)
-        later = last is None or at >= parse_utc(last)
-        if row["ended_at"] is None and due and later:
-            body: dict[str, Any] = {
-                "last_heartbeat_at": utc_ms(at),
-                "heartbeat_received_at": utc_ms(now),
-            }
-            if gaps:
-                body["gaps"] = gaps
-            conn.execute(
-                "UPDATE audit_sessions SET last_heartbeat_at = ?, heartbeat_received_at = ?"
-                " WHERE session_id = ?",
-                (body["last_heartbeat_at"], body["heartbeat_received_at"], session_id),
-            )
-            audit_log.append(conn, now, "session.heartbeat", session_id, body)
-        stored = conn.execute(
-            "SELECT * FROM audit_sessions WHERE session_id = ?", (session_id,)
-        ).fetchone()
-        return dict(stored)
 
 
 def heartbeat_overdue(row: Mapping[str, Any], now: datetime) -> bool:
@@ -301,7 +260,7 @@ def findings(db: Database, now: datetime, limit: int = 500) -> list[dict[str, An
         )
     ]
     live: list[dict[str, Any]] = []
-    for row in db.query("SELECT * FROM audit_sessions WHERE ended_at IS NULL"):
+    for row in db.query(f"{session_store.SELECT} WHERE ended_at IS NULL"):
         if heartbeat_overdue(row, now):
             heard = row["heartbeat_received_at"] or row["start_received_at"]
             live.append(
@@ -317,7 +276,7 @@ def findings(db: Database, now: datetime, limit: int = 500) -> list[dict[str, An
                     "live": True,
                 }
             )
-    for grant in db.grants_to_review():
+    for grant in emergency_store.grants_to_review(db):
         live.append(
             {
                 "id": None,
@@ -349,7 +308,7 @@ def workstations(db: Database, now: datetime) -> list[dict[str, Any]]:
             "overdue_sessions": 0,
         }
     for row in db.query(
-        "SELECT * FROM audit_sessions WHERE ended_at IS NULL OR end_received_at >= ?",
+        f"{session_store.SELECT} WHERE ended_at IS NULL OR end_received_at >= ?",
         (utc_ms(now - timedelta(days=1)),),
     ):
         entry = out.setdefault(
@@ -420,7 +379,7 @@ def search_sessions(db: Database, q: SessionQuery) -> list[dict[str, Any]]:
         where.append("started_at <= ?")
         params.append(utc_ms(q.until))
     return db.query(
-        f"SELECT * FROM audit_sessions WHERE {' AND '.join(where)}"
+        f"{session_store.SELECT} WHERE {' AND '.join(where)}"
         " ORDER BY started_at DESC, session_id DESC LIMIT ?",
         (*params, q.limit),
     )
@@ -450,30 +409,8 @@ def timeline(db: Database, session_id: str) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: str(e["at"]))
 
 
-CSV_COLUMNS = (
-    "session_id",
-    "started_at",
-    "ended_at",
-    "duration_ms",
-    "end_reason",
-    "user_id",
-    "user_name",
-    "agency",
-    "role",
-    "workstation_id",
-    "school_name",
-    "building_name",
-    "floor_name",
-    "camera_id",
-    "camera_name",
-    "room_kind",
-    "emergency_id",
-    "grant_id",
-    "threat_basis",
-    "client_started_at",
-    "late",
-    "last_heartbeat_at",
-)
+# The export's columns: the record's own list of them (domain.audit_record).
+CSV_COLUMNS = EXPORT_FIELDS
 
 
 def sessions_csv(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -504,7 +441,8 @@ def purge_past_retention(
     with db.transaction() as conn:
         result = audit_log.purge(conn, now=now, retention_days=retention_days, actor=actor)
     if result["purged_records"]:
-        db.record_admin_action(
+        account_store.record_admin_action(
+            db,
             now,
             actor,
             "audit.purge",

@@ -37,9 +37,10 @@ from dispatch_console.domain.models import User
 from dispatch_console.domain.session import utc_ms
 from dispatch_console.domain.totp import STEP_SECONDS, time_step, totp
 
-from . import remembered
+from . import account_store, sign_in_store
 from .db import Database
 from .remembered import RememberedToken
+from .token_hashes import token_hash
 
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -83,11 +84,6 @@ def verify_password(password: str, password_hash: bytes, salt: bytes) -> bool:
     """Constant-time comparison of a password against its stored scrypt hash."""
     candidate, _ = hash_password(password, salt)
     return hmac.compare_digest(candidate, password_hash)
-
-
-def token_hash(token: str) -> str:
-    """What the database keeps instead of the token itself."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class SignInFailed(Exception):
@@ -190,8 +186,8 @@ class SignIn:
 def create_user(db: Database, user: User, password: str, totp_secret: str, now: datetime) -> bool:
     """Provision an account (the district does this, never the police); False if it exists."""
     digest, salt = hash_password(password)
-    return db.insert_user(
-        user=user, password_hash=digest, password_salt=salt, totp_secret=totp_secret, now=now
+    return account_store.insert_user(
+        db, user=user, password_hash=digest, password_salt=salt, totp_secret=totp_secret, now=now
     )
 
 
@@ -236,14 +232,14 @@ def sign_in(
     sign the same demo account in within one 30-second step; never in production.
     """
     name = username.strip()
-    record = db.user_record(name)
+    record = account_store.user_record(db, name)
     if record is None or record.disabled_at is not None:
         # Exactly the path of a real account: same cost, same counting, same lock.
-        until = db.phantom_locked_until(name, now)
+        until = account_store.phantom_locked_until(db, name, now)
         if until is not None:
             raise AccountLocked(until)
         hash_password(password, _DUMMY_SALT)
-        until = db.record_phantom_failure(name, now, MAX_FAILED_SIGN_INS, LOCKOUT)
+        until = account_store.record_phantom_failure(db, name, now, MAX_FAILED_SIGN_INS, LOCKOUT)
         if until is not None:
             raise AccountLocked(until)
         raise SignInFailed()
@@ -257,7 +253,8 @@ def sign_in(
         first_refresh = (
             None if remember_for is None else RememberedToken.new(None, now + remember_for)
         )
-        outcome = db.accept_sign_in(
+        outcome = account_store.accept_sign_in(
+            db,
             record.user.id,
             None if allow_totp_reuse else step,
             token_hash(token),
@@ -268,7 +265,9 @@ def sign_in(
         if outcome == "ok":
             return SignIn(token, expires_at, record.user, first_refresh)
         # "replayed": a used code is a wrong code, and counts as a failure like one.
-    until = db.record_failed_sign_in(record.user.id, now, MAX_FAILED_SIGN_INS, LOCKOUT)
+    until = account_store.record_failed_sign_in(
+        db, record.user.id, now, MAX_FAILED_SIGN_INS, LOCKOUT
+    )
     if until is not None:
         raise AccountLocked(until)
     raise SignInFailed()
@@ -278,7 +277,7 @@ def user_for_token(db: Database, token: str, now: datetime) -> User | None:
     """The signed-in user a bearer token belongs to, if it is known and not expired."""
     if not token:
         return None
-    return db.token_user(token_hash(token), now)
+    return sign_in_store.token_user(db, token_hash(token), now)
 
 
 def sign_out(db: Database, token: str, *, keep_remembered: bool = False) -> None:
@@ -288,5 +287,5 @@ def sign_out(db: Database, token: str, *, keep_remembered: bool = False) -> None
     closing at the end of a shift, whose user asked to be remembered).
     """
     if not keep_remembered:
-        remembered.forget(db, token_hash(token))
-    db.delete_token(token_hash(token))
+        sign_in_store.forget(db, token_hash(token))
+    sign_in_store.delete_token(db, token_hash(token))

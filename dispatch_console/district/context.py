@@ -33,13 +33,23 @@ from dispatch_console.domain.policy import (
 )
 from dispatch_console.domain.session import utc_ms
 
-from . import audit_store, auth
-from .db import Database, Ticket
+from . import (
+    account_store,
+    audit_store,
+    auth,
+    emergency_store,
+    event_store,
+    session_store,
+    sign_in_store,
+    ticket_store,
+)
+from .db import Database
 from .events import EventHub
 from .gateway_links import GatewayLinks
 from .limits import (
     CLOCK_SKEW,
 )
+from .ticket_store import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +138,11 @@ class ServerContext:
     def announce(
         self, kind: str, audience: str, subject: str, data: dict[str, Any] | None = None
     ) -> None:
-        """Tell the desks (see events.py); a failure to store it never fails the change."""
+        """Tell the desks (see events.py); a failure to store it never fails the change.
+
+        Inside a write transaction the event is stored in it (a savepoint, so a failed
+        store is undone alone) and announced when it commits.
+        """
         if self.events is None:
             return
         try:
@@ -184,12 +198,14 @@ class GrantClock:
             ctx, db = self._ctx, self._ctx.db
             now = ctx.now()
             for grant in in_force_grants(ctx, now):
-                if grant.expires_at - now <= GRANT_EXPIRY_NOTICE and not db.has_event(
-                    "grant.expiring", grant.id
+                if grant.expires_at - now <= GRANT_EXPIRY_NOTICE and not event_store.has(
+                    db, "grant.expiring", grant.id
                 ):
                     announce_grant(ctx, "grant.expiring", grant)
-            for grant in db.grants_expired_between(now - EXPIRED_NOTICE_WINDOW, now):
-                if not db.has_event("grant.expired", grant.id):
+            for grant in emergency_store.grants_expired_between(
+                db, now - EXPIRED_NOTICE_WINDOW, now
+            ):
+                if not event_store.has(db, "grant.expired", grant.id):
                     announce_grant(ctx, "grant.expired", grant)
             if time.monotonic() - self._last_purge >= AUDIT_PURGE_S:
                 self._last_purge = time.monotonic()
@@ -202,8 +218,8 @@ class GrantClock:
 
 def in_force_grants(ctx: ServerContext, now: datetime, school_id: str | None = None) -> list[Grant]:
     """Grants unrevoked, unexpired, and whose emergency is still active."""
-    grants = ctx.db.unexpired_grants(now, school_id)
-    active = {e.id for e in ctx.db.open_emergencies(school_id) if e.is_active(now)}
+    grants = emergency_store.unexpired_grants(ctx.db, now, school_id)
+    active = {e.id for e in emergency_store.open_emergencies(ctx.db, school_id) if e.is_active(now)}
     return [g for g in grants if g.emergency_id in active and g.is_in_force(now)]
 
 
@@ -215,10 +231,12 @@ def access_context(
     The policy checks the agency itself too (``can_view``); filtering here also keeps
     other agencies' grants out of what police are shown.
     """
-    emergencies = tuple(e for e in ctx.db.open_emergencies(school_id) if e.is_active(now))
+    emergencies = tuple(
+        e for e in emergency_store.open_emergencies(ctx.db, school_id) if e.is_active(now)
+    )
     grants = tuple(
         g
-        for g in ctx.db.unexpired_grants(now, school_id)
+        for g in emergency_store.unexpired_grants(ctx.db, now, school_id)
         if not is_police(user) or g.agency == user.agency
     )
     return AccessContext(emergencies, grants)
@@ -227,19 +245,19 @@ def access_context(
 def stream_denial(ctx: ServerContext, ticket: Ticket) -> str | None:
     """Why this ticket holder may no longer watch, or None while they still may."""
     now = ctx.now()
-    if not ctx.db.token_live(ticket.token_hash, now):
+    if not sign_in_store.token_live(ctx.db, ticket.token_hash, now):
         return (
             "Your sign-in has ended (signed out, locked, disabled or expired); "
             "sign in again to watch."
         )
-    user = ctx.db.user_by_id(ticket.user_id)
+    user = account_store.user_by_id(ctx.db, ticket.user_id)
     if user is None:
         return "The account no longer exists."
     try:
         camera = ctx.district.camera(ticket.camera_id)
     except KeyError:
         return f"The camera {ticket.camera_id} is no longer in the district's registry."
-    session = ctx.db.audit_session(ticket.session_id)
+    session = session_store.get(ctx.db, ticket.session_id)
     if session is None or session["ended_at"] is not None:
         return "The viewing session has ended."
     decision = can_view(user, camera, access_context(ctx, user, camera.school_id, now), now)
@@ -254,7 +272,7 @@ def streams_to_cut(ctx: ServerContext) -> list[tuple[str, str]]:
     """Every authorised stream whose viewer may no longer watch, with the reason."""
     now = ctx.now()
     cuts = []
-    for ticket in ctx.db.stream_authorizations(now - RECENTLY_ENDED):
+    for ticket in ticket_store.authorizations(ctx.db, now - RECENTLY_ENDED):
         reason = stream_denial(ctx, ticket)
         if reason is not None:
             cuts.append((ticket.session_id, reason))

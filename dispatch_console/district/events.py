@@ -30,7 +30,9 @@ from typing import Any
 from dispatch_console.domain.models import User
 from dispatch_console.domain.policy import may_hear
 
-from .db import Database, StoredEvent
+from . import event_store
+from .db import Database
+from .event_store import StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +63,25 @@ class EventHub:
     def publish(
         self, kind: str, audience: str, subject: str, data: Mapping[str, Any] | None = None
     ) -> int:
-        """Store the event and wake every open stream (any thread); its id."""
+        """Store the event and wake every open stream (any thread); its id.
+
+        Inside a write transaction the event is part of it, and the streams are woken
+        once it has committed: a stream woken earlier would look, find nothing yet, and
+        carry the event only at its next look, a second later.
+        """
         payload = {"subject": subject, **(data or {})}
-        event_id = self._db.append_event(self._clock(), kind, audience, subject, payload)
+        event_id = event_store.append(self._db, self._clock(), kind, audience, subject, payload)
         self._published += 1
         if self._published % 1000 == 0:
-            self._db.trim_events(KEEP_EVENTS)
+            event_store.trim(self._db, KEEP_EVENTS)
+        self._db.after_commit(self._wake)
+        return event_id
+
+    def _wake(self) -> None:
         loop = self._loop
         if loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
                 loop.call_soon_threadsafe(self._wake_all)
-        return event_id
 
     def _wake_all(self) -> None:
         for waker in self._wakers:
@@ -93,7 +103,7 @@ class EventHub:
         waker = asyncio.Event()
         self._wakers.add(waker)
         try:
-            first, last = self._db.event_id_range()
+            first, last = event_store.id_range(self._db)
             yield f"retry: {RETRY_MS}\n\n".encode()
             if last_event_id is None:
                 cursor = last
@@ -114,7 +124,7 @@ class EventHub:
                 waker.clear()
                 if ticker is not None:
                     await asyncio.to_thread(ticker)
-                events = await asyncio.to_thread(self._db.events_after, cursor, 200)
+                events = await asyncio.to_thread(event_store.after, self._db, cursor, 200)
                 for event in events:
                     cursor = event.id
                     if may_hear(user, event.audience):

@@ -28,9 +28,10 @@ from typing import Any
 from dispatch_console.domain.models import Role, User
 from dispatch_console.domain.totp import new_secret, provisioning_uri
 
-from . import storage
+from . import account_store, storage
+from .account_store import UserRecord
 from .auth import create_user
-from .db import Database, UserRecord
+from .db import Database
 from .migrations import SchemaError
 
 ISSUER = "Dispatch Console"
@@ -48,7 +49,7 @@ def _now() -> datetime:
 
 
 def _record(db: Database, username: str) -> UserRecord:
-    record = db.user_record(username)
+    record = account_store.user_record(db, username)
     if record is None:
         raise ProvisionError(f"There is no account {username!r}.")
     return record
@@ -113,15 +114,15 @@ def add(db: Database, args: argparse.Namespace, actor: str) -> str:
     detail = f"role {role.value}, agency {args.agency}"
     if schools:
         detail += f", schools {', '.join(sorted(schools))}"
-    db.record_admin_action(_now(), actor, "user.add", args.username, detail)
+    account_store.record_admin_action(db, _now(), actor, "user.add", args.username, detail)
     return f"added {args.username} ({detail})\n" + _enrolment(secret, args.username, args.qr)
 
 
 def set_enabled(db: Database, username: str, actor: str, enabled: bool) -> str:
     record = _record(db, username)
-    db.set_disabled(record.user.id, None if enabled else _now())
+    account_store.set_disabled(db, record.user.id, None if enabled else _now())
     action = "user.enable" if enabled else "user.disable"
-    db.record_admin_action(_now(), actor, action, username)
+    account_store.record_admin_action(db, _now(), actor, action, username)
     if enabled:
         return f"enabled {username}"
     return f"disabled {username}: every sign-in ended; open streams are cut by the server"
@@ -129,16 +130,16 @@ def set_enabled(db: Database, username: str, actor: str, enabled: bool) -> str:
 
 def unlock(db: Database, username: str, actor: str) -> str:
     record = _record(db, username)
-    db.unlock_user(record.user.id)
-    db.record_admin_action(_now(), actor, "user.unlock", username)
+    account_store.unlock_user(db, record.user.id)
+    account_store.record_admin_action(db, _now(), actor, "user.unlock", username)
     return f"unlocked {username}"
 
 
 def reset_totp(db: Database, username: str, actor: str, show_qr: bool) -> str:
     record = _record(db, username)
     secret = new_secret(secrets.token_bytes(20))
-    db.set_totp_secret(record.user.id, secret)
-    db.record_admin_action(_now(), actor, "user.reset_totp", username)
+    account_store.set_totp_secret(db, record.user.id, secret)
+    account_store.record_admin_action(db, _now(), actor, "user.reset_totp", username)
     return (
         f"new one-time code secret for {username}; the old one and every sign-in ended\n"
         + _enrolment(secret, username, show_qr)
@@ -156,7 +157,7 @@ def listing(db: Database) -> list[dict[str, Any]]:
             "schools": sorted(r.user.schools),
             "state": _state(r, now),
         }
-        for r in sorted(db.user_records(), key=lambda r: r.user.username)
+        for r in sorted(account_store.user_records(db), key=lambda r: r.user.username)
     ]
 
 
@@ -218,7 +219,7 @@ def main(argv: Sequence[str]) -> int:
             rows = listing(db)
             print(json.dumps(rows, indent=2) if args.json else _table(rows, USER_COLUMNS))
         elif args.command == "log":
-            actions = db.admin_actions()
+            actions = account_store.admin_actions(db)
             print(json.dumps(actions, indent=2) if args.json else _table(actions, LOG_COLUMNS))
         elif args.command == "add":
             print(add(db, args, args.actor))

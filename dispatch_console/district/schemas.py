@@ -22,12 +22,13 @@ from dispatch_console.domain.models import (
 )
 from dispatch_console.domain.session import utc_ms
 
+from .account_store import UserRecord
 from .audit_store import heartbeat_overdue
 from .context import (
     MAX_DURATION_MS,
     MAX_EXTENSION_MINUTES,
 )
-from .db import SchoolHold, UserRecord
+from .emergency_store import SchoolHold
 from .limits import (
     Id,
     Name,

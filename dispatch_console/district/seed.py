@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from dispatch_console.domain.models import Role, User
 
+from . import account_store
 from .auth import create_user
 from .db import Database
 
@@ -111,7 +112,7 @@ def seed_demo(db: Database, now: datetime | None = None) -> list[str]:
     added = []
     for account in DEMO_ACCOUNTS:
         # Checked first so a restart does not pay for five scrypt hashes it will not use.
-        if db.user_record(account.username) is not None:
+        if account_store.user_record(db, account.username) is not None:
             continue
         if create_user(db, account.user, account.password, account.totp_secret, moment):
             added.append(account.username)

@@ -34,7 +34,7 @@ from dispatch_console import __version__
 from dispatch_console.domain.session import utc_ms
 from dispatch_console.floorplan.loader import district_document, district_from_document
 
-from . import auth
+from . import auth, sign_in_store, ticket_store
 from .audit_log import MIN_RETENTION_DAYS
 from .backgrounds import background_files, with_background_links
 from .context import (
@@ -143,7 +143,8 @@ def create_app(
         ctx.camera_sources = sources_from_camsim(district, camsim_url)
     ctx.links = GatewayLinks(lambda: ctx.camera_sources)
     ctx.events = EventHub(db, ctx.now)
-    db.purge_expired_tokens(ctx.now())
+    sign_in_store.purge_expired(db, ctx.now())
+    ticket_store.purge_ended(db, ctx.now())
 
     app = FastAPI(
         title="Dispatch Console — district API",

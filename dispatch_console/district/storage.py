@@ -6,7 +6,7 @@ district that wants its IT's backups, replication, or two server processes behin
 balancer.
 
 Design decision: hand-written SQL behind this thin dialect layer, not SQLAlchemy Core and
-Alembic. The server's SQL (some 1,300 lines over db.py, audit_log.py, audit_store.py and
+Alembic. The server's SQL (some 1,300 lines over the stores (*_store.py), audit_log.py and
 migrations.py) was written and tested against SQLite, and almost all of it is already
 portable SQL: the upserts, ``RETURNING``, joins and sub-selects mean the same on both
 engines. What differs is small and fixed, and all of it is here:
@@ -105,7 +105,8 @@ def describe(target: str | Path) -> str:
 class Connection(ABC):
     """One open connection, speaking the SQLite dialect's ``?`` placeholders on both engines.
 
-    Not thread-safe by itself: ``Database`` shares one behind its lock.
+    Not thread-safe by itself: ``Database`` shares its writer behind a lock and lends
+    each of its readers to one thread at a time.
     """
 
     dialect: str
@@ -268,14 +269,15 @@ def _pg_rows(cursor: psycopg.Cursor[Any]) -> Any:
 class PostgresConnection(Connection):
     dialect = POSTGRESQL
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
+        self.read_only = read_only
         self._in_transaction = False
         self.raw = self._connect()
 
     @classmethod
-    def open(cls, url: str) -> PostgresConnection:
-        return cls(url)
+    def open(cls, url: str, *, read_only: bool = False) -> PostgresConnection:
+        return cls(url, read_only=read_only)
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -301,6 +303,9 @@ class PostgresConnection(Connection):
         except psycopg.Error as exc:
             raise StorageUnavailable(f"cannot connect to {describe(self.url)}: {exc}") from exc
         raw.adapters.register_dumper(bool, BoolAsInteger)
+        if self.read_only:
+            # Set on every (re)connection: a write through a reader is a bug, refused.
+            raw.execute("SET default_transaction_read_only = on")
         self._connection_lost: type[Exception] = psycopg.OperationalError
         return raw
 
@@ -403,6 +408,20 @@ def absent(target: str | Path, command: str) -> str | None:
         f"{command}: {describe(target)} holds no district schema; create it with "
         "`dispatch-console district migrate --db URL` (or `district serve --migrate`)"
     )
+
+
+def open_reader(target: str | Path) -> Connection:
+    """A separate connection for short reads, refusing writes, in autocommit.
+
+    Each statement is its own read transaction, ended when its rows are fetched: nothing
+    stays open between reads, so every read sees what was committed before it began
+    (SQLite in WAL mode, PostgreSQL at READ COMMITTED), and none holds back a checkpoint.
+    """
+    if is_postgres(target):
+        return PostgresConnection.open(str(target), read_only=True)
+    conn = SqliteConnection.open(str(target))
+    conn.execute("PRAGMA query_only = ON")
+    return conn
 
 
 def open_snapshot(target: str | Path) -> Connection:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dispatch_console.district import audit_log
+from dispatch_console.district import account_store, audit_log, session_store
 from dispatch_console.district.audit_store import GAP_GRACE, HEARTBEAT_OVERDUE, RELAY_GRACE
 from dispatch_console.district.server import app_context
 from dispatch_console.domain.audit_chain import Link, next_link
@@ -343,7 +343,7 @@ def test_purge_keeps_a_year_and_the_rest_still_verifies(district: District) -> N
     with db.transaction() as conn:
         result = audit_log.purge(conn, now=district.clock(), retention_days=365, actor="test")
     assert result["purged_sessions"] >= 1
-    assert db.audit_session(old) is None and db.audit_session(recent) is not None
+    assert session_store.get(db, old) is None and session_store.get(db, recent) is not None
     report = db.read(audit_log.verify)
     assert report.ok, report.first_problem
     assert report.first_seq == result["first_kept"]
@@ -479,9 +479,9 @@ def test_a_configured_retention_purges_at_start_and_never_below_a_year(
     create_app(
         db=db, floorplans_dir=SAMPLE_DISTRICT, clock=district.clock, audit_retention_days=365
     )
-    assert db.audit_session(old) is None
+    assert session_store.get(db, old) is None
     assert db.read(audit_log.verify).ok
-    (action,) = [a for a in db.admin_actions() if a["action"] == "audit.purge"]
+    (action,) = [a for a in account_store.admin_actions(db) if a["action"] == "audit.purge"]
     assert action["actor"] == "server (retention 365 days)"
 
 

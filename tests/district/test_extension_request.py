@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from dispatch_console.district import account_store
 from dispatch_console.district.server import app_context
 from tests.district.test_events import db_path, events_district, listen  # noqa: F401  (fixtures)
 from tests.district.test_server import API, District
@@ -43,7 +44,7 @@ def test_police_ask_and_the_district_hears_it(events_district: District) -> None
     finally:
         safety.close()
     # The admin log (in the audit chain) keeps who asked, when, for which grant.
-    logged = app_context(d.app).db.admin_actions()
+    logged = account_store.admin_actions(app_context(d.app).db)
     asked = [a for a in logged if a["action"] == "grant.extension_requested"]
     assert [(a["actor"], a["subject"]) for a in asked] == [("Dana Reyes", grant["id"])]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch_console.district import migrations
+from dispatch_console.district import emergency_store, event_store, migrations
 from dispatch_console.district.db import Database
 from dispatch_console.district.migrations import LATEST, MIGRATIONS, Migration, SchemaError
 
@@ -64,10 +64,10 @@ def test_an_older_database_is_upgraded_only_when_told_and_keeps_its_rows(tmp_pat
 
     db = Database(path, migrate=False)
     try:
-        grant = db.grant("gr-1")
+        grant = emergency_store.grant(db, "gr-1")
         assert grant is not None and grant.agency == "Riverside PD"
         assert grant.whole_school and grant.reviewed_by is None
-        assert db.event_id_range() == (0, 0)
+        assert event_store.id_range(db) == (0, 0)
     finally:
         db.close()
 

@@ -17,10 +17,21 @@ from typing import Any
 import httpx
 import pytest
 
-from dispatch_console.district import audit_log, audit_store, migrations, storage
+from dispatch_console.district import (
+    account_store,
+    audit_log,
+    audit_store,
+    emergency_store,
+    event_store,
+    migrations,
+    session_store,
+    sign_in_store,
+    storage,
+)
 from dispatch_console.district.auth import create_user
-from dispatch_console.district.db import AuditStartRefused, Database
+from dispatch_console.district.db import Database
 from dispatch_console.district.serve import READY_PREFIX
+from dispatch_console.district.session_store import AuditStartRefused
 from dispatch_console.domain.models import (
     AccessRequest,
     Emergency,
@@ -99,7 +110,7 @@ def session_record(user_id: str = "u-1", at: datetime = NOW, **over: Any) -> dic
 
 
 def start(db: Database, record: dict[str, Any], now: datetime = NOW) -> str:
-    outcome, _ = db.record_audit_start(record, now, per_minute=100, max_open=100)
+    outcome, _ = session_store.record_start(db, record, now, per_minute=100, max_open=100)
     return outcome
 
 
@@ -113,32 +124,40 @@ def test_users_sign_in_lock_and_phantoms(engine: str) -> None:
     assert not create_user(db, user, "another password!!", "JBSWY3DPEHPK3PXP", NOW)
     twin = User("u-2", "pat", "Pat 2", "Riverside PD", Role.POLICE_DISPATCHER)
     assert not create_user(db, twin, "correct horse battery", "JBSWY3DPEHPK3PXP", NOW)
-    record = db.user_record("pat")
+    record = account_store.user_record(db, "pat")
     assert record is not None and record.user == user
     assert isinstance(record.password_hash, bytes) and len(record.password_hash) >= 32
 
-    assert db.accept_sign_in("u-1", 100, "tok-1", NOW, NOW + timedelta(hours=8)) == "ok"
-    assert db.accept_sign_in("u-1", 100, "tok-2", NOW, NOW + timedelta(hours=8)) == "replayed"
-    assert db.token_user("tok-1", NOW) == user
-    assert db.token_user("tok-1", NOW + timedelta(hours=9)) is None
+    def sign_in(step: int, token: str) -> str:
+        return account_store.accept_sign_in(db, "u-1", step, token, NOW, NOW + timedelta(hours=8))
+
+    assert sign_in(100, "tok-1") == "ok"
+    assert sign_in(100, "tok-2") == "replayed"
+    assert sign_in_store.token_user(db, "tok-1", NOW) == user
+    assert sign_in_store.token_user(db, "tok-1", NOW + timedelta(hours=9)) is None
 
     lockout = timedelta(minutes=15)
-    assert [db.record_failed_sign_in("u-1", NOW, 3, lockout) for _ in range(2)] == [None, None]
-    assert db.record_failed_sign_in("u-1", NOW, 3, lockout) == NOW + lockout
-    assert db.token_user("tok-1", NOW) is None  # locking ended the sign-in
-    assert db.accept_sign_in("u-1", 101, "tok-3", NOW, NOW + timedelta(hours=8)) == "locked"
-    assert db.unlock_user("u-1")
-    assert db.accept_sign_in("u-1", 101, "tok-3", NOW, NOW + timedelta(hours=8)) == "ok"
-    assert db.set_disabled("u-1", NOW)
-    assert db.token_user("tok-3", NOW) is None
+    fails = [account_store.record_failed_sign_in(db, "u-1", NOW, 3, lockout) for _ in range(3)]
+    assert fails == [None, None, NOW + lockout]
+    assert sign_in_store.token_user(db, "tok-1", NOW) is None  # locking ended the sign-in
+    assert sign_in(101, "tok-3") == "locked"
+    assert account_store.unlock_user(db, "u-1")
+    assert sign_in(101, "tok-3") == "ok"
+    assert account_store.set_disabled(db, "u-1", NOW)
+    assert sign_in_store.token_user(db, "tok-3", NOW) is None
 
     # A name that does not exist counts and locks like a real one; only the newest are kept.
+    def phantom(name: str, at: datetime = NOW) -> datetime | None:
+        return account_store.record_phantom_failure(db, name, at, 3, lockout, keep=2)
+
     for _ in range(3):
-        locked = db.record_phantom_failure("ghost", NOW, 3, lockout, keep=2)
-    assert locked == NOW + lockout and db.phantom_locked_until("ghost", NOW) == NOW + lockout
-    db.record_phantom_failure("b", NOW + timedelta(seconds=1), 3, lockout, keep=2)
-    db.record_phantom_failure("c", NOW + timedelta(seconds=2), 3, lockout, keep=2)
-    assert db.phantom_locked_until("ghost", NOW) is None  # forgotten: two newer names
+        locked = phantom("ghost")
+    assert locked == NOW + lockout
+    assert account_store.phantom_locked_until(db, "ghost", NOW) == NOW + lockout
+    phantom("b", NOW + timedelta(seconds=1))
+    phantom("c", NOW + timedelta(seconds=2))
+    # Forgotten: two newer names.
+    assert account_store.phantom_locked_until(db, "ghost", NOW) is None
     db.close()
 
 
@@ -151,27 +170,31 @@ def test_emergencies_requests_and_grants(engine: str) -> None:
     request = AccessRequest(
         "rq-1", "em-1", "lincoln-hs", "Riverside PD", "Dana", NOW, status="pending"
     )
-    db.insert_emergency(emergency, None, request)
-    assert db.emergency("em-1") == emergency
-    assert [r.id for r in db.pending_requests()] == ["rq-1"]
+    emergency_store.insert_emergency(db, emergency, None, request)
+    assert emergency_store.emergency(db, "em-1") == emergency
+    assert [r.id for r in emergency_store.pending_requests(db)] == ["rq-1"]
     grant = Grant(
         "gr-1", "em-1", "lincoln-hs", "Riverside PD", NOW, NOW + timedelta(hours=1), "Sam",
         buildings=("main",), cameras=("lhs-cam-02",),
     )  # fmt: skip
-    decided = db.decide_request("rq-1", "approved", "Sam", NOW, grant, note="ok")
+    decided = emergency_store.decide_request(db, "rq-1", "approved", "Sam", NOW, grant, note="ok")
     assert decided is not None and decided.status == "approved"
-    assert db.decide_request("rq-1", "denied", "Sam", NOW, None) is None  # decided once
-    assert db.grant("gr-1") == grant
+    # Decided once.
+    assert emergency_store.decide_request(db, "rq-1", "denied", "Sam", NOW, None) is None
+    assert emergency_store.grant(db, "gr-1") == grant
     longer = Grant(**{**grant.__dict__, "expires_at": NOW + timedelta(hours=2)})
-    db.save_grant(longer)  # the same id again replaces the row
-    assert db.grant("gr-1") == longer
-    assert [g.id for g in db.unexpired_grants(NOW, "lincoln-hs")] == ["gr-1"]
+    emergency_store.save_grant(db, longer)  # the same id again replaces the row
+    assert emergency_store.grant(db, "gr-1") == longer
+    assert [g.id for g in emergency_store.unexpired_grants(db, NOW, "lincoln-hs")] == ["gr-1"]
 
-    revoked = db.revoke_grant("gr-1", NOW + timedelta(minutes=5), "Sam")
+    revoked = emergency_store.revoke_grant(db, "gr-1", NOW + timedelta(minutes=5), "Sam")
     assert revoked is not None and revoked.revoked_at == NOW + timedelta(minutes=5)
-    hold = db.school_hold("lincoln-hs")
+    hold = emergency_store.school_hold(db, "lincoln-hs")
     assert hold is not None and hold.grant_id == "gr-1"
-    assert db.clear_hold("lincoln-hs", NOW, "Dana") and db.school_hold("lincoln-hs") is None
+    assert (
+        emergency_store.clear_hold(db, "lincoln-hs", NOW, "Dana")
+        and emergency_store.school_hold(db, "lincoln-hs") is None
+    )
 
     second = Emergency("em-2", "lincoln-hs", EmergencyType.ACTIVE_THREAT, "gun", "Dana", NOW)
     glass = Grant(
@@ -179,16 +202,16 @@ def test_emergencies_requests_and_grants(engine: str) -> None:
         break_glass=True, needs_review=True,
     )  # fmt: skip
     pending = AccessRequest("rq-2", "em-2", "lincoln-hs", "County SO", "Lee", NOW, "pending")
-    db.insert_emergency(second, glass, pending)
-    assert [g.id for g in db.grants_to_review()] == ["gr-2"]
-    reviewed = db.review_grant("gr-2", "Dana", NOW, "justified")
+    emergency_store.insert_emergency(db, second, glass, pending)
+    assert [g.id for g in emergency_store.grants_to_review(db)] == ["gr-2"]
+    reviewed = emergency_store.review_grant(db, "gr-2", "Dana", NOW, "justified")
     assert reviewed is not None and reviewed.review_note == "justified"
-    assert db.grants_to_review() == []
-    ended = db.end_emergency("em-2", NOW + timedelta(minutes=1))
+    assert emergency_store.grants_to_review(db) == []
+    ended = emergency_store.end_emergency(db, "em-2", NOW + timedelta(minutes=1))
     assert ended is not None and ended.ended_at == NOW + timedelta(minutes=1)
-    assert db.access_request("rq-2").status == "cancelled"  # type: ignore[union-attr]
-    assert db.grant("gr-2").revoked_at is not None  # type: ignore[union-attr]
-    assert [e.id for e in db.open_emergencies()] == ["em-1"]
+    assert emergency_store.access_request(db, "rq-2").status == "cancelled"  # type: ignore[union-attr]
+    assert emergency_store.grant(db, "gr-2").revoked_at is not None  # type: ignore[union-attr]
+    assert [e.id for e in emergency_store.open_emergencies(db)] == ["em-1"]
     db.close()
 
 
@@ -202,24 +225,24 @@ def test_audit_start_and_end_are_idempotent_and_limited(engine: str) -> None:
     assert start(db, dict(record)) == "replayed"
     assert start(db, {**record, "client_record": '{"v": 2}'}) == "conflict"
     with pytest.raises(AuditStartRefused, match="already open"):
-        db.record_audit_start(session_record(), NOW, per_minute=100, max_open=1)
+        session_store.record_start(db, session_record(), NOW, per_minute=100, max_open=1)
     with pytest.raises(AuditStartRefused, match="in one minute") as refusal:
-        db.record_audit_start(session_record(), NOW, per_minute=1, max_open=100)
+        session_store.record_start(db, session_record(), NOW, per_minute=1, max_open=100)
     assert refusal.value.retry_after_s >= 1
 
-    end = db.record_audit_end(record["session_id"], utc_ms(NOW), 60_000, "closed", NOW)
+    end = session_store.record_end(db, record["session_id"], utc_ms(NOW), 60_000, "closed", NOW)
     assert end is not None and end["duration_ms"] == 60_000
-    again = db.record_audit_end(record["session_id"], utc_ms(NOW), 5, "other", NOW)
+    again = session_store.record_end(db, record["session_id"], utc_ms(NOW), 5, "other", NOW)
     assert again is not None and again["end_reason"] == "closed"  # the first end wins
     # Longer than 2**31 ms (24.8 days): the columns are 64-bit on both engines.
     long = session_record()
     start(db, long)
-    assert db.record_audit_end(long["session_id"], utc_ms(NOW), 2**33, "closed", NOW)
-    assert db.audit_session(long["session_id"])["duration_ms"] == 2**33  # type: ignore[index]
-    assert db.audit_session(record["session_id"])["late"] == 0  # type: ignore[index]
-    assert db.record_audit_end("no-such", utc_ms(NOW), 1, "closed", NOW) is None
+    assert session_store.record_end(db, long["session_id"], utc_ms(NOW), 2**33, "closed", NOW)
+    assert session_store.get(db, long["session_id"])["duration_ms"] == 2**33  # type: ignore[index]
+    assert session_store.get(db, record["session_id"])["late"] == 0  # type: ignore[index]
+    assert session_store.record_end(db, "no-such", utc_ms(NOW), 1, "closed", NOW) is None
 
-    audit_store.record_heartbeat(db, long["session_id"], NOW, NOW)  # ended: no change
+    session_store.record_heartbeat(db, long["session_id"], NOW, NOW)  # ended: no change
     audit_store.record_relays(
         db,
         [{"relay_id": "r1", "session_id": long["session_id"], "camera_id": "lhs-cam-02",
@@ -234,7 +257,7 @@ def test_audit_start_and_end_are_idempotent_and_limited(engine: str) -> None:
     )  # fmt: skip
     (relay,) = db.query("SELECT bytes, ended_at FROM gateway_relays")
     assert relay == {"bytes": 3_000_000_000, "ended_at": utc_ms(NOW)}  # the larger count kept
-    listed = db.audit_sessions(user_id="u-1", active=None, limit=10)
+    listed = session_store.listed(db, user_id="u-1", active=None, limit=10)
     assert {s["session_id"] for s in listed} == {record["session_id"], long["session_id"]}
     assert db.read(audit_log.verify).ok
     db.close()
@@ -248,8 +271,8 @@ def _a_trail(db: Database, at: datetime = NOW, sessions: int = 2) -> list[str]:
     for _ in range(sessions):
         record = session_record(at=at)
         start(db, record, at)
-        audit_store.record_heartbeat(db, record["session_id"], at + timedelta(seconds=10), at)
-        db.record_audit_end(record["session_id"], utc_ms(at), 20_000, "closed", at)
+        session_store.record_heartbeat(db, record["session_id"], at + timedelta(seconds=10), at)
+        session_store.record_end(db, record["session_id"], utc_ms(at), 20_000, "closed", at)
         ids.append(record["session_id"])
     return ids
 
@@ -382,25 +405,129 @@ def test_two_servers_appending_at_once_never_fork_the_chain(engine: str) -> None
     second.close()
 
 
+# -- reads beside writes -----------------------------------------------------------------
+
+
+def _pat(db: Database) -> User:
+    user = User("u-1", "pat", "Pat", "Riverside PD", Role.POLICE_DISPATCHER)
+    assert create_user(db, user, "correct horse battery", "JBSWY3DPEHPK3PXP", NOW)
+    return user
+
+
+def test_a_read_is_not_held_behind_a_long_write(engine: str) -> None:
+    """A token check or an access list answers while another thread's write transaction
+    is open (it used to wait for the writer's lock); it sees what was committed before
+    it began, and a read after the commit sees the write."""
+    db = Database(engine)
+    _pat(db)
+    writing, finish = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with db.transaction() as conn:
+            conn.execute("UPDATE users SET display_name = 'Pat Changed' WHERE id = 'u-1'")
+            writing.set()
+            finish.wait(30)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert writing.wait(10)
+        seen: list[User | None] = []
+        reader = threading.Thread(target=lambda: seen.append(account_store.user_by_id(db, "u-1")))
+        reader.start()
+        reader.join(5)
+        assert not reader.is_alive(), "the read waited for the write transaction"
+        assert seen and seen[0] is not None and seen[0].display_name == "Pat"
+    finally:
+        finish.set()
+        writer.join(10)
+    after = account_store.user_by_id(db, "u-1")
+    assert after is not None and after.display_name == "Pat Changed"
+    db.close()
+
+
+def test_a_read_inside_a_write_sees_that_write(engine: str) -> None:
+    """On the thread holding a write transaction, a store's read runs on the writer's
+    connection: it sees the transaction's own uncommitted change (a reader would not)."""
+    db = Database(engine)
+    _pat(db)
+    with db.transaction() as conn:
+        conn.execute("UPDATE users SET display_name = 'Pat Changed' WHERE id = 'u-1'")
+        inside = account_store.user_by_id(db, "u-1")
+        assert inside is not None and inside.display_name == "Pat Changed"
+    db.close()
+
+
+def test_readers_refuse_writes_and_hold_no_transaction_open(engine: str) -> None:
+    """A reader is for reading (a write through one is a bug, refused), and no read
+    leaves a transaction open on it: a reader idle after a read sees the next commit."""
+    db = Database(engine)
+    _pat(db)
+    with pytest.raises(refused()):
+        db.rows("UPDATE users SET display_name = 'x'")
+    assert account_store.user_by_id(db, "u-1") is not None  # a reader of its own
+    account_store.set_disabled(db, "u-1", NOW)
+    record = account_store.user_record(db, "pat")  # the same reader, a new read
+    assert record is not None and record.disabled_at == NOW
+    db.close()
+
+
+def test_a_write_inside_a_write_is_part_of_it_and_follow_ups_wait_for_the_commit(
+    engine: str,
+) -> None:
+    """A store's transaction inside another is a savepoint: it commits with the outer one,
+    a failed one is undone alone (a failed statement included: PostgreSQL would otherwise
+    refuse the rest), and what waits for the commit runs after it, never after a rollback."""
+    db = Database(engine)
+    ran: list[str] = []
+    with db.transaction():
+        event_store.append(db, NOW, "k", "all", "kept", {})
+        db.after_commit(lambda: ran.append("kept"))
+        with pytest.raises(RuntimeError), db.transaction():
+            event_store.append(db, NOW, "k", "all", "undone", {})  # a savepoint in a savepoint
+            db.after_commit(lambda: ran.append("undone"))
+            raise RuntimeError("this part fails")
+        with pytest.raises(refused()), db.transaction() as conn:
+            conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', 'again')")
+        event_store.append(db, NOW, "k", "all", "after a failed statement", {})
+        assert ran == []  # nothing before the commit
+        assert event_store.has(db, "k", "kept") and not event_store.has(db, "k", "undone")
+    assert ran == ["kept"]
+    assert [e.subject for e in event_store.after(db, 0, 10)] == [
+        "kept",
+        "after a failed statement",
+    ]
+
+    with pytest.raises(RuntimeError), db.transaction():
+        event_store.append(db, NOW, "k", "all", "rolled back", {})
+        db.after_commit(lambda: ran.append("rolled back"))
+        raise RuntimeError("the whole transaction fails")
+    assert ran == ["kept"] and not event_store.has(db, "k", "rolled back")
+    db.after_commit(lambda: ran.append("no transaction"))  # none open: at once
+    assert ran == ["kept", "no transaction"]
+    db.close()
+
+
 # -- events ------------------------------------------------------------------------------
 
 
 def test_events_resume_across_two_database_instances(engine: str) -> None:
     writer, reader = Database(engine), Database(engine)
-    assert reader.event_id_range() == (0, 0)
+    assert event_store.id_range(reader) == (0, 0)
     ids = [
-        writer.append_event(NOW, "emergency.declared", "all", f"em-{i}", {"i": i}) for i in range(5)
+        event_store.append(writer, NOW, "emergency.declared", "all", f"em-{i}", {"i": i})
+        for i in range(5)
     ]
     assert ids == sorted(ids) and len(set(ids)) == 5
-    seen = reader.events_after(ids[1], 10)
+    seen = event_store.after(reader, ids[1], 10)
     assert [(e.id, e.subject, e.data["i"]) for e in seen] == [
         (i, f"em-{n}", n) for n, i in enumerate(ids) if n > 1
     ]
-    assert reader.has_event("emergency.declared", "em-3")
-    writer.trim_events(2)
-    assert reader.event_id_range() == (ids[3], ids[4])
+    assert event_store.has(reader, "emergency.declared", "em-3")
+    event_store.trim(writer, 2)
+    assert event_store.id_range(reader) == (ids[3], ids[4])
     db3 = Database(engine)  # a restarted server goes on from the last id
-    assert db3.append_event(NOW, "k", "all", "s", {}) > ids[-1]
+    assert event_store.append(db3, NOW, "k", "all", "s", {}) > ids[-1]
     for db in (writer, reader, db3):
         db.close()
 
@@ -433,7 +560,7 @@ def test_an_older_schema_is_migrated_only_when_asked(engine: str) -> None:
     done = cli("migrate", "--db", engine)
     assert done.returncode == 0 and f"-> {migrations.LATEST}" in done.stdout, done.stderr
     db = Database(engine, migrate=False)
-    assert db.emergency("em-1") is not None and db.read(audit_log.verify).ok
+    assert emergency_store.emergency(db, "em-1") is not None and db.read(audit_log.verify).ok
     db.close()
 
 
@@ -451,7 +578,7 @@ def test_a_lost_postgresql_connection_is_opened_again(engine: str) -> None:
     if not storage.is_postgres(engine):
         pytest.skip("a SQLite file cannot drop its connection")
     db = Database(engine)
-    db.append_event(NOW, "k", "all", "before", {})
+    event_store.append(db, NOW, "k", "all", "before", {})
     admin = raw(engine)
 
     def cut() -> int:
@@ -462,10 +589,10 @@ def test_a_lost_postgresql_connection_is_opened_again(engine: str) -> None:
         return len(rows)
 
     assert cut() == 1
-    assert [e.subject for e in db.events_after(0, 10)] == ["before"]
+    assert [e.subject for e in event_store.after(db, 0, 10)] == ["before"]
     assert cut() == 1
-    db.append_event(NOW, "k", "all", "after", {})
-    assert db.has_event("k", "after")
+    event_store.append(db, NOW, "k", "all", "after", {})
+    assert event_store.has(db, "k", "after")
     admin.close()
     db.close()
 

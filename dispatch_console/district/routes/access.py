@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 
+from dispatch_console.district import account_store, emergency_store
 from dispatch_console.district.context import (
     API_PREFIX,
     BREAK_GLASS_APPROVER,
@@ -85,19 +86,21 @@ AgencyName = Annotated[str, PathParam(min_length=1, max_length=200)]
 def get_access(ctx: Ctx, user: CurrentUser) -> AccessOut:
     now = ctx.now()
     police = is_police(user)
-    emergencies = [e for e in ctx.db.open_emergencies() if e.is_active(now)]
+    emergencies = [e for e in emergency_store.open_emergencies(ctx.db) if e.is_active(now)]
     grants = [g for g in in_force_grants(ctx, now) if not police or g.agency == user.agency]
-    requests = [r for r in ctx.db.pending_requests() if not police or r.agency == user.agency]
+    requests = [
+        r for r in emergency_store.pending_requests(ctx.db) if not police or r.agency == user.agency
+    ]
     if police:
         # The agency's decided requests too, while their emergency lasts: a dispatcher
         # who restarts (or missed the live event) still reads why the district said no.
-        decided = ctx.db.requests_of_emergencies([e.id for e in emergencies])
+        decided = emergency_store.requests_of_emergencies(ctx.db, [e.id for e in emergencies])
         requests += [r for r in decided if r.agency == user.agency and not r.is_pending]
     return AccessOut(
         emergencies=[emergency_out(e) for e in emergencies],
         grants=[grant_out(g) for g in grants],
         requests=[request_out(r) for r in requests],
-        holds=[hold_out(h) for h in ctx.db.school_holds()],
+        holds=[hold_out(h) for h in emergency_store.school_holds(ctx.db)],
         camera_problems=[
             CameraProblemOut(camera_id=camera_id, reason=state["reason"] or "offline")
             for camera_id, state in sorted(ctx.links.camera_states.items())
@@ -152,7 +155,7 @@ def declare(ctx: Ctx, body: DeclareIn, user: CurrentUser) -> DeclareOut:
     request: AccessRequest | None = None
     # After a revoke, the school waits for a district approver until the district
     # clears the hold: declaring again must not hand out a new break-glass grant.
-    held = ctx.db.school_hold(body.school_id) is not None
+    held = emergency_store.school_hold(ctx.db, body.school_id) is not None
     if is_break_glass(body.type) and not held:
         grant = Grant(
             id=new_id("gr"),
@@ -175,7 +178,7 @@ def declare(ctx: Ctx, body: DeclareIn, user: CurrentUser) -> DeclareOut:
             requested_at=now,
             status="pending",
         )
-    ctx.db.insert_emergency(emergency, grant, request)
+    emergency_store.insert_emergency(ctx.db, emergency, grant, request)
     declared: dict[str, object] = {"school_id": emergency.school_id, "type": emergency.type.value}
     if location is not None:
         declared["location"] = location_fields(location)
@@ -212,7 +215,7 @@ def declare(ctx: Ctx, body: DeclareIn, user: CurrentUser) -> DeclareOut:
     responses=errors(401, 403, 404),
 )
 def end_emergency(ctx: Ctx, emergency_id: PathId, user: Approver) -> EmergencyOut:
-    ended = ctx.db.end_emergency(emergency_id, ctx.now())
+    ended = emergency_store.end_emergency(ctx.db, emergency_id, ctx.now())
     if ended is None:
         fail(404, f"There is no emergency {emergency_id!r}.")
     ctx.announce("emergency.ended", EVERYONE, ended.id, {"school_id": ended.school_id})
@@ -228,14 +231,14 @@ def _decide(
     reason: str = "",
 ) -> DecisionOut:
     now = ctx.now()
-    pending = ctx.db.access_request(request_id)
+    pending = emergency_store.access_request(ctx.db, request_id)
     if pending is None:
         fail(404, f"There is no access request {request_id!r}.")
     if pending.status != "pending":
         fail(409, f"This access request has already been {pending.status}.")
     grant: Grant | None = None
     if approve:
-        emergency = ctx.db.emergency(pending.emergency_id)
+        emergency = emergency_store.emergency(ctx.db, pending.emergency_id)
         if emergency is None or not emergency.is_active(now):
             fail(409, "The emergency has ended, so there is nothing left to grant.")
         terms = terms or ApproveIn()
@@ -257,8 +260,14 @@ def _decide(
             buildings=buildings,
             cameras=cameras,
         )
-    decided = ctx.db.decide_request(
-        request_id, "approved" if approve else "denied", user.display_name, now, grant, reason
+    decided = emergency_store.decide_request(
+        ctx.db,
+        request_id,
+        "approved" if approve else "denied",
+        user.display_name,
+        now,
+        grant,
+        reason,
     )
     if decided is None:
         fail(409, "This access request was decided by someone else a moment ago.")
@@ -319,7 +328,7 @@ def revoke(ctx: Ctx, grant_id: PathId, user: Approver) -> GrantOut:
 def _revoke(ctx: ServerContext, grant_id: str, user: User) -> Grant | None:
     """Revoke one grant, hold its school, and tell the desks: the one way a grant is
     revoked, whether alone or with the rest of its agency's. None: no such grant."""
-    grant = ctx.db.revoke_grant(grant_id, ctx.now(), user.display_name)
+    grant = emergency_store.revoke_grant(ctx.db, grant_id, ctx.now(), user.display_name)
     if grant is None:
         return None
     log.info("grant %s revoked by %s; %s on hold", grant.id, user.username, grant.school_id)
@@ -338,8 +347,8 @@ def _revoke(ctx: ServerContext, grant_id: str, user: User) -> Grant | None:
 def revoke_agency(ctx: Ctx, agency: AgencyName, user: Approver) -> list[GrantOut]:
     # An agency no account and no grant names is a typo, not "nothing to revoke": 404,
     # so an approver never believes an agency's access ended when it was never found.
-    known = {r.user.agency for r in ctx.db.user_records()} | {
-        g.agency for g in ctx.db.unexpired_grants(ctx.now())
+    known = {r.user.agency for r in account_store.user_records(ctx.db)} | {
+        g.agency for g in emergency_store.unexpired_grants(ctx.db, ctx.now())
     }
     if agency not in known:
         fail(404, f"No account or grant names the agency {agency!r}.")
@@ -362,7 +371,7 @@ def clear_hold(ctx: Ctx, school_id: PathId, user: Approver) -> AccessOut:
         ctx.district.school(school_id)
     except KeyError:
         fail(404, f"There is no school {school_id!r} in this district.")
-    if not ctx.db.clear_hold(school_id, ctx.now(), user.display_name):
+    if not emergency_store.clear_hold(ctx.db, school_id, ctx.now(), user.display_name):
         fail(409, f"{school_id} is not on hold; there is nothing to clear.")
     log.info("hold on %s cleared by %s", school_id, user.username)
     ctx.announce("school.hold_cleared", EVERYONE, school_id)
@@ -379,7 +388,7 @@ def review(ctx: Ctx, grant_id: PathId, body: ReviewIn, user: Approver) -> GrantO
     note = body.note.strip()
     if not note:
         fail(422, "Write what the review found: the note is the district's record.")
-    grant = ctx.db.grant(grant_id)
+    grant = emergency_store.grant(ctx.db, grant_id)
     if grant is None:
         fail(404, f"There is no grant {grant_id!r}.")
     if not grant.break_glass:
@@ -390,7 +399,7 @@ def review(ctx: Ctx, grant_id: PathId, body: ReviewIn, user: Approver) -> GrantO
             f"This grant was reviewed by {grant.reviewed_by} at "
             f"{utc_ms(grant.reviewed_at)}; that review stands.",
         )
-    reviewed = ctx.db.review_grant(grant_id, user.display_name, ctx.now(), note)
+    reviewed = emergency_store.review_grant(ctx.db, grant_id, user.display_name, ctx.now(), note)
     assert reviewed is not None
     if reviewed.reviewed_by != user.display_name:
         fail(409, f"This grant was reviewed by {reviewed.reviewed_by} a moment ago.")
@@ -406,7 +415,7 @@ def review(ctx: Ctx, grant_id: PathId, body: ReviewIn, user: Approver) -> GrantO
     responses=errors(401, 403),
 )
 def to_review(ctx: Ctx, user: Approver) -> list[GrantOut]:
-    return [grant_out(g) for g in ctx.db.grants_to_review()]
+    return [grant_out(g) for g in emergency_store.grants_to_review(ctx.db)]
 
 
 @router.post(
@@ -419,7 +428,7 @@ def to_review(ctx: Ctx, user: Approver) -> list[GrantOut]:
 )
 def request_extension(ctx: Ctx, grant_id: PathId, user: CurrentUser) -> GrantOut:
     now = ctx.now()
-    grant = ctx.db.grant(grant_id)
+    grant = emergency_store.grant(ctx.db, grant_id)
     if grant is None or (is_police(user) and grant.agency != user.agency):
         fail(404, f"There is no grant {grant_id!r}.")
     if not is_police(user):
@@ -428,8 +437,8 @@ def request_extension(ctx: Ctx, grant_id: PathId, user: CurrentUser) -> GrantOut
     if not in_force or not may_request_extension(user, grant, now):
         fail(409, "This grant is no longer in force; declare again or ask for a new grant.")
     # Kept in the district's admin log (and its audit chain): who asked, when, for what.
-    ctx.db.record_admin_action(
-        now, user.display_name, "grant.extension_requested", grant.id, grant.school_id
+    account_store.record_admin_action(
+        ctx.db, now, user.display_name, "grant.extension_requested", grant.id, grant.school_id
     )
     ctx.announce(
         "grant.extension_requested",
@@ -455,12 +464,12 @@ def request_extension(ctx: Ctx, grant_id: PathId, user: CurrentUser) -> GrantOut
 )
 def extend(ctx: Ctx, grant_id: PathId, body: ExtendIn, user: Approver) -> GrantOut:
     now = ctx.now()
-    grant = ctx.db.grant(grant_id)
+    grant = emergency_store.grant(ctx.db, grant_id)
     if grant is None:
         fail(404, f"There is no grant {grant_id!r}.")
     if grant.id not in {g.id for g in in_force_grants(ctx, now, grant.school_id)}:
         fail(409, "This grant is no longer in force; approve a new request instead.")
     grant = replace(grant, expires_at=grant.expires_at + timedelta(minutes=body.minutes))
-    ctx.db.save_grant(grant)
+    emergency_store.save_grant(ctx.db, grant)
     announce_grant(ctx, "grant.extended", grant)
     return grant_out(grant)

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from dispatch_console.district import auth, remembered
+from dispatch_console.district import account_store, auth, remembered
+from dispatch_console.district.account_store import UserRecord
 from dispatch_console.district.context import (
     API_PREFIX,
     ServerContext,
 )
-from dispatch_console.district.db import UserRecord
 from dispatch_console.district.deps import (
     Approver,
     Credentials,
@@ -163,11 +163,11 @@ def me(ctx: Ctx, user: CurrentUser) -> UserOut:
 )
 def users(ctx: Ctx, user: Approver) -> list[AccountOut]:
     now = ctx.now()
-    return [account_out(r, now) for r in ctx.db.user_records()]
+    return [account_out(r, now) for r in account_store.user_records(ctx.db)]
 
 
 def _account(ctx: ServerContext, user_id: str) -> UserRecord:
-    record = ctx.db.user_record_by_id(user_id)
+    record = account_store.user_record_by_id(ctx.db, user_id)
     if record is None:
         fail(404, f"There is no account {user_id!r}.")
     return record
@@ -176,7 +176,9 @@ def _account(ctx: ServerContext, user_id: str) -> UserRecord:
 def _after_action(ctx: ServerContext, by: User, target: UserRecord, action: str) -> AccountOut:
     """Log an account action in the provisioning log (as the CLI does) and answer with
     the account as it is now."""
-    ctx.db.record_admin_action(ctx.now(), by.display_name, f"user.{action}", target.user.username)
+    account_store.record_admin_action(
+        ctx.db, ctx.now(), by.display_name, f"user.{action}", target.user.username
+    )
     log.info("account %s: %s by %s", target.user.username, action, by.username)
     return account_out(_account(ctx, target.user.id), ctx.now())
 
@@ -189,7 +191,7 @@ def _after_action(ctx: ServerContext, by: User, target: UserRecord, action: str)
 )
 def unlock(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
     target = _account(ctx, user_id)
-    ctx.db.unlock_user(user_id)
+    account_store.unlock_user(ctx.db, user_id)
     return _after_action(ctx, user, target, "unlock")
 
 
@@ -203,7 +205,7 @@ def disable(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
     target = _account(ctx, user_id)
     if user_id == user.id:
         fail(409, "You cannot disable your own account; ask another approver.")
-    ctx.db.set_disabled(user_id, ctx.now())
+    account_store.set_disabled(ctx.db, user_id, ctx.now())
     return _after_action(ctx, user, target, "disable")
 
 
@@ -215,5 +217,5 @@ def disable(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
 )
 def enable(ctx: Ctx, user_id: PathId, user: Approver) -> AccountOut:
     target = _account(ctx, user_id)
-    ctx.db.set_disabled(user_id, None)
+    account_store.set_disabled(ctx.db, user_id, None)
     return _after_action(ctx, user, target, "enable")

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from dispatch_console.district import audit_store
+from dispatch_console.district import audit_store, emergency_store, session_store
 from dispatch_console.district.context import (
     API_PREFIX,
     DURATION_TOLERANCE_MS,
@@ -19,7 +19,6 @@ from dispatch_console.district.context import (
     ServerContext,
     access_context,
 )
-from dispatch_console.district.db import AuditStartRefused
 from dispatch_console.district.deps import (
     Credentials,
     Ctx,
@@ -48,6 +47,7 @@ from dispatch_console.district.schemas import (
     HeartbeatIn,
     session_out,
 )
+from dispatch_console.district.session_store import AuditStartRefused
 from dispatch_console.domain.audit_basis import (
     recorded_emergency,
     recorded_grant,
@@ -104,7 +104,7 @@ def _registry_row(ctx: ServerContext, body: AuditStartIn) -> tuple[Camera, dict[
 
 def _claimed_grant(ctx: ServerContext, user: User, camera: Camera, grant_id: str) -> Grant:
     """The grant the client names, if it can be this session's; 422 if it cannot."""
-    grant = ctx.db.grant(grant_id)
+    grant = emergency_store.grant(ctx.db, grant_id)
     if grant is None:
         fail(422, f"There is no grant {grant_id!r}; the session cannot be recorded under it.")
     if grant.school_id != camera.school_id or (is_police(user) and grant.agency != user.agency):
@@ -218,18 +218,28 @@ def audit_start(
     stream: Annotated[Literal["sub", "main"] | None, Query()] = None,
 ) -> AuditStartOut:
     """The start is recorded first; a link comes only for a recorded start, and a
-    refused link never undoes the record (the refusal is in the answer instead)."""
-    stored = _record_start(ctx, session_id, body, user, response)
-    _hold_link(ctx, body.chain, "start", raw, session_id, body.workstation_id)
-    answer = AuditStartOut(**stored.model_dump())
-    if stream is not None:
-        assert credentials is not None  # current_user checked it
-        try:
-            answer.stream_link = issue_stream_link(
-                ctx, user, credentials.credentials, body.camera_id, session_id, stream
-            )
-        except HTTPException as exc:
-            answer.stream_refusal = str(exc.detail)
+    refused link never undoes the record (the refusal is in the answer instead).
+
+    The record, its place in the workstation's chain, its event and its stream
+    authorisation are one transaction: one commit (one fsync) on the click path instead
+    of four, and all or nothing. If any of them fails the client gets the error and
+    nothing is stored, so its retry finds no half-made start; the policy's decision and
+    the record it allows are also made with no other write between them. An event that
+    cannot be stored still never fails the start (ServerContext.announce), and the desks'
+    streams are woken once the commit is done.
+    """
+    with ctx.db.transaction():
+        stored = _record_start(ctx, session_id, body, user, response)
+        _hold_link(ctx, body.chain, "start", raw, session_id, body.workstation_id)
+        answer = AuditStartOut(**stored.model_dump())
+        if stream is not None:
+            assert credentials is not None  # current_user checked it
+            try:
+                answer.stream_link = issue_stream_link(
+                    ctx, user, credentials.credentials, body.camera_id, session_id, stream
+                )
+            except HTTPException as exc:
+                answer.stream_refusal = str(exc.detail)
     return answer
 
 
@@ -246,7 +256,7 @@ def _record_start(
     except BadTime as exc:
         fail(422, str(exc))
     client_record = _client_record(body)
-    existing = ctx.db.audit_session(session_id)
+    existing = session_store.get(ctx.db, session_id)
     if existing is not None:
         # A replay is judged on what the client sent: the server's own fields (its
         # receive time, the grant then in force) would differ by now.
@@ -261,7 +271,7 @@ def _record_start(
     camera, registry = _registry_row(ctx, body)
     claimed = _claimed_grant(ctx, user, camera, body.grant_id) if body.grant_id else None
     if body.emergency_id is not None:
-        claimed_emergency = ctx.db.emergency(body.emergency_id)
+        claimed_emergency = emergency_store.emergency(ctx.db, body.emergency_id)
         if claimed_emergency is None or claimed_emergency.school_id != camera.school_id:
             fail(
                 422,
@@ -272,10 +282,12 @@ def _record_start(
     grant = recorded_grant(
         decision, claimed, late=late, client_start=client_start, clock_skew=CLOCK_SKEW
     )
-    known = [e for e in (ctx.db.emergency(grant.emergency_id),) if e] if grant else []
+    known = (
+        [e for e in (emergency_store.emergency(ctx.db, grant.emergency_id),) if e] if grant else []
+    )
     emergency = recorded_emergency(
         grant,
-        known or ctx.db.open_emergencies(camera.school_id),
+        known or emergency_store.open_emergencies(ctx.db, camera.school_id),
         camera.school_id,
         standing=not is_police(user),
         now=now,
@@ -299,7 +311,8 @@ def _record_start(
         "client_record": client_record,
     }
     try:
-        outcome, stored = ctx.db.record_audit_start(
+        outcome, stored = session_store.record_start(
+            ctx.db,
             record,
             now,
             per_minute=ctx.audit_starts_per_minute,
@@ -364,8 +377,8 @@ def audit_end(
             f"duration_ms {body.duration_ms} does not match the session's start and end "
             f"({duration_ms} ms apart).",
         )
-    stored = ctx.db.record_audit_end(
-        session_id, utc_ms(ended), duration_ms, body.end_reason.value, now
+    stored = session_store.record_end(
+        ctx.db, session_id, utc_ms(ended), duration_ms, body.end_reason.value, now
     )
     if stored is None:  # pragma: no cover - the start cannot vanish
         fail(404, f"Viewing session {session_id} has no recorded start.")
@@ -402,7 +415,7 @@ def _session_and_time(
         moment = parse_client_time(moment_text, field, ctx.now())
     except BadTime as exc:
         fail(422, str(exc))
-    existing = ctx.db.audit_session(session_id)
+    existing = session_store.get(ctx.db, session_id)
     if existing is None:
         fail(
             404,
@@ -456,7 +469,7 @@ def audit_heartbeat(
                 f"session's start and this heartbeat ({utc_ms(at)}), in order.",
             )
         gaps.append({"from": utc_ms(start), "to": utc_ms(end), "reason": gap.reason})
-    stored = audit_store.record_heartbeat(ctx.db, session_id, at, ctx.now(), gaps)
+    stored = session_store.record_heartbeat(ctx.db, session_id, at, ctx.now(), gaps)
     if stored is None:  # pragma: no cover - the start cannot vanish
         fail(404, f"Viewing session {session_id} has no recorded start.")
     _hold_link(ctx, body.chain, "heartbeat", raw, session_id, existing["workstation_id"])

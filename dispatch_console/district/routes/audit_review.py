@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from dispatch_console.district import audit_log, audit_store
+from dispatch_console.district import audit_log, audit_store, session_store
 from dispatch_console.district.audit_report import emergency_report
 from dispatch_console.district.context import API_PREFIX, ServerContext
 from dispatch_console.district.deps import Approver, Ctx, CurrentUser, PathId, errors, fail
@@ -113,7 +113,7 @@ def audit_list(
         if active is not None:
             rows = [r for r in rows if (r["ended_at"] is None) == active]
     else:
-        rows = ctx.db.audit_sessions(user_id=own, active=active, limit=min(limit, 1000))
+        rows = session_store.listed(ctx.db, user_id=own, active=active, limit=min(limit, 1000))
     return [session_out(r, now) for r in rows]
 
 
@@ -162,7 +162,7 @@ def audit_csv(
     responses=errors(401, 403, 404),
 )
 def audit_timeline(ctx: Ctx, user: CurrentUser, session_id: PathId) -> list[TimelineEntryOut]:
-    session = ctx.db.audit_session(session_id)
+    session = session_store.get(ctx.db, session_id)
     if session is None:
         fail(404, f"There is no viewing session {session_id}.")
     if session["user_id"] != user.id and not may_approve(user):

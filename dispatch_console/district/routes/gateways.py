@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from dispatch_console.district import audit_store
+from dispatch_console.district import audit_store, ticket_store
 from dispatch_console.district.context import (
     API_PREFIX,
     stream_denial,
@@ -90,7 +90,7 @@ async def gateway_events(
 def gateway_check(ctx: Ctx, body: GatewayCheckIn) -> GatewayCheckOut:
     cut = []
     for session_id in body.session_ids:
-        ticket = ctx.db.stream_authorization(session_id)
+        ticket = ticket_store.authorization(ctx.db, session_id)
         reason = (
             "The district has no record of this stream's authorisation."
             if ticket is None

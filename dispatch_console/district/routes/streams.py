@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter
 
-from dispatch_console.district import auth
+from dispatch_console.district import emergency_store, session_store, ticket_store
 from dispatch_console.district.context import (
     API_PREFIX,
     TICKET_LIFETIME,
@@ -25,6 +25,7 @@ from dispatch_console.district.schemas import (
     TicketIn,
     TicketOut,
 )
+from dispatch_console.district.token_hashes import token_hash
 from dispatch_console.domain import stream_tokens
 from dispatch_console.domain.models import (
     Camera,
@@ -52,7 +53,7 @@ def issue_stream_link(
         camera: Camera = ctx.district.camera(camera_id)
     except KeyError:
         fail(404, f"There is no camera {camera_id!r} in this district.")
-    session = ctx.db.audit_session(session_id)
+    session = session_store.get(ctx.db, session_id)
     if session is None or session["user_id"] != user.id or session["camera_id"] != camera.id:
         fail(
             409,
@@ -70,8 +71,9 @@ def issue_stream_link(
     grant = decision.grant
     if grant is not None:
         if session["grant_id"] is None:
-            emergency = ctx.db.emergency(grant.emergency_id)
-            ctx.db.bind_session_grant(
+            emergency = emergency_store.emergency(ctx.db, grant.emergency_id)
+            session_store.bind_grant(
+                ctx.db,
                 session_id,
                 grant.id,
                 grant.emergency_id,
@@ -110,14 +112,15 @@ def issue_stream_link(
     )
     # The stream's authorisation, kept so the server can tell the gateways when it
     # ends (sign-in ended, grant revoked ...): see streams_to_cut.
-    ctx.db.insert_ticket(
-        auth.token_hash(token),
+    ticket_store.insert(
+        ctx.db,
+        token_hash(token),
         user_id=user.id,
         camera_id=camera.id,
         session_id=session_id,
         issued_at=now,
         expires_at=expires_at,
-        token_hash=auth.token_hash(sign_in_token),
+        token_hash=token_hash(sign_in_token),
     )
     container = ctx.links.container_of(camera.id, stream)
     url = f"{base}/streams/{quote(camera.id, safe='')}/{stream}.{container}?token={token}"
