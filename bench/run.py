@@ -23,6 +23,10 @@ Metrics:
                on the district desk -> the dispatcher's pins unlocked, and a police click
                on a pin -> the session's row on the district board (audit_notify_*),
                both carried by the live event stream; GET /health as the baseline.
+  token_check_beside_writes_ms
+               the district's token check (p50/p95/max) while another thread holds
+               5 ms write transactions back to back, and the same checks alone
+               (bench/district_bench.py).
   open_view_p50_s
                Console.open_view (audit start durable locally and delivered, stream
                ticket issued) then close_view, headless, on a dispatcher's console
@@ -649,6 +653,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
         emit, district_processes, not args.short_sessions
     ),
     "audit_verify_100k_s": lambda args: bench_verify_100k(emit),
+    "token_check_beside_writes_ms": lambda args: bench_token_checks(emit, percentile),
     "approval_propagation_s": lambda args: bench_desk_propagation(
         args.opens, emit, percentile, district_processes
     ),
@@ -712,6 +717,12 @@ def bench_drain_10k(*args: Any) -> None:
 
 def bench_verify_100k(*args: Any) -> None:
     from bench.audit_bench import bench_verify_100k as run
+
+    run(*args)
+
+
+def bench_token_checks(*args: Any) -> None:
+    from bench.district_bench import bench_token_check_beside_writes as run
 
     run(*args)
 
