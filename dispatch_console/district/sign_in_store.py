@@ -146,13 +146,3 @@ def forget(db: Database, session_token_hash: str) -> bool:
             "DELETE FROM refresh_tokens WHERE family_id = ?", (str(row["refresh_family"]),)
         )
         return True
-
-
-def live_families(db: Database, user_id: str, now: datetime) -> int:
-    """How many remembered sign-ins this account has (the district's account list)."""
-    rows = db.rows(
-        "SELECT COUNT(DISTINCT family_id) AS n FROM refresh_tokens"
-        " WHERE user_id = ? AND replaced_at IS NULL AND expires_at > ?",
-        (user_id, utc_ms(now)),
-    )
-    return int(rows[0]["n"]) if rows else 0

@@ -136,6 +136,10 @@ def issue_stream_link(
 )
 def ticket(ctx: Ctx, body: TicketIn, user: CurrentUser, credentials: Credentials) -> TicketOut:
     assert credentials is not None  # current_user checked it
-    return issue_stream_link(
-        ctx, user, credentials.credentials, body.camera_id, body.session_id, body.stream
-    )
+    # One transaction, as for the audit start: the session's binding to its grant and the
+    # stream's authorisation are stored together or not at all, and no revocation lands
+    # between the policy's answer and the authorisation.
+    with ctx.db.transaction():
+        return issue_stream_link(
+            ctx, user, credentials.credentials, body.camera_id, body.session_id, body.stream
+        )
