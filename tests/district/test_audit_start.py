@@ -197,3 +197,47 @@ def test_an_audit_start_with_its_stream_link_is_one_commit(
     assert all(server.stored(session_id).values()), server.stored(session_id)
     assert commits == 1
     assert seen_when_woken == [[session_id]]
+
+
+def test_a_stream_link_binds_its_grant_and_authorises_together_or_not_at_all(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /streams/tickets for a session recorded with no grant (a start delivered late
+    under no grant in force, say): the session's binding to the grant now in force and
+    the stream's authorisation are one transaction, so a failed authorisation leaves the
+    session unbound and its retry binds and authorises."""
+    record = server.record()
+    session_id = record["session_id"]
+    link = next_link(f"ws-{uuid.uuid4().hex}", None, "start", record)
+    started = server.http.put(
+        f"{API}/audit/sessions/{session_id}/start",
+        headers=server.who,
+        json={**record, "chain": link.wire()},
+    )
+    assert started.status_code == 201, started.text
+    with server.db.transaction() as conn:  # as recorded under no grant
+        conn.execute(
+            "UPDATE audit_sessions SET grant_id = NULL WHERE session_id = ?", (session_id,)
+        )
+    body = {"camera_id": "lhs-cam-04", "session_id": session_id}
+
+    def bound() -> bool:
+        stored = session_store.get(server.db, session_id)
+        return stored is not None and stored["grant_id"] is not None
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ticket_store, "insert", _boom)
+        try:
+            status = server.http.post(
+                f"{API}/streams/tickets", headers={**server.who, "Connection": "close"}, json=body
+            ).status_code
+        except httpx.TransportError:
+            status = 500
+    assert status == 500
+    assert not bound()
+    assert ticket_store.authorization(server.db, session_id) is None
+
+    again = server.http.post(f"{API}/streams/tickets", headers=server.who, json=body)
+    assert again.status_code == 200, again.text
+    assert bound()
+    assert ticket_store.authorization(server.db, session_id) is not None
