@@ -438,18 +438,19 @@ def purge_past_retention(
 
     The CLI and the server's daily purge both come here: one rule for what a purge does.
     """
+    # One transaction: a purge is never stored without the record of who did it.
     with db.transaction() as conn:
         result = audit_log.purge(conn, now=now, retention_days=retention_days, actor=actor)
-    if result["purged_records"]:
-        account_store.record_admin_action(
-            db,
-            now,
-            actor,
-            "audit.purge",
-            "retention",
-            f"kept {retention_days} days; removed {result['purged_records']} records "
-            f"({result['purged_sessions']} sessions) before {result['cutoff']}",
-        )
+        if result["purged_records"]:
+            account_store.record_admin_action(
+                db,
+                now,
+                actor,
+                "audit.purge",
+                "retention",
+                f"kept {retention_days} days; removed {result['purged_records']} records "
+                f"({result['purged_sessions']} sessions) before {result['cutoff']}",
+            )
     return result
 
 

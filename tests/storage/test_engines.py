@@ -354,6 +354,30 @@ def test_an_edited_session_row_is_caught(engine: str) -> None:
     db.close()
 
 
+def test_a_purge_is_never_stored_without_the_record_of_who_did_it(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(engine)
+    _a_trail(db, NOW - timedelta(days=800))
+    _a_trail(db, NOW, sessions=1)
+    kept = db.rows("SELECT COUNT(*) AS n FROM audit_log")[0]["n"]
+
+    def boom(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("disk I/O error (injected)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(account_store, "record_admin_action", boom)
+        with pytest.raises(OSError):
+            audit_store.purge_past_retention(db, retention_days=365, now=NOW, actor="it-ops")
+    assert db.rows("SELECT COUNT(*) AS n FROM audit_log")[0]["n"] == kept  # nothing purged
+    result = audit_store.purge_past_retention(db, retention_days=365, now=NOW, actor="it-ops")
+    assert result["purged_records"] == 6
+    (action,) = [a for a in account_store.admin_actions(db) if a["action"] == "audit.purge"]
+    assert action["actor"] == "it-ops"
+    assert db.read(audit_log.verify).ok
+    db.close()
+
+
 def test_purge_past_retention_keeps_the_rest_verifiable(engine: str) -> None:
     db = Database(engine)
     old = _a_trail(db, NOW - timedelta(days=800))
