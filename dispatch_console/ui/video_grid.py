@@ -239,10 +239,10 @@ class VideoTile(_Draggable):
         layout, a maximized neighbour, a hidden grid) or a minimized window paints
         nothing: Qt paints it with the latest picture when it shows again."""
         self._image = image
+        had_status, self.status = bool(self.status), ""
         if not self.isVisible() or self.window().isMinimized():
-            self.status = ""
-        elif self.status or self._overlay_state(time.monotonic()) != self._shown_state:
-            self.status = ""
+            return
+        if had_status or self._overlay_state(time.monotonic()) != self._shown_state:
             self.update()  # the first picture, or the feed is live again: the bars change
         else:
             # Only the picture changed: the title and footer bars are left as they are.
@@ -319,13 +319,10 @@ class VideoTile(_Draggable):
         A picture decoded at the tile's size (feeds.py asks libVLC for it) is placed
         unscaled: scaling it by a pixel or two would cost a scaled copy of every picture.
         """
-        area = self.rect().adjusted(0, TITLE_HEIGHT, 0, -FOOTER_HEIGHT)
+        area = self.video_area()
         if self._image is None or self._image.isNull():
             return area
         size = self._image.size()
-        ratio = self._image.devicePixelRatio()
-        if ratio != 1.0:
-            size = QSize(round(size.width() / ratio), round(size.height() / ratio))
         fits = size.width() <= area.width() and size.height() <= area.height()
         if not (fits and (size.width() >= area.width() - 2 or size.height() >= area.height() - 2)):
             size = size.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)

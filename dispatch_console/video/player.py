@@ -737,14 +737,12 @@ class _Session:
         def job() -> None:
             if started is not None:
                 wait_futures([started])  # the player exists (or never will) after this
-            session = holder[0]
-            player, media = session.player, session.media
-            if player is not None:
-                player.stop()
-                player.release()
-            if media is not None:
-                media.release()
             session = holder.pop()
+            if session.player is not None:
+                session.player.stop()
+                session.player.release()
+            if session.media is not None:
+                session.media.release()
             session.callbacks = ()
             session.events = None
             graveyard.bury.emit(session)
